@@ -1,0 +1,157 @@
+"""Access-token verification shared by the api and the realtime service.
+
+Keys come from a PEM public key file, a JWKS document (the api's own or an external OIDC
+issuer's), or keys handed in directly. Algorithms are pinned from settings; ``exp``, ``nbf``,
+``iss`` and ``aud`` are always required and checked.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import httpx
+import jwt
+import msgspec
+from jwt import PyJWK
+
+SCOPE_WRITE_ANY = "scores:write:any"
+SCOPE_ADMIN = "scoreboard:admin"
+_JWKS_MIN_REFRESH_SECONDS = 30.0
+
+
+class AuthError(Exception):
+    """A token was missing, malformed, expired, or not ours. ``reason`` is a metric label."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+class Principal(msgspec.Struct, frozen=True, kw_only=True):
+    subject: str
+    username: str | None
+    scopes: frozenset[str]
+    token_id: str | None = None
+    issued_at: int | None = None
+
+    def has(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+class TokenVerifier:
+    """Verifies access tokens against a fixed key set or a refreshed JWKS."""
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        algorithms: Sequence[str],
+        keys: Iterable[PyJWK] = (),
+        jwks_url: str | None = None,
+        leeway_seconds: int = 5,
+    ) -> None:
+        forbidden = {"none", "HS256", "HS384", "HS512"} & set(algorithms)
+        if forbidden:
+            raise ValueError(f"algorithms {sorted(forbidden)} are never accepted")
+        self.issuer = issuer
+        self.audience = audience
+        self.algorithms = list(algorithms)
+        self.leeway = leeway_seconds
+        self._jwks_url = jwks_url
+        self._keys: dict[str | None, PyJWK] = {key.key_id: key for key in keys}
+        self._fetched_at = 0.0
+
+    @classmethod
+    def from_public_key_pem(cls, pem: bytes, *, kid: str, **kwargs: Any) -> TokenVerifier:
+        from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+        from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+        public_key = load_pem_public_key(pem)
+        if not isinstance(public_key, EllipticCurvePublicKey):
+            raise ValueError("the public key must be an EC (P-256) key for ES256")
+        jwk_json = jwt.algorithms.ECAlgorithm.to_jwk(public_key, as_dict=True)
+        jwk_json["kid"] = kid
+        return cls(keys=[PyJWK(jwk_json, algorithm="ES256")], **kwargs)
+
+    async def refresh(self, *, force: bool = False) -> None:
+        """Fetch the JWKS when configured (rate-limited so unknown kids cannot hammer it)."""
+        if self._jwks_url is None:
+            return
+        if not force and time.monotonic() - self._fetched_at < _JWKS_MIN_REFRESH_SECONDS:
+            return
+        self._fetched_at = time.monotonic()
+        async with httpx.AsyncClient(timeout=5.0) as client:
+            response = await client.get(self._jwks_url)
+            response.raise_for_status()
+            document = response.json()
+        keys: dict[str | None, PyJWK] = {}
+        for item in document.get("keys", []):
+            if item.get("use", "sig") != "sig":
+                continue
+            try:
+                key = PyJWK(item)
+            except jwt.PyJWTError:
+                continue
+            keys[key.key_id] = key
+        self._keys = keys
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as error:
+            raise AuthError("malformed", "the token is not a valid JWT") from error
+        if header.get("alg") not in self.algorithms:
+            raise AuthError("algorithm", "the token's algorithm is not accepted")
+        kid = header.get("kid")
+        key = self._keys.get(kid)
+        if key is None:
+            await self.refresh(force=not self._keys)
+            key = self._keys.get(kid)
+        if key is None:
+            raise AuthError("unknown_key", "the token was signed by an unknown key")
+        try:
+            claims = jwt.decode(
+                token,
+                key=key,
+                algorithms=self.algorithms,
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"], "verify_nbf": True},
+            )
+        except jwt.ExpiredSignatureError as error:
+            raise AuthError("expired", "the token has expired") from error
+        except jwt.ImmatureSignatureError as error:
+            raise AuthError("not_yet_valid", "the token is not valid yet") from error
+        except (jwt.InvalidAudienceError, jwt.InvalidIssuerError) as error:
+            raise AuthError(
+                "wrong_issuer_or_audience", "the token is not for this service"
+            ) from error
+        except jwt.PyJWTError as error:
+            raise AuthError("invalid", "the token is invalid") from error
+        return principal_from_claims(claims)
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    raw_scope = claims.get("scope", "")
+    scopes = raw_scope.split() if isinstance(raw_scope, str) else list(raw_scope or [])
+    return Principal(
+        subject=str(claims["sub"]),
+        username=claims.get("preferred_username") or claims.get("name"),
+        scopes=frozenset(str(s) for s in scopes),
+        token_id=claims.get("jti"),
+        issued_at=claims.get("iat"),
+    )
+
+
+def bearer_from_header(value: str | None) -> str | None:
+    if not value:
+        return None
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()

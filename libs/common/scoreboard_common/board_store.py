@@ -1,0 +1,206 @@
+"""Redis side of a board's standings: the one place that reads and writes the sorted set.
+
+The api writes absolute totals here after each PostgreSQL commit and rebuilds from PostgreSQL;
+the realtime service only reads snapshots. Both use the same code, so a snapshot pushed over a
+WebSocket equals what ``GET /top`` returns for the same version.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any, cast
+
+import msgspec
+from redis.asyncio import Redis
+
+from scoreboard_common.keys import BoardKeys
+from scoreboard_common.ranking import (
+    decode_member,
+    decode_score,
+    encode_member,
+    encode_score,
+    from_micros,
+)
+
+# KEYS: rank, member, names, version. ARGV: user_id, member, negated total, username, version seed.
+# Refuses to move a total backwards so a late, stale write cannot overwrite a newer one.
+_APPLY_TOTAL = """
+local old = redis.call('HGET', KEYS[2], ARGV[1])
+if old then
+  local current = redis.call('ZSCORE', KEYS[1], old)
+  if current and tonumber(current) <= tonumber(ARGV[3]) then
+    return {0, tonumber(redis.call('GET', KEYS[4]) or '0'), redis.call('ZRANK', KEYS[1], old)}
+  end
+  redis.call('ZREM', KEYS[1], old)
+end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
+local version
+if redis.call('EXISTS', KEYS[4]) == 1 then
+  version = redis.call('INCR', KEYS[4])
+else
+  redis.call('SET', KEYS[4], ARGV[5])
+  version = tonumber(ARGV[5])
+end
+return {1, version, redis.call('ZRANK', KEYS[1], ARGV[2])}
+"""
+
+# KEYS: rank, member, names, version. ARGV: user_id, version seed.
+_REMOVE_PLAYER = """
+local old = redis.call('HGET', KEYS[2], ARGV[1])
+if not old then return 0 end
+redis.call('ZREM', KEYS[1], old)
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+if redis.call('EXISTS', KEYS[4]) == 1 then
+  return redis.call('INCR', KEYS[4])
+end
+redis.call('SET', KEYS[4], ARGV[2])
+return tonumber(ARGV[2])
+"""
+
+
+def version_seed() -> int:
+    """A version to start from when the counter is missing: the clock, so versions only grow."""
+    return int(time.time() * 1000) * 1000
+
+
+class Entry(msgspec.Struct, kw_only=True):
+    rank: int
+    user_id: str
+    username: str
+    score: int
+    last_updated: datetime
+
+
+class Standing(msgspec.Struct, kw_only=True):
+    """A total to place on the board (from a commit, or from PostgreSQL during a rebuild)."""
+
+    user_id: str
+    username: str
+    total: int
+    reached_at: datetime
+
+
+class ApplyResult(msgspec.Struct, kw_only=True):
+    changed: bool
+    version: int
+    rank: int | None  # 1-based
+
+
+class TopSnapshot(msgspec.Struct, kw_only=True):
+    leaderboard: str
+    season: int
+    version: int
+    total_players: int
+    entries: list[Entry]
+
+
+class BoardStore:
+    """Reads and writes one Redis (or Redis Cluster) instance's board standings."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._apply = redis.register_script(_APPLY_TOTAL)
+        self._remove = redis.register_script(_REMOVE_PLAYER)
+
+    async def apply_total(self, board: str, standing: Standing) -> ApplyResult:
+        keys = BoardKeys(board)
+        member = encode_member(standing.reached_at, standing.user_id)
+        changed, version, rank = await self._apply(
+            keys=[keys.rank, keys.member, keys.names, keys.version],
+            args=[
+                standing.user_id,
+                member,
+                encode_score(standing.total),
+                standing.username,
+                version_seed(),
+            ],
+        )
+        return ApplyResult(
+            changed=bool(changed),
+            version=int(version),
+            rank=None if rank is None else int(rank) + 1,
+        )
+
+    async def remove_player(self, board: str, user_id: str) -> int:
+        keys = BoardKeys(board)
+        version = await self._remove(
+            keys=[keys.rank, keys.member, keys.names, keys.version], args=[user_id, version_seed()]
+        )
+        return int(version)
+
+    async def replace_all(self, board: str, season: int, standings: list[Standing]) -> int:
+        """Rebuild a board from PostgreSQL's standings in one transaction; returns the version."""
+        keys = BoardKeys(board)
+        current = await self.redis.get(keys.version)
+        version = max(int(current or 0) + 1, version_seed())
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(*keys.all_standings())
+            for chunk_start in range(0, len(standings), 5000):
+                chunk = standings[chunk_start : chunk_start + 5000]
+                pipe.zadd(
+                    keys.rank,
+                    {encode_member(s.reached_at, s.user_id): encode_score(s.total) for s in chunk},
+                )
+                pipe.hset(
+                    keys.member,
+                    mapping={s.user_id: encode_member(s.reached_at, s.user_id) for s in chunk},
+                )
+                pipe.hset(keys.names, mapping={s.user_id: s.username for s in chunk})
+            pipe.set(keys.season, season)
+            pipe.set(keys.version, version)
+            await pipe.execute()
+        return version
+
+    async def top(self, board: str, limit: int) -> TopSnapshot:
+        keys = BoardKeys(board)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zrange(keys.rank, 0, limit - 1, withscores=True)
+            pipe.zcard(keys.rank)
+            pipe.get(keys.version)
+            pipe.get(keys.season)
+            ranked, total_players, version, season = await pipe.execute()
+        ranked = cast(list[tuple[bytes, float]], ranked)
+        user_ids = [decode_member(member)[1] for member, _ in ranked]
+        names: list[Any] = (
+            await cast(Any, self.redis.hmget(keys.names, user_ids)) if user_ids else []
+        )
+        entries = []
+        for position, ((member, score), name) in enumerate(zip(ranked, names, strict=True), 1):
+            micros, user_id = decode_member(member)
+            entries.append(
+                Entry(
+                    rank=position,
+                    user_id=user_id,
+                    username=name.decode() if isinstance(name, bytes) else str(name or ""),
+                    score=decode_score(score),
+                    last_updated=from_micros(micros),
+                )
+            )
+        return TopSnapshot(
+            leaderboard=board,
+            season=int(season or 1),
+            version=int(version or 0),
+            total_players=int(total_players),
+            entries=entries,
+        )
+
+    async def standing_of(self, board: str, user_id: str) -> tuple[int, int] | None:
+        """``(rank 1-based, score)`` of a player, or None."""
+        keys = BoardKeys(board)
+        member = await cast(Any, self.redis.hget(keys.member, user_id))
+        if member is None:
+            return None
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zrank(keys.rank, member)
+            pipe.zscore(keys.rank, member)
+            rank, score = await pipe.execute()
+        if rank is None or score is None:
+            return None
+        return int(rank) + 1, decode_score(score)
+
+    async def version(self, board: str) -> int:
+        return int(await self.redis.get(BoardKeys(board).version) or 0)

@@ -1,0 +1,61 @@
+"""Prometheus helpers shared by the services: HTTP request metrics as ASGI middleware, and the
+dependency gauge. Labels are bounded: the route template, never the raw path, user or IP."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+
+HTTP_REQUESTS = Counter(
+    "scoreboard_http_requests_total",
+    "HTTP requests by route template and status.",
+    ["service", "method", "route", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "scoreboard_http_request_duration_seconds",
+    "HTTP request latency by route template.",
+    ["service", "method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+DEPENDENCY_UP = Gauge(
+    "scoreboard_dependency_up", "1 when the dependency answered its last check.", ["dependency"]
+)
+DEPENDENCY_ERRORS = Counter(
+    "scoreboard_dependency_errors_total", "Errors talking to a dependency.", ["dependency"]
+)
+
+ASGIApp = Any
+
+
+def metrics_payload() -> tuple[bytes, str]:
+    return generate_latest(), CONTENT_TYPE_LATEST
+
+
+class HttpMetricsMiddleware:
+    """Pure ASGI middleware (cheap on the hot path); reads Litestar's ``path_template``."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status_holder = {"status": 500}
+
+        async def send_wrapper(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("path_template") or "unmatched"
+            method = scope.get("method", "GET")
+            HTTP_REQUESTS.labels(self.service, method, route, str(status_holder["status"])).inc()
+            HTTP_LATENCY.labels(self.service, method, route).observe(time.perf_counter() - started)

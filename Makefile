@@ -1,0 +1,95 @@
+# Scoreboard platform — every entry point a developer or CI needs.
+# `make dev` runs the platform; `make test` runs every test tier. Both set themselves up.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.9
+BOOTSTRAP := .cache/bootstrap
+UV := $(BOOTSTRAP)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_CACHE_DIR := $(CURDIR)/.cache/uv
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+PYPROJECTS := pyproject.toml $(wildcard */pyproject.toml */*/pyproject.toml)
+PYTEST_ARGS ?=
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
+
+$(UV):
+	python3 -m venv $(BOOTSTRAP)
+	$(BOOTSTRAP)/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.synced: uv.lock $(PYPROJECTS) | $(UV)
+	$(UV) sync --frozen --all-packages
+	@touch $@
+
+.PHONY: sync
+sync: $(VENV)/.synced ## create .venv from the lockfile
+
+.PHONY: lock
+lock: | $(UV) ## re-resolve uv.lock after changing a pyproject.toml
+	$(UV) lock
+
+.PHONY: dev
+dev: sync ## run PostgreSQL, Redis, api (:8000) and realtime (:8001) until Ctrl-C
+	@exec $(BIN)/scoreboard-dev
+
+.PHONY: admin-token
+admin-token: sync ## print an admin token for the running `make dev`
+	@source .dev/env && $(BIN)/scoreboard-api mint-token --subject admin --scope scoreboard:admin
+
+.PHONY: system-deps
+system-deps: ## install the Debian packages the tests use (redis-server, promtool, chromium, wrk)
+	@bash scripts/system-deps.sh
+
+.PHONY: tools
+tools: ## build/fetch kube-apiserver, etcd, helm, kubectl and monitoring CRDs into .cache/tools
+	@bash scripts/tools.sh
+
+.PHONY: test
+test: sync system-deps tools ## run every test tier (unit, integration, k8s, e2e)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+.PHONY: test-unit test-integration test-k8s test-e2e
+test-unit: sync ## unit tier only
+	$(BIN)/pytest -m unit $(PYTEST_ARGS)
+test-integration: sync system-deps ## integration tier only
+	$(BIN)/pytest -m integration $(PYTEST_ARGS)
+test-k8s: sync tools ## k8s tier only
+	$(BIN)/pytest -m k8s $(PYTEST_ARGS)
+test-e2e: sync system-deps ## browser tier only
+	$(BIN)/pytest -m e2e $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: sync ## ruff (lint + format check) and mypy strict
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+.PHONY: fmt
+fmt: sync ## format and autofix
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+.PHONY: bench
+bench: sync system-deps ## run every benchmark and print the table
+	$(BIN)/python -m bench
+
+.PHONY: chart-lint
+chart-lint: tools ## helm lint --strict and render the chart for several value sets
+	$(BIN)/pytest tests/integration/test_chart.py $(PYTEST_ARGS)
+
+.PHONY: images
+images: ## build the three images (needs a Docker engine)
+	bash scripts/build-images.sh
+
+.PHONY: kind-up
+kind-up: ## kind cluster + ingress + images + helm install (needs Docker and kind)
+	bash scripts/kind-up.sh
+
+.PHONY: clean
+clean: ## remove test artifacts (keeps .dev data and caches)
+	rm -rf test-artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -62,6 +62,16 @@ return tonumber(ARGV[2])
 """
 
 
+# KEYS: rank, member. ARGV: user_id. One round trip, atomic, and cluster-safe.
+_STANDING_OF = """
+local member = redis.call('HGET', KEYS[2], ARGV[1])
+if not member then return nil end
+local rank = redis.call('ZRANK', KEYS[1], member)
+if not rank then return nil end
+return {rank, redis.call('ZSCORE', KEYS[1], member)}
+"""
+
+
 def version_seed() -> int:
     """A version to start from when the counter is missing: the clock, so versions only grow."""
     return int(time.time() * 1000) * 1000
@@ -105,6 +115,7 @@ class BoardStore:
         self.redis = redis
         self._apply = redis.register_script(_APPLY_TOTAL)
         self._remove = redis.register_script(_REMOVE_PLAYER)
+        self._standing = redis.register_script(_STANDING_OF)
 
     async def apply_total(self, board: str, standing: Standing) -> ApplyResult:
         keys = BoardKeys(board)
@@ -191,16 +202,11 @@ class BoardStore:
     async def standing_of(self, board: str, user_id: str) -> tuple[int, int] | None:
         """``(rank 1-based, score)`` of a player, or None."""
         keys = BoardKeys(board)
-        member = await cast(Any, self.redis.hget(keys.member, user_id))
-        if member is None:
+        found = await self._standing(keys=[keys.rank, keys.member], args=[user_id])
+        if not found:
             return None
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.zrank(keys.rank, member)
-            pipe.zscore(keys.rank, member)
-            rank, score = await pipe.execute()
-        if rank is None or score is None:
-            return None
-        return int(rank) + 1, decode_score(score)
+        rank, score = found
+        return int(rank) + 1, decode_score(float(score))
 
     async def version(self, board: str) -> int:
         return int(await self.redis.get(BoardKeys(board).version) or 0)

@@ -1,0 +1,87 @@
+"""The Redis board store against a real Redis, and its tie order against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from redis.asyncio import Redis
+from scoreboard_common.board_store import BoardStore, Standing
+from scoreboard_common.redis_client import create_redis
+from scoreboard_devstack.servers import PostgresServer, RedisServer
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+async def store(redis: RedisServer) -> AsyncIterator[BoardStore]:
+    client: Redis = create_redis(redis.url)
+    yield BoardStore(client)
+    await client.aclose()
+
+
+def board_name() -> str:
+    return f"t-{uuid.uuid4().hex[:8]}"
+
+
+def standings_with_ties(count: int) -> list[Standing]:
+    rng = random.Random(7)
+    return [
+        Standing(
+            user_id=str(uuid.UUID(int=rng.getrandbits(128))),
+            username=f"player{i}",
+            total=rng.choice([10, 20, 20, 30, 2**53 - 1]),
+            reached_at=T0 + timedelta(microseconds=rng.choice([0, 1, 5])),
+        )
+        for i in range(count)
+    ]
+
+
+async def test_tie_order_matches_postgresql(store: BoardStore, postgres: PostgresServer) -> None:
+    board = board_name()
+    standings = standings_with_ties(60)
+    for standing in random.Random(1).sample(standings, len(standings)):
+        await store.apply_total(board, standing)
+    snapshot = await store.top(board, 100)
+
+    rows = ",".join(
+        f"('{s.user_id}'::uuid, {s.total}, '{s.reached_at.isoformat()}'::timestamptz)"
+        for s in standings
+    )
+    ordered = postgres.psql(
+        "postgres",
+        f"SELECT string_agg(user_id::text, ',' ORDER BY total DESC, reached_at ASC, user_id ASC) "
+        f"FROM (VALUES {rows}) AS s(user_id, total, reached_at)",
+    ).split(",")
+    assert [entry.user_id for entry in snapshot.entries] == ordered
+    assert [entry.rank for entry in snapshot.entries] == list(range(1, 61))
+    assert snapshot.total_players == 60
+    for entry in snapshot.entries[:5]:
+        assert await store.standing_of(board, entry.user_id) == (entry.rank, entry.score)
+
+
+async def test_stale_total_never_overwrites_newer(store: BoardStore) -> None:
+    board = board_name()
+    newer = Standing(user_id="u", username="u", total=50, reached_at=T0 + timedelta(seconds=2))
+    older = Standing(user_id="u", username="u", total=40, reached_at=T0 + timedelta(seconds=1))
+    first = await store.apply_total(board, newer)
+    late = await store.apply_total(board, older)
+    assert first.changed and not late.changed
+    assert late.version == first.version
+    assert await store.standing_of(board, "u") == (1, 50)
+
+
+async def test_versions_only_grow_across_rebuild_and_removal(
+    store: BoardStore, redis: RedisServer
+) -> None:
+    board = board_name()
+    seen = [(await store.apply_total(board, s)).version for s in standings_with_ties(3)]
+    seen.append(await store.remove_player(board, standings_with_ties(3)[0].user_id))
+    seen.append(await store.replace_all(board, 2, standings_with_ties(5)))
+    assert seen == sorted(set(seen)), seen
+    snapshot = await store.top(board, 3)
+    assert snapshot.season == 2 and snapshot.total_players == 5 and len(snapshot.entries) == 3
+    assert await store.standing_of(board, "nobody") is None

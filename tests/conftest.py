@@ -17,11 +17,26 @@ from pathlib import Path
 
 import pytest
 from scoreboard_devstack.keys import ensure_signing_key
-from scoreboard_devstack.servers import PostgresServer, RedisServer, ServiceProcess, free_port
+from scoreboard_devstack.servers import (
+    PostgresServer,
+    RedisClusterServer,
+    RedisServer,
+    ServiceProcess,
+    free_port,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 TIERS = ("unit", "integration", "k8s", "e2e")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--redis-cluster",
+        action="store_true",
+        default=os.environ.get("SCOREBOARD_TEST_REDIS") == "cluster",
+        help="run against a 3-primary Redis Cluster instead of one Redis server",
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -62,15 +77,22 @@ def postgres(tmp_root: Path) -> Iterator[PostgresServer]:
 
 
 @pytest.fixture(scope="session")
-def redis(tmp_root: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_root / "redis", durable=False)
+def redis(
+    tmp_root: Path, pytestconfig: pytest.Config
+) -> Iterator[RedisServer | RedisClusterServer]:
+    """One Redis server, or a Redis Cluster with ``--redis-cluster``; same surface either way."""
+    server: RedisServer | RedisClusterServer
+    if pytestconfig.getoption("--redis-cluster"):
+        server = RedisClusterServer(tmp_root / "redis-cluster")
+    else:
+        server = RedisServer(tmp_root / "redis", durable=False)
     server.start()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
-def redis_url(redis: RedisServer) -> str:
+def redis_url(redis: RedisServer | RedisClusterServer) -> str:
     return redis.url
 
 

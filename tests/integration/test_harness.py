@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from scoreboard_devstack.servers import PostgresServer, RedisServer
+from scoreboard_devstack.servers import PostgresServer, RedisClusterServer, RedisServer
 
 
 def test_postgres_answers_sql(postgres: PostgresServer) -> None:
@@ -13,7 +13,7 @@ def test_postgres_answers_sql(postgres: PostgresServer) -> None:
     assert int(version) >= 150000
 
 
-def test_redis_answers_ping(redis: RedisServer) -> None:
+def test_redis_answers_ping(redis: RedisServer | RedisClusterServer) -> None:
     with socket.create_connection(("127.0.0.1", redis.port), timeout=2) as conn:
         conn.sendall(b"PING\r\n")
         assert conn.recv(16) == b"+PONG\r\n"

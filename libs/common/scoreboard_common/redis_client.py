@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from redis.asyncio import Redis
-from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
@@ -13,7 +13,8 @@ CLUSTER_SCHEME = "redis+cluster://"
 
 
 def create_redis(url: str, **options: Any) -> Redis:
-    """``redis://`` gives a client for one server, ``redis+cluster://`` a cluster-aware one.
+    """``redis://`` gives a client for one server, ``redis+cluster://h1:p1,h2:p2`` a
+    cluster-aware one seeded with those nodes.
 
     Short timeouts: when Redis is down, requests must degrade fast, not hang.
     """
@@ -25,6 +26,23 @@ def create_redis(url: str, **options: Any) -> Redis:
     }
     common.update(options)
     if url.startswith(CLUSTER_SCHEME):
-        cluster = RedisCluster.from_url("redis://" + url.removeprefix(CLUSTER_SCHEME), **common)
-        return cast(Redis, cluster)
+        seeds = [seed.rpartition(":") for seed in url.removeprefix(CLUSTER_SCHEME).split(",")]
+        nodes = [ClusterNode(host or "127.0.0.1", int(port)) for host, _, port in seeds]
+        common.pop("health_check_interval")
+        return cast(Redis, RedisCluster(startup_nodes=nodes, **common))
     return cast(Redis, Redis.from_url(url, **common))
+
+
+def create_pubsub_redis(url: str) -> Redis:
+    """A client for Pub/Sub. On a cluster, classic ``PUBLISH`` reaches every node, so a plain
+    connection to the first seed node receives every message (redis-py's asyncio cluster
+    client has no Pub/Sub of its own). Health checks keep idle subscriptions honest."""
+    if url.startswith(CLUSTER_SCHEME):
+        first_seed = url.removeprefix(CLUSTER_SCHEME).split(",")[0]
+        url = "redis://" + first_seed
+    return cast(
+        Redis,
+        Redis.from_url(
+            url, socket_connect_timeout=1.0, health_check_interval=10, socket_keepalive=True
+        ),
+    )

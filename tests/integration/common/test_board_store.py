@@ -11,13 +11,13 @@ import pytest
 from redis.asyncio import Redis
 from scoreboard_common.board_store import BoardStore, Standing
 from scoreboard_common.redis_client import create_redis
-from scoreboard_devstack.servers import PostgresServer, RedisServer
+from scoreboard_devstack.servers import PostgresServer, RedisClusterServer, RedisServer
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-async def store(redis: RedisServer) -> AsyncIterator[BoardStore]:
+async def store(redis: RedisServer | RedisClusterServer) -> AsyncIterator[BoardStore]:
     client: Redis = create_redis(redis.url)
     yield BoardStore(client)
     await client.aclose()

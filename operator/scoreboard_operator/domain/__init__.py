@@ -1,0 +1,1 @@
+"""Plain, typed, side-effect-free logic of the operator (no kopf, no HTTP)."""

@@ -1,0 +1,120 @@
+"""Leaderboard spec → the api's admin payload, and drift detection.
+
+The api receives the spec in camelCase exactly as the CRD defines it (DESIGN §5), minus the
+operator-only ``deletionPolicy``, plus ``generation`` (the CR's ``metadata.generation``).
+Defaults come from the CRD's structural schema, so a spec read from the API server is already
+complete; the defaults below only matter for objects created before a default was added.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+#: Spec fields that only the operator uses and the api never sees.
+OPERATOR_ONLY_FIELDS = frozenset({"deletionPolicy"})
+
+DEFAULTS: dict[str, Any] = {
+    "size": 10,
+    "scoring": {"maxIncrement": 100, "actions": {}},
+    "rateLimit": {
+        "perUser": {"limit": 10, "windowSeconds": 60},
+        "perIP": {"limit": 100, "windowSeconds": 3600},
+    },
+    "writers": ["users"],
+    "access": {"publicRead": True, "anonymousLive": True},
+    "clockSkewSeconds": 300,
+    "fraud": {"maxPointsPerMinute": 500, "onViolation": "flag"},
+    "broadcast": {"minIntervalMs": 100},
+    "suspended": False,
+}
+SEASON_DEFAULTS: dict[str, Any] = {"timeZone": "UTC", "keep": 12}
+
+
+def _merge(defaults: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = copy.deepcopy(dict(defaults))
+    for key, value in given.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def board_payload(name: str, spec: Mapping[str, Any], generation: int) -> dict[str, Any]:
+    """The body of ``PUT /api/v1/admin/leaderboards/{name}`` for this spec and generation."""
+    given = {k: v for k, v in spec.items() if k not in OPERATOR_ONLY_FIELDS}
+    payload = _merge(DEFAULTS, given)
+    payload.setdefault("displayName", name)
+    season = payload.get("season")
+    payload["season"] = _merge(SEASON_DEFAULTS, season) if isinstance(season, Mapping) else None
+    payload["generation"] = int(generation)
+    return payload
+
+
+def deletion_policy(spec: Mapping[str, Any]) -> str:
+    """``Retain`` (default) or ``Delete``."""
+    return "Delete" if spec.get("deletionPolicy") == "Delete" else "Retain"
+
+
+def _normalise(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _normalise(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_normalise(v) for v in value]
+    return value
+
+
+def _contains(stored: Any, wanted: Any) -> bool:
+    """True when every field of ``wanted`` is present in ``stored`` with the same value.
+
+    The api may add fields of its own (timestamps, current season...), so extra stored fields
+    are not drift; a missing or different field is.
+    """
+    if isinstance(wanted, Mapping):
+        if not isinstance(stored, Mapping):
+            return False
+        return all(_contains(stored.get(k), v) for k, v in wanted.items())
+    if isinstance(wanted, list) and isinstance(stored, list):
+        if len(wanted) != len(stored):
+            return False
+        return all(_contains(s, w) for s, w in zip(sorted_if_set(stored), sorted_if_set(wanted), strict=True))
+    return bool(stored == wanted)
+
+
+def sorted_if_set(values: list[Any]) -> list[Any]:
+    """Lists of strings (e.g. ``writers``) are sets: compare them sorted."""
+    if all(isinstance(v, str) for v in values):
+        return sorted(values)
+    return values
+
+
+def drift(stored: Mapping[str, Any] | None, payload: Mapping[str, Any]) -> str | None:
+    """Why the api's copy of the board differs from ``payload``, or ``None`` when it does not.
+
+    ``stored`` is the api's board document (``None`` when the api does not know the board).
+    A stored generation lower than the wanted one is drift; a higher one is not (another
+    writer is ahead, and we do not roll it back). When the api reports its stored policy
+    (``policy`` or ``spec`` member, or the fields at top level), the fields are compared too.
+    """
+    if stored is None:
+        return "board missing in the api"
+    wanted_generation = int(payload.get("generation", 0))
+    stored_generation = stored.get("generation")
+    if isinstance(stored_generation, int) and stored_generation < wanted_generation:
+        return f"api has generation {stored_generation}, want {wanted_generation}"
+    policy = stored.get("policy") or stored.get("spec") or stored
+    if not isinstance(policy, Mapping):
+        return None
+    wanted = _normalise({k: v for k, v in payload.items() if k != "generation"})
+    # Only compare the fields the api reports back: a public view may hide some of them.
+    reported = {k: v for k, v in wanted.items() if k in policy}
+    if not reported:
+        return None
+    if isinstance(stored_generation, int) and stored_generation > wanted_generation:
+        return None
+    for key, value in reported.items():
+        if not _contains(_normalise(policy.get(key)), value):
+            return f"api's {key} differs from the spec"
+    return None

@@ -1,0 +1,567 @@
+"""kopf handlers: Leaderboard custom resources → the api's admin endpoints.
+
+Level-based and idempotent: every handler and timer computes the desired board from the spec,
+compares it with what the api reports, and writes the observed state into ``status``.
+
+- create/resume/spec-update → :func:`reconcile` (PUT the policy, refresh stats, conditions);
+- timer every ``DRIFT_CHECK_SECONDS`` → :func:`check_drift` (re-PUT when the api lost the
+  board or holds an older generation; refresh stats; recover Ready by itself);
+- timer every ``SEASON_CHECK_SECONDS`` on boards with a season → :func:`season_tick`;
+- annotation ``scoreboard.dev/reset-requested`` → :func:`reset_on_request`;
+- deletion (finalizer ``scoreboard.dev/finalizer``) → :func:`retire`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import kopf
+
+from . import metrics
+from .api_client import AdminApi, ApiError, ApiNotFound, ApiUnavailable, BoardStats
+from .domain import conditions as cond
+from .domain.naming import Claim, conflict_message
+from .domain.seasons import (
+    Schedule,
+    ScheduleError,
+    due_season,
+    on_demand_season,
+    parse_schedule,
+)
+from .domain.spec import board_payload, deletion_policy, drift
+from .settings import (
+    DOMAIN,
+    FINALIZER,
+    GROUP,
+    PLURAL,
+    RESET_ANNOTATION,
+    SKIP_CLEANUP_ANNOTATION,
+    VERSION,
+    get_settings,
+)
+
+RESOURCE = (GROUP, VERSION, PLURAL)
+CONFIG = get_settings()
+log = logging.getLogger("scoreboard.operator")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+#: The clock the season logic uses (tests may replace it).
+clock: Callable[[], datetime] = _now
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    """kopf settings (storage under our own domain from day one), api client, metrics."""
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=DOMAIN)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=DOMAIN, key="last-handled-configuration"
+    )
+    settings.posting.enabled = True
+    settings.posting.level = logging.INFO
+    settings.posting.reporting_component = "scoreboard-operator"
+    # Watches: server-side timeout below the client-side one; silently frozen watches are
+    # recovered by kopf's inactivity timeout (kept at its default).
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = 10
+    settings.networking.request_timeout = 60
+    settings.networking.connect_timeout = 10
+    memo.api = AdminApi(
+        CONFIG.scoreboard_api_url,
+        CONFIG.scoreboard_api_token,
+        timeout=CONFIG.scoreboard_api_timeout_seconds,
+    )
+    metrics.API_UP.set(0)
+    metrics.serve(CONFIG.metrics_port)
+    log.info(
+        "operator configured",
+        extra={"api_url": CONFIG.scoreboard_api_url, "namespaces": CONFIG.namespaces or "all"},
+    )
+
+
+@kopf.on.cleanup()
+async def close(memo: kopf.Memo, **_: Any) -> None:
+    api: AdminApi | None = getattr(memo, "api", None)
+    if api is not None:
+        await api.aclose()
+
+
+@kopf.on.probe(id="api")
+async def api_probe(memo: kopf.Memo, **_: Any) -> bool:
+    """Reported in /healthz's body; never fails liveness (the api is not the operator)."""
+    api: AdminApi | None = getattr(memo, "api", None)
+    return bool(api is not None and await api.healthy())
+
+
+# --------------------------------------------------------------------------- index
+
+
+@kopf.index(*RESOURCE)
+def leaderboard_claims(
+    name: str, namespace: str | None, meta: kopf.Meta, **_: Any
+) -> dict[str, Claim]:
+    """Board name → the Leaderboards (in any watched namespace) that claim it."""
+    return {
+        name: Claim(
+            created=str(meta.get("creationTimestamp") or ""),
+            namespace=namespace or "",
+            uid=str(meta.get("uid") or ""),
+        )
+    }
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _api(memo: kopf.Memo) -> AdminApi:
+    api: AdminApi = memo.api
+    return api
+
+
+def _backoff(retry: int, error: ApiError | None = None) -> float:
+    """1, 2, 4, ... seconds, capped; at least the api's Retry-After."""
+    delay = min(CONFIG.retry_max_delay_seconds, float(2 ** min(max(retry, 0), 16)))
+    if error is not None and error.retry_after:
+        delay = max(delay, min(error.retry_after, CONFIG.retry_max_delay_seconds))
+    return delay
+
+
+def _claims(index: kopf.Index[str, Claim] | None, name: str) -> list[Claim]:
+    """The claims on ``name`` (kopf passes the index to every handler by its name)."""
+    if index is None:
+        return []
+    store: Iterable[Claim] = index.get(name, [])
+    return list(store)
+
+
+def _mine(name: str, namespace: str | None, meta: kopf.Meta) -> Claim:
+    return Claim(
+        created=str(meta.get("creationTimestamp") or ""),
+        namespace=namespace or "",
+        uid=str(meta.get("uid") or ""),
+    )
+
+
+def _set_conditions(
+    patch: kopf.Patch, updates: list[cond.Condition], generation: int
+) -> None:
+    fn = cond.conditions_patch_fn(updates, generation=generation, now=clock())
+    patch.fns.append(cast(Callable[[kopf.RawBody], None], fn))
+
+
+def _announce(
+    body: kopf.Body,
+    status: Mapping[str, Any],
+    ready: cond.Condition,
+    *,
+    success_message: str | None = None,
+) -> None:
+    """Post an Event when Ready changes (status or reason), not on every retry."""
+    previous = cond.find(status.get("conditions"), cond.READY)
+    changed = previous is None or (
+        previous.get("status") != ready.status or previous.get("reason") != ready.reason
+    )
+    if ready.status == "True":
+        if success_message is not None:
+            kopf.info(body, reason="Synced", message=success_message)
+        elif changed and previous is not None:
+            kopf.info(body, reason="Recovered", message=ready.message)
+    elif changed:
+        kopf.warn(body, reason=ready.reason, message=ready.message)
+
+
+def _schedule_condition(spec: Mapping[str, Any]) -> tuple[cond.Condition, Schedule | None]:
+    season = spec.get("season")
+    if not isinstance(season, Mapping) or not season.get("schedule"):
+        return cond.Condition(cond.SEASON_SCHEDULE_VALID, "True", "NoSchedule", "no season schedule"), None
+    try:
+        schedule = parse_schedule(str(season["schedule"]), str(season.get("timeZone", "UTC")))
+    except ScheduleError as error:
+        return cond.Condition(cond.SEASON_SCHEDULE_VALID, "False", error.reason, error.message), None
+    return (
+        cond.Condition(
+            cond.SEASON_SCHEDULE_VALID,
+            "True",
+            "ValidSchedule",
+            f"resets on {schedule.expression!r} in {schedule.zone.key}",
+        ),
+        schedule,
+    )
+
+
+def _stats_to_status(patch: kopf.Patch, status: Mapping[str, Any], stats: BoardStats) -> None:
+    if stats.players is not None and status.get("players") != stats.players:
+        patch.status["players"] = stats.players
+    if stats.top_score is not None and status.get("topScore") != stats.top_score:
+        patch.status["topScore"] = stats.top_score
+    if stats.season is not None:
+        # Never move the recorded season backwards (a reset this operator did may be newer
+        # than a stale stats answer).
+        current = status.get("season")
+        if not isinstance(current, int) or stats.season > current:
+            patch.status["season"] = stats.season
+
+
+def _next_reset(patch: kopf.Patch, status: Mapping[str, Any], schedule: Schedule | None) -> None:
+    value = cond.rfc3339(schedule.next_fire(clock())) if schedule is not None else None
+    if status.get("nextReset") != value:
+        patch.status["nextReset"] = value
+
+
+async def _refresh_stats(
+    api: AdminApi, name: str, patch: kopf.Patch, status: Mapping[str, Any], logger: kopf.Logger
+) -> None:
+    try:
+        stats = await api.stats(name)
+    except ApiError as error:
+        logger.warning(f"could not read stats of board {name!r}: {error}")
+        return
+    _stats_to_status(patch, status, stats)
+
+
+# --------------------------------------------------------------------------- reconcile
+
+
+async def _sync(
+    *,
+    name: str,
+    namespace: str | None,
+    spec: Mapping[str, Any],
+    meta: kopf.Meta,
+    status: Mapping[str, Any],
+    body: kopf.Body,
+    patch: kopf.Patch,
+    memo: kopf.Memo,
+    claims: kopf.Index[str, Claim] | None,
+    logger: kopf.Logger,
+    retry: int,
+    only_on_drift: bool,
+) -> None:
+    """Bring the api's board in line with the spec and write the status.
+
+    Raises ``kopf.TemporaryError`` (growing delay) when the api fails and ``only_on_drift`` is
+    false; the drift timer passes ``only_on_drift=True`` and never raises.
+    """
+    generation = int(meta.get("generation") or 1)
+    conflict = conflict_message(name, _mine(name, namespace, meta), _claims(claims, name))
+    schedule_cond, schedule = _schedule_condition(spec)
+    if conflict is not None:
+        blocked = cond.Condition(cond.NAME_AVAILABLE, "False", "NameConflict", conflict)
+        synced = cond.Condition(cond.SYNCED, "False", "NameConflict", conflict)
+        ready = cond.ready_from([synced])
+        _set_conditions(patch, [ready, synced, schedule_cond, blocked], generation)
+        _announce(body, status, ready)
+        metrics.RECONCILES.labels("error").inc()
+        return
+
+    api = _api(memo)
+    payload = board_payload(name, spec, generation)
+    started = clock()
+    success_message: str | None = None
+    try:
+        with metrics.RECONCILE_DURATION.time():
+            put = True
+            if only_on_drift:
+                stored = await api.get_board(name)
+                reason = drift(stored, payload)
+                put = reason is not None
+                if put:
+                    logger.info(f"drift on board {name!r}: {reason}; re-applying")
+                    kopf.info(body, reason="DriftCorrected", message=f"{reason}; re-applied generation {generation}")
+            if put:
+                await api.put_board(name, payload)
+                if not only_on_drift and status.get("observedGeneration") != generation:
+                    success_message = f"board {name!r} applied to the api at generation {generation}"
+            stats = await api.stats(name)
+    except ApiError as error:
+        metrics.RECONCILES.labels("error").inc()
+        if isinstance(error, ApiUnavailable):
+            metrics.API_UP.set(0)
+        synced = cond.Condition(cond.SYNCED, "False", error.reason, error.message)
+        ready = cond.ready_from([synced, schedule_cond])
+        _set_conditions(
+            patch,
+            [ready, synced, schedule_cond, cond.Condition(cond.NAME_AVAILABLE, "True", "NameOwned", "")],
+            generation,
+        )
+        _announce(body, status, ready)
+        if only_on_drift:
+            logger.warning(f"drift check of board {name!r} failed: {error}")
+            return
+        raise kopf.TemporaryError(str(error), delay=_backoff(retry, error)) from error
+
+    metrics.API_UP.set(1)
+    metrics.RECONCILES.labels("success").inc()
+    _stats_to_status(patch, status, stats)
+    _next_reset(patch, status, schedule)
+    if status.get("observedGeneration") != generation:
+        patch.status["observedGeneration"] = generation
+    synced = cond.Condition(
+        cond.SYNCED, "True", "Applied", f"api holds generation {generation} of board {name!r}"
+    )
+    owned = cond.Condition(cond.NAME_AVAILABLE, "True", "NameOwned", f"board {name!r} belongs to this Leaderboard")
+    ready = cond.ready_from([synced, schedule_cond])
+    _set_conditions(patch, [ready, synced, schedule_cond, owned], generation)
+    _announce(body, status, ready, success_message=success_message)
+    logger.debug(f"board {name!r} synced in {(clock() - started).total_seconds():.3f}s")
+
+
+@kopf.on.resume(*RESOURCE)
+@kopf.on.create(*RESOURCE)
+@kopf.on.update(*RESOURCE, field="spec")
+async def reconcile(
+    name: str,
+    namespace: str | None,
+    spec: kopf.Spec,
+    meta: kopf.Meta,
+    status: kopf.Status,
+    body: kopf.Body,
+    patch: kopf.Patch,
+    memo: kopf.Memo,
+    retry: int,
+    logger: kopf.Logger,
+    leaderboard_claims: kopf.Index[str, Claim] | None = None,
+    **_: Any,
+) -> None:
+    """Create or update the board in the api from the spec (create, resume, spec change)."""
+    await _sync(
+        name=name,
+        namespace=namespace,
+        spec=spec,
+        meta=meta,
+        status=status,
+        body=body,
+        patch=patch,
+        memo=memo,
+        claims=leaderboard_claims,
+        logger=logger,
+        retry=retry,
+        only_on_drift=False,
+    )
+
+
+@kopf.timer(*RESOURCE, interval=CONFIG.drift_check_seconds, initial_delay=CONFIG.drift_check_seconds)
+async def check_drift(
+    name: str,
+    namespace: str | None,
+    spec: kopf.Spec,
+    meta: kopf.Meta,
+    status: kopf.Status,
+    body: kopf.Body,
+    patch: kopf.Patch,
+    memo: kopf.Memo,
+    logger: kopf.Logger,
+    leaderboard_claims: kopf.Index[str, Claim] | None = None,
+    **_: Any,
+) -> None:
+    """Re-apply the policy if the api lost it or holds an older generation; refresh stats."""
+    if meta.get("deletionTimestamp"):
+        return
+    await _sync(
+        name=name,
+        namespace=namespace,
+        spec=spec,
+        meta=meta,
+        status=status,
+        body=body,
+        patch=patch,
+        memo=memo,
+        claims=leaderboard_claims,
+        logger=logger,
+        retry=0,
+        only_on_drift=True,
+    )
+
+
+# --------------------------------------------------------------------------- seasons
+
+
+def _has_season(spec: kopf.Spec, **_: Any) -> bool:
+    season = spec.get("season")
+    return isinstance(season, Mapping) and bool(season.get("schedule"))
+
+
+def _current_season(status: Mapping[str, Any]) -> int:
+    value = status.get("season")
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _created(meta: kopf.Meta) -> datetime:
+    raw = meta.get("creationTimestamp")
+    if isinstance(raw, str) and raw:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    return clock()
+
+
+@kopf.timer(*RESOURCE, interval=CONFIG.season_check_seconds, when=_has_season)
+async def season_tick(
+    name: str,
+    namespace: str | None,
+    spec: kopf.Spec,
+    meta: kopf.Meta,
+    status: kopf.Status,
+    body: kopf.Body,
+    patch: kopf.Patch,
+    memo: kopf.Memo,
+    logger: kopf.Logger,
+    leaderboard_claims: kopf.Index[str, Claim] | None = None,
+    **_: Any,
+) -> None:
+    """Reset the board when its schedule fired since the current season began.
+
+    The season id is the fire time (see ``domain.seasons``), so every replica and every
+    restart computes the same id for the same fire time, and the api's per-season idempotency
+    makes a repeated call harmless.
+    """
+    if meta.get("deletionTimestamp"):
+        return
+    generation = int(meta.get("generation") or 1)
+    schedule_cond, schedule = _schedule_condition(spec)
+    if schedule is None:
+        previous = cond.find(status.get("conditions"), cond.SEASON_SCHEDULE_VALID)
+        if previous is None or previous.get("reason") != schedule_cond.reason:
+            _set_conditions(patch, [schedule_cond], generation)
+        return
+    if conflict_message(name, _mine(name, namespace, meta), _claims(leaderboard_claims, name)):
+        return
+    now = clock()
+    season = due_season(schedule, now=now, since=_created(meta), current=_current_season(status))
+    if season is None:
+        _next_reset(patch, status, schedule)
+        return
+    fire = schedule.last_fire(now)
+    try:
+        await _api(memo).reset(name, season)
+    except ApiError as error:
+        if isinstance(error, ApiUnavailable):
+            metrics.API_UP.set(0)
+        logger.warning(f"scheduled reset of board {name!r} to season {season} failed: {error}")
+        if not isinstance(error, ApiNotFound):
+            kopf.warn(body, reason="SeasonResetFailed", message=f"season {season}: {error.message}")
+        return  # the next tick retries with the same season id
+    metrics.API_UP.set(1)
+    metrics.SEASON_RESETS.labels(name).inc()
+    patch.status["season"] = season
+    patch.status["lastReset"] = cond.rfc3339(fire)
+    patch.status["nextReset"] = cond.rfc3339(schedule.next_fire(now))
+    patch.status["players"] = 0
+    patch.status["topScore"] = 0
+    kopf.info(
+        body,
+        reason="SeasonReset",
+        message=f"scheduled reset ({schedule.expression!r} in {schedule.zone.key}): "
+        f"season {season} started",
+    )
+
+
+@kopf.on.resume(*RESOURCE, annotations={RESET_ANNOTATION: kopf.PRESENT})
+@kopf.on.field(*RESOURCE, field=("metadata", "annotations", RESET_ANNOTATION))
+async def reset_on_request(
+    name: str,
+    namespace: str | None,
+    meta: kopf.Meta,
+    status: kopf.Status,
+    body: kopf.Body,
+    patch: kopf.Patch,
+    memo: kopf.Memo,
+    retry: int,
+    leaderboard_claims: kopf.Index[str, Claim] | None = None,
+    **_: Any,
+) -> None:
+    """On-demand reset, once per distinct value of the ``reset-requested`` annotation.
+
+    Two steps, so that a crash between the api call and the status write cannot reset twice:
+    first the season id is chosen and stored in ``status.resetRequest``; then (on the retry
+    that this store triggers) the reset is sent with that stored id.
+    """
+    token = (meta.get("annotations") or {}).get(RESET_ANNOTATION)
+    request: Mapping[str, Any] = status.get("resetRequest") or {}
+    if not token or token == request.get("handled"):
+        return
+    if conflict_message(name, _mine(name, namespace, meta), _claims(leaderboard_claims, name)):
+        kopf.warn(body, reason="NameConflict", message="reset ignored: this Leaderboard does not own the board")
+        patch.status["resetRequest"] = {"handled": token, "pending": None, "season": None}
+        return
+    season = request.get("season")
+    if request.get("pending") != token or not isinstance(season, int):
+        season = on_demand_season(clock(), _current_season(status))
+        patch.status["resetRequest"] = {"handled": request.get("handled"), "pending": token, "season": season}
+        raise kopf.TemporaryError(f"reset to season {season} recorded; sending it", delay=0.5)
+    try:
+        await _api(memo).reset(name, season)
+    except ApiError as error:
+        if isinstance(error, ApiUnavailable):
+            metrics.API_UP.set(0)
+        if retry == 0:
+            kopf.warn(body, reason="SeasonResetFailed", message=f"season {season}: {error.message}")
+        raise kopf.TemporaryError(str(error), delay=_backoff(retry, error)) from error
+    metrics.API_UP.set(1)
+    metrics.SEASON_RESETS.labels(name).inc()
+    patch.status["resetRequest"] = {"handled": token, "pending": None, "season": season}
+    if season > _current_season(status):
+        patch.status["season"] = season
+    patch.status["lastReset"] = cond.rfc3339(clock())
+    patch.status["players"] = 0
+    patch.status["topScore"] = 0
+    kopf.info(body, reason="SeasonReset", message=f"on-demand reset ({token!r}): season {season} started")
+
+
+# --------------------------------------------------------------------------- deletion
+
+
+@kopf.on.delete(*RESOURCE)
+async def retire(
+    name: str,
+    namespace: str | None,
+    spec: kopf.Spec,
+    meta: kopf.Meta,
+    body: kopf.Body,
+    memo: kopf.Memo,
+    retry: int,
+    logger: kopf.Logger,
+    leaderboard_claims: kopf.Index[str, Claim] | None = None,
+    **_: Any,
+) -> None:
+    """Honour ``deletionPolicy`` before the finalizer is released.
+
+    ``scoreboard.dev/skip-cleanup: "true"`` skips the api call (the escape hatch when the api
+    is gone for good; see docs/operator.md).
+    """
+    if (meta.get("annotations") or {}).get(SKIP_CLEANUP_ANNOTATION) == "true":
+        kopf.warn(body, reason="CleanupSkipped", message=f"{SKIP_CLEANUP_ANNOTATION}=true: board {name!r} left in the api")
+        return
+    if conflict_message(name, _mine(name, namespace, meta), _claims(leaderboard_claims, name)):
+        logger.info(f"not the owner of board {name!r}: nothing to clean up")
+        return
+    if deletion_policy(spec) == "Retain":
+        kopf.info(body, reason="BoardRetained", message=f"deletionPolicy Retain: board {name!r} stays in the api")
+        return
+    try:
+        existed = await _api(memo).delete_board(name, archive=True)
+    except ApiError as error:
+        if isinstance(error, ApiUnavailable):
+            metrics.API_UP.set(0)
+        if retry == 0:
+            kopf.warn(
+                body,
+                reason=error.reason,
+                message=f"cannot delete board {name!r}: {error.message} (retrying; see docs/operator.md for {SKIP_CLEANUP_ANNOTATION})",
+            )
+        raise kopf.TemporaryError(str(error), delay=_backoff(retry, error)) from error
+    metrics.API_UP.set(1)
+    kopf.info(
+        body,
+        reason="BoardDeleted",
+        message=f"board {name!r} archived and deleted in the api" if existed else f"board {name!r} was already absent from the api",
+    )

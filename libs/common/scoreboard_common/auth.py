@@ -66,7 +66,11 @@ class TokenVerifier:
         self._fetched_at = 0.0
 
     @classmethod
-    def from_public_key_pem(cls, pem: bytes, *, kid: str, **kwargs: Any) -> TokenVerifier:
+    def from_public_key_pem(
+        cls, pem: bytes, *, kid: str | None = None, **kwargs: Any
+    ) -> TokenVerifier:
+        """One static key. ``kid`` defaults to the key's RFC 7638 thumbprint; with a single
+        static key (and no JWKS URL), tokens are checked against it whatever their ``kid``."""
         from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
         from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
@@ -74,7 +78,7 @@ class TokenVerifier:
         if not isinstance(public_key, EllipticCurvePublicKey):
             raise ValueError("the public key must be an EC (P-256) key for ES256")
         jwk_json = jwt.algorithms.ECAlgorithm.to_jwk(public_key, as_dict=True)
-        jwk_json["kid"] = kid
+        jwk_json["kid"] = kid or jwk_thumbprint(jwk_json)
         return cls(keys=[PyJWK(jwk_json, algorithm="ES256")], **kwargs)
 
     async def refresh(self, *, force: bool = False) -> None:
@@ -111,6 +115,8 @@ class TokenVerifier:
         if key is None:
             await self.refresh(force=not self._keys)
             key = self._keys.get(kid)
+        if key is None and self._jwks_url is None and len(self._keys) == 1:
+            key = next(iter(self._keys.values()))
         if key is None:
             raise AuthError("unknown_key", "the token was signed by an unknown key")
         try:
@@ -146,6 +152,18 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         token_id=claims.get("jti"),
         issued_at=claims.get("iat"),
     )
+
+
+def jwk_thumbprint(jwk_json: dict[str, Any]) -> str:
+    """RFC 7638 thumbprint (base64url SHA-256 of the required members) of an EC or OKP JWK."""
+    import base64
+    import hashlib
+    import json
+
+    required = {"EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x"), "RSA": ("e", "kty", "n")}
+    members = {name: jwk_json[name] for name in required[jwk_json["kty"]]}
+    canonical = json.dumps(members, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).rstrip(b"=").decode()
 
 
 def bearer_from_header(value: str | None) -> str | None:

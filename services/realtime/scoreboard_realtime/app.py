@@ -1,0 +1,98 @@
+"""Litestar application of the realtime service: ``create_app()``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from litestar import Litestar
+from litestar.middleware import DefineMiddleware
+from litestar.static_files import create_static_files_router
+from scoreboard_common.auth import TokenVerifier
+from scoreboard_common.metrics import DEPENDENCY_UP, HttpMetricsMiddleware
+from scoreboard_common.redis_client import create_redis
+from scoreboard_common.settings import load_settings
+from scoreboard_common.telemetry import configure_tracing
+
+from scoreboard_realtime.adapters.redis_sources import RedisPolicySource, RedisSnapshotSource
+from scoreboard_realtime.adapters.subscriber import Subscriber
+from scoreboard_realtime.domain.hub import Hub
+from scoreboard_realtime.domain.limits import ConnectionLimiter
+from scoreboard_realtime.http import pages, ws
+from scoreboard_realtime.http.runtime import Runtime
+from scoreboard_realtime.settings import RealtimeSettings
+
+log = logging.getLogger("scoreboard.realtime")
+SERVICE = "realtime"
+
+
+def build_verifier(settings: RealtimeSettings) -> TokenVerifier | None:
+    """Verify tokens with a PEM key file, a JWKS URL, or both; None when neither is set."""
+    options: dict[str, object] = {
+        "issuer": settings.auth_issuer,
+        "audience": settings.auth_audience,
+        "algorithms": settings.auth_algorithms,
+        "leeway_seconds": settings.auth_leeway_seconds,
+        "jwks_url": settings.auth_jwks_url,
+    }
+    if settings.auth_public_key_file:
+        # The file is authoritative: a JWKS refresh would replace the static key.
+        pem = Path(settings.auth_public_key_file).read_bytes()
+        options["jwks_url"] = None
+        return TokenVerifier.from_public_key_pem(pem, **options)  # type: ignore[arg-type]
+    if settings.auth_jwks_url:
+        return TokenVerifier(**options)  # type: ignore[arg-type]
+    log.warning("neither AUTH_PUBLIC_KEY_FILE nor AUTH_JWKS_URL is set: only anonymous clients")
+    return None
+
+
+def create_app(settings: RealtimeSettings | None = None) -> Litestar:
+    settings = settings or load_settings(RealtimeSettings)
+    configure_tracing("scoreboard-realtime")
+    verifier = build_verifier(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        redis = create_redis(settings.redis_url)
+        pubsub_redis = create_redis(settings.redis_url, socket_timeout=None)
+        hub = Hub(
+            RedisSnapshotSource(redis),
+            RedisPolicySource(redis),
+            send_timeout=settings.ws_send_timeout_seconds,
+            default_interval_ms=settings.default_broadcast_interval_ms,
+        )
+        subscriber = Subscriber(pubsub_redis, hub)
+        DEPENDENCY_UP.labels("redis").set(0)
+        app.state.runtime = Runtime(
+            settings=settings,
+            redis=redis,
+            pubsub_redis=pubsub_redis,
+            hub=hub,
+            subscriber=subscriber,
+            verifier=verifier,
+            limiter=ConnectionLimiter(settings.ws_max_connections_per_ip),
+        )
+        hub.start()
+        subscriber.start()
+        try:
+            yield
+        finally:
+            await subscriber.stop()
+            await hub.stop()
+            await redis.aclose()
+            await pubsub_redis.aclose()
+
+    return Litestar(
+        route_handlers=[
+            *ws.handlers,
+            *pages.handlers,
+            create_static_files_router(
+                path="/static", directories=[pages.STATIC_DIR], name="static"
+            ),
+        ],
+        lifespan=[lifespan],
+        middleware=[DefineMiddleware(HttpMetricsMiddleware, service=SERVICE)],  # type: ignore[arg-type]
+        openapi_config=None,
+    )

@@ -1,0 +1,24 @@
+"""What the HTTP layer needs at run time, created in the app's lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from scoreboard_common.auth import TokenVerifier
+
+from scoreboard_realtime.adapters.subscriber import Subscriber
+from scoreboard_realtime.domain.hub import Hub
+from scoreboard_realtime.domain.limits import ConnectionLimiter
+from scoreboard_realtime.settings import RealtimeSettings
+
+
+@dataclass
+class Runtime:
+    settings: RealtimeSettings
+    redis: Redis
+    pubsub_redis: Redis
+    hub: Hub
+    subscriber: Subscriber
+    verifier: TokenVerifier | None
+    limiter: ConnectionLimiter

@@ -1,0 +1,183 @@
+"""WebSocket endpoints of the live feed (DESIGN.md §4).
+
+Refusals that a browser should be able to explain (unknown board, bad token, sign-in required)
+are sent as a close frame with a code and reason *after* accepting: a browser cannot read the
+HTTP status of a failed handshake. Floods (per-IP limit) and draining are refused before the
+handshake completes (HTTP 403), which costs the server least.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from typing import Any
+
+from litestar import WebSocket, websocket
+from litestar.exceptions import WebSocketDisconnect
+from litestar.types import WebSocketCloseEvent, WebSocketSendEvent
+from scoreboard_common.auth import AuthError
+
+from scoreboard_realtime import metrics
+from scoreboard_realtime.domain.hub import (
+    CLOSE_FORBIDDEN,
+    CLOSE_POLICY,
+    CLOSE_TRY_AGAIN,
+    CLOSE_UNAUTHORIZED,
+    CLOSE_UNKNOWN_BOARD,
+)
+from scoreboard_realtime.http.runtime import Runtime
+
+log = logging.getLogger("scoreboard.realtime.ws")
+BOARD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+BEARER_PROTOCOL = "bearer"
+DEFAULT_BOARD = "default"
+
+
+class SocketSink:
+    """Writes through the ASGI ``send`` of one WebSocket."""
+
+    __slots__ = ("_send",)
+
+    def __init__(self, socket: WebSocket[Any, Any, Any]) -> None:
+        self._send = socket.send
+
+    async def send_text(self, text: str) -> None:
+        event: WebSocketSendEvent = {"type": "websocket.send", "text": text, "bytes": None}
+        await self._send(event)
+
+    async def close(self, code: int, reason: str) -> None:
+        event: WebSocketCloseEvent = {"type": "websocket.close", "code": code, "reason": reason}
+        await self._send(event)
+
+
+def token_from(socket: WebSocket[Any, Any, Any]) -> tuple[str | None, str | None]:
+    """``(token, subprotocol to echo)`` from ``Sec-WebSocket-Protocol: bearer, <token>`` or
+    ``?token=``."""
+    header = socket.headers.get("sec-websocket-protocol")
+    if header:
+        offered = [part.strip() for part in header.split(",") if part.strip()]
+        if len(offered) >= 2 and offered[0].lower() == BEARER_PROTOCOL:
+            return offered[1], offered[0]
+    token = socket.query_params.get("token")
+    return (token or None), None
+
+
+async def _refuse(
+    socket: WebSocket[Any, Any, Any], subprotocol: str | None, code: int, reason: str, label: str
+) -> None:
+    metrics.WS_REJECTED.labels(label).inc()
+    await socket.accept(subprotocols=subprotocol)
+    await socket.close(code=code, reason=reason)
+
+
+def _client_ip(socket: WebSocket[Any, Any, Any]) -> str:
+    client = socket.scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+async def serve_live(socket: WebSocket[Any, Any, Any], board: str) -> None:
+    runtime: Runtime = socket.app.state.runtime
+    hub = runtime.hub
+    if hub.draining:
+        metrics.WS_REJECTED.labels("draining").inc()
+        await socket.close(code=1001, reason="server shutting down")
+        return
+    ip = _client_ip(socket)
+    if not runtime.limiter.acquire(ip):
+        metrics.WS_REJECTED.labels("ip_limit").inc()
+        await socket.close(code=CLOSE_TRY_AGAIN, reason="too many connections")
+        return
+    try:
+        await _serve_admitted(socket, runtime, board)
+    finally:
+        runtime.limiter.release(ip)
+
+
+async def _serve_admitted(socket: WebSocket[Any, Any, Any], runtime: Runtime, board: str) -> None:
+    hub = runtime.hub
+    token, subprotocol = token_from(socket)
+    if not BOARD_NAME.match(board):
+        await _refuse(socket, subprotocol, CLOSE_UNKNOWN_BOARD, "unknown board", "unknown_board")
+        return
+    user_id: str | None = None
+    if token is not None:
+        if runtime.verifier is None:
+            await _refuse(
+                socket, subprotocol, CLOSE_UNAUTHORIZED, "tokens are not accepted", "invalid_token"
+            )
+            return
+        try:
+            principal = await runtime.verifier.verify(token)
+        except AuthError as error:
+            await _refuse(socket, subprotocol, CLOSE_UNAUTHORIZED, error.detail, "invalid_token")
+            return
+        except Exception:
+            log.exception("token verification failed")
+            await _refuse(
+                socket, subprotocol, CLOSE_TRY_AGAIN, "cannot verify tokens now", "unavailable"
+            )
+            return
+        user_id = principal.subject
+    try:
+        policy = await hub.policy_for(board)
+    except Exception:
+        await _refuse(socket, subprotocol, CLOSE_TRY_AGAIN, "try again later", "unavailable")
+        return
+    if policy is None:
+        await _refuse(socket, subprotocol, CLOSE_UNKNOWN_BOARD, "unknown board", "unknown_board")
+        return
+    if user_id is None and not policy.anonymous_allowed:
+        await _refuse(
+            socket,
+            subprotocol,
+            CLOSE_FORBIDDEN,
+            "sign-in required on this board",
+            "unauthenticated",
+        )
+        return
+    await socket.accept(subprotocols=subprotocol)
+    client = hub.register(board, policy, user_id, SocketSink(socket))
+    try:
+        while True:
+            message = await socket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            if message["type"] == "websocket.receive":
+                metrics.WS_REJECTED.labels("data_frame").inc()
+                client.request_close(CLOSE_POLICY, "this feed is receive-only")
+                hub.unregister(client)
+                break
+    except WebSocketDisconnect:
+        pass
+    finally:
+        hub.unregister(client)
+        writer = client.task
+        if writer is not None and not writer.done():
+            if client.closing:
+                # The writer is sending the close frame; uvicorn bounds that by its timeout.
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.shield(writer), timeout=15)
+            else:
+                writer.cancel()
+                with contextlib.suppress(BaseException):
+                    await writer
+
+
+@websocket("/ws/v1/leaderboards/{board:str}", name="live")
+async def live(socket: WebSocket[Any, Any, Any], board: str) -> None:
+    await serve_live(socket, board)
+
+
+@websocket("/ws/scoreboard", name="live-compat-scoreboard")
+async def live_compat_scoreboard(socket: WebSocket[Any, Any, Any]) -> None:
+    await serve_live(socket, DEFAULT_BOARD)
+
+
+@websocket("/scores/live", name="live-compat-scores")
+async def live_compat_scores(socket: WebSocket[Any, Any, Any]) -> None:
+    await serve_live(socket, DEFAULT_BOARD)
+
+
+handlers = [live, live_compat_scoreboard, live_compat_scores]

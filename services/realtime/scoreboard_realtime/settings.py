@@ -1,0 +1,51 @@
+"""Realtime service settings, read from the environment (see CommonSettings for the shared ones)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from scoreboard_common.settings import CommonSettings
+
+
+class RealtimeSettings(CommonSettings):
+    """Variables of the realtime service. Names are the plain upper-case field names."""
+
+    public_api_url: str = Field(
+        "",
+        description="Base URL of the api as the browser sees it, injected into the page via "
+        "`/config.json`; empty means the page's own origin.",
+    )
+    ws_send_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="A client whose socket write stays stuck longer than this is disconnected.",
+    )
+    ws_drain_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=300,
+        description="On SIGTERM, clients are closed with 1001 spread over this many seconds.",
+    )
+    ws_ping_interval_seconds: float = Field(
+        20.0, gt=0, description="Interval of WebSocket protocol pings (keeps proxies open)."
+    )
+    ws_ping_timeout_seconds: float = Field(
+        20.0, gt=0, description="A client that does not answer a ping in this time is closed."
+    )
+    ws_max_connections_per_ip: int = Field(
+        100, ge=1, description="Concurrent WebSocket connections allowed per client IP."
+    )
+    ws_max_message_bytes: int = Field(
+        4096, ge=125, description="Largest frame accepted from a client (they only send pings)."
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1"],
+        description="Proxy addresses (JSON list, or `*`) whose X-Forwarded-For is believed "
+        "for the client IP.",
+    )
+    default_broadcast_interval_ms: int = Field(
+        100,
+        ge=10,
+        le=60_000,
+        description="Coalescing interval when a board's policy does not set one.",
+    )

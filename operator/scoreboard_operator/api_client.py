@@ -158,9 +158,7 @@ class AdminApi:
     def _path(name: str, suffix: str = "") -> str:
         return f"{ADMIN_PREFIX}/{quote(name, safe='')}{suffix}"
 
-    async def _request(
-        self, method: str, url: str, what: str, **kwargs: Any
-    ) -> httpx.Response:
+    async def _request(self, method: str, url: str, what: str, **kwargs: Any) -> httpx.Response:
         try:
             response = await self._client.request(method, url, **kwargs)
         except httpx.TimeoutException as error:

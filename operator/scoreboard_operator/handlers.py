@@ -153,9 +153,7 @@ def _mine(name: str, namespace: str | None, meta: kopf.Meta) -> Claim:
     )
 
 
-def _set_conditions(
-    patch: kopf.Patch, updates: list[cond.Condition], generation: int
-) -> None:
+def _set_conditions(patch: kopf.Patch, updates: list[cond.Condition], generation: int) -> None:
     fn = cond.conditions_patch_fn(updates, generation=generation, now=clock())
     patch.fns.append(cast(Callable[[kopf.RawBody], None], fn))
 
@@ -184,11 +182,15 @@ def _announce(
 def _schedule_condition(spec: Mapping[str, Any]) -> tuple[cond.Condition, Schedule | None]:
     season = spec.get("season")
     if not isinstance(season, Mapping) or not season.get("schedule"):
-        return cond.Condition(cond.SEASON_SCHEDULE_VALID, "True", "NoSchedule", "no season schedule"), None
+        return cond.Condition(
+            cond.SEASON_SCHEDULE_VALID, "True", "NoSchedule", "no season schedule"
+        ), None
     try:
         schedule = parse_schedule(str(season["schedule"]), str(season.get("timeZone", "UTC")))
     except ScheduleError as error:
-        return cond.Condition(cond.SEASON_SCHEDULE_VALID, "False", error.reason, error.message), None
+        return cond.Condition(
+            cond.SEASON_SCHEDULE_VALID, "False", error.reason, error.message
+        ), None
     return (
         cond.Condition(
             cond.SEASON_SCHEDULE_VALID,
@@ -278,11 +280,17 @@ async def _sync(
                 put = reason is not None
                 if put:
                     logger.info(f"drift on board {name!r}: {reason}; re-applying")
-                    kopf.info(body, reason="DriftCorrected", message=f"{reason}; re-applied generation {generation}")
+                    kopf.info(
+                        body,
+                        reason="DriftCorrected",
+                        message=f"{reason}; re-applied generation {generation}",
+                    )
             if put:
                 await api.put_board(name, payload)
                 if not only_on_drift and status.get("observedGeneration") != generation:
-                    success_message = f"board {name!r} applied to the api at generation {generation}"
+                    success_message = (
+                        f"board {name!r} applied to the api at generation {generation}"
+                    )
             stats = await api.stats(name)
     except ApiError as error:
         metrics.RECONCILES.labels("error").inc()
@@ -292,7 +300,12 @@ async def _sync(
         ready = cond.ready_from([synced, schedule_cond])
         _set_conditions(
             patch,
-            [ready, synced, schedule_cond, cond.Condition(cond.NAME_AVAILABLE, "True", "NameOwned", "")],
+            [
+                ready,
+                synced,
+                schedule_cond,
+                cond.Condition(cond.NAME_AVAILABLE, "True", "NameOwned", ""),
+            ],
             generation,
         )
         _announce(body, status, ready)
@@ -310,7 +323,9 @@ async def _sync(
     synced = cond.Condition(
         cond.SYNCED, "True", "Applied", f"api holds generation {generation} of board {name!r}"
     )
-    owned = cond.Condition(cond.NAME_AVAILABLE, "True", "NameOwned", f"board {name!r} belongs to this Leaderboard")
+    owned = cond.Condition(
+        cond.NAME_AVAILABLE, "True", "NameOwned", f"board {name!r} belongs to this Leaderboard"
+    )
     ready = cond.ready_from([synced, schedule_cond])
     _set_conditions(patch, [ready, synced, schedule_cond, owned], generation)
     _announce(body, status, ready, success_message=success_message)
@@ -351,7 +366,9 @@ async def reconcile(
     )
 
 
-@kopf.timer(*RESOURCE, interval=CONFIG.drift_check_seconds, initial_delay=CONFIG.drift_check_seconds)
+@kopf.timer(
+    *RESOURCE, interval=CONFIG.drift_check_seconds, initial_delay=CONFIG.drift_check_seconds
+)
 async def check_drift(
     name: str,
     namespace: str | None,
@@ -490,13 +507,21 @@ async def reset_on_request(
     if not token or token == request.get("handled"):
         return
     if conflict_message(name, _mine(name, namespace, meta), _claims(leaderboard_claims, name)):
-        kopf.warn(body, reason="NameConflict", message="reset ignored: this Leaderboard does not own the board")
+        kopf.warn(
+            body,
+            reason="NameConflict",
+            message="reset ignored: this Leaderboard does not own the board",
+        )
         patch.status["resetRequest"] = {"handled": token, "pending": None, "season": None}
         return
     season = request.get("season")
     if request.get("pending") != token or not isinstance(season, int):
         season = on_demand_season(clock(), _current_season(status))
-        patch.status["resetRequest"] = {"handled": request.get("handled"), "pending": token, "season": season}
+        patch.status["resetRequest"] = {
+            "handled": request.get("handled"),
+            "pending": token,
+            "season": season,
+        }
         raise kopf.TemporaryError(f"reset to season {season} recorded; sending it", delay=0.5)
     try:
         await _api(memo).reset(name, season)
@@ -514,7 +539,9 @@ async def reset_on_request(
     patch.status["lastReset"] = cond.rfc3339(clock())
     patch.status["players"] = 0
     patch.status["topScore"] = 0
-    kopf.info(body, reason="SeasonReset", message=f"on-demand reset ({token!r}): season {season} started")
+    kopf.info(
+        body, reason="SeasonReset", message=f"on-demand reset ({token!r}): season {season} started"
+    )
 
 
 # --------------------------------------------------------------------------- deletion
@@ -539,13 +566,21 @@ async def retire(
     is gone for good; see docs/operator.md).
     """
     if (meta.get("annotations") or {}).get(SKIP_CLEANUP_ANNOTATION) == "true":
-        kopf.warn(body, reason="CleanupSkipped", message=f"{SKIP_CLEANUP_ANNOTATION}=true: board {name!r} left in the api")
+        kopf.warn(
+            body,
+            reason="CleanupSkipped",
+            message=f"{SKIP_CLEANUP_ANNOTATION}=true: board {name!r} left in the api",
+        )
         return
     if conflict_message(name, _mine(name, namespace, meta), _claims(leaderboard_claims, name)):
         logger.info(f"not the owner of board {name!r}: nothing to clean up")
         return
     if deletion_policy(spec) == "Retain":
-        kopf.info(body, reason="BoardRetained", message=f"deletionPolicy Retain: board {name!r} stays in the api")
+        kopf.info(
+            body,
+            reason="BoardRetained",
+            message=f"deletionPolicy Retain: board {name!r} stays in the api",
+        )
         return
     try:
         existed = await _api(memo).delete_board(name, archive=True)
@@ -563,5 +598,7 @@ async def retire(
     kopf.info(
         body,
         reason="BoardDeleted",
-        message=f"board {name!r} archived and deleted in the api" if existed else f"board {name!r} was already absent from the api",
+        message=f"board {name!r} archived and deleted in the api"
+        if existed
+        else f"board {name!r} was already absent from the api",
     )

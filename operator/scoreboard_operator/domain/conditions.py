@@ -59,7 +59,9 @@ def merge_conditions(
         old = by_type.get(update.type)
         transition = (
             old.get("lastTransitionTime")
-            if old is not None and old.get("status") == update.status and old.get("lastTransitionTime")
+            if old is not None
+            and old.get("status") == update.status
+            and old.get("lastTransitionTime")
             else rfc3339(now)
         )
         by_type[update.type] = {
@@ -95,7 +97,9 @@ def ready_from(parts: Sequence[Condition]) -> Condition:
     reason and message."""
     for part in parts:
         if part.status != "True":
-            return Condition(READY, "False" if part.status == "False" else "Unknown", part.reason, part.message)
+            return Condition(
+                READY, "False" if part.status == "False" else "Unknown", part.reason, part.message
+            )
     return Condition(READY, "True", "Reconciled", "board is in sync with the api")
 
 

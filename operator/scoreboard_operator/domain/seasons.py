@@ -55,7 +55,8 @@ def parse_schedule(expression: str, time_zone: str = "UTC") -> Schedule:
     if expression.startswith("@"):
         if expression not in MACROS:
             raise ScheduleError(
-                "InvalidSchedule", f"unknown schedule macro {expression!r}; use one of {sorted(MACROS)}"
+                "InvalidSchedule",
+                f"unknown schedule macro {expression!r}; use one of {sorted(MACROS)}",
             )
     elif len(expression.split(" ")) != 5:
         raise ScheduleError(
@@ -63,18 +64,24 @@ def parse_schedule(expression: str, time_zone: str = "UTC") -> Schedule:
             f"season.schedule {expression!r} must have 5 fields: minute hour day month weekday",
         )
     if not croniter.is_valid(expression):
-        raise ScheduleError("InvalidSchedule", f"season.schedule {expression!r} is not a valid cron expression")
+        raise ScheduleError(
+            "InvalidSchedule", f"season.schedule {expression!r} is not a valid cron expression"
+        )
     if not time_zone:
         raise ScheduleError("InvalidTimeZone", "season.timeZone is empty")
     try:
         zone = ZoneInfo(time_zone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ScheduleError("InvalidTimeZone", f"season.timeZone {time_zone!r} is not a known IANA time zone") from None
+        raise ScheduleError(
+            "InvalidTimeZone", f"season.timeZone {time_zone!r} is not a known IANA time zone"
+        ) from None
     schedule = Schedule(expression, zone)
     try:  # e.g. "0 0 31 2 *" parses but never fires
         schedule.next_fire(datetime.now(UTC))
     except Exception as error:  # croniter raises several types for impossible dates
-        raise ScheduleError("InvalidSchedule", f"season.schedule {expression!r} never fires: {error}") from None
+        raise ScheduleError(
+            "InvalidSchedule", f"season.schedule {expression!r} never fires: {error}"
+        ) from None
     return schedule
 
 

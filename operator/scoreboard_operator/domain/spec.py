@@ -79,7 +79,10 @@ def _contains(stored: Any, wanted: Any) -> bool:
     if isinstance(wanted, list) and isinstance(stored, list):
         if len(wanted) != len(stored):
             return False
-        return all(_contains(s, w) for s, w in zip(sorted_if_set(stored), sorted_if_set(wanted), strict=True))
+        return all(
+            _contains(s, w)
+            for s, w in zip(sorted_if_set(stored), sorted_if_set(wanted), strict=True)
+        )
     return bool(stored == wanted)
 
 

@@ -1,0 +1,141 @@
+"""The admin api client: request shapes and the typed errors the handlers act on."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable
+
+import httpx
+import pytest
+from scoreboard_operator.api_client import (
+    AdminApi,
+    ApiNotFound,
+    ApiRejected,
+    ApiUnauthorized,
+    ApiUnavailable,
+    BoardStats,
+)
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def client(handler: Handler) -> AdminApi:
+    return AdminApi("http://api.test/", "tok", transport=httpx.MockTransport(handler))
+
+
+async def test_put_sends_the_payload_with_bearer_token() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"name": "g", "generation": 2})
+
+    api = client(handler)
+    out = await api.put_board("g", {"size": 5, "generation": 2})
+    await api.aclose()
+    assert out == {"name": "g", "generation": 2}
+    (request,) = seen
+    assert request.method == "PUT"
+    assert request.url.path == "/api/v1/admin/leaderboards/g"
+    assert request.headers["Authorization"] == "Bearer tok"
+    assert json.loads(request.content) == {"size": 5, "generation": 2}
+
+
+async def test_reset_delete_stats_paths() -> None:
+    seen: list[tuple[str, str, bytes]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.method, str(request.url), request.content))
+        if request.url.path.endswith("/stats"):
+            return httpx.Response(
+                200, json={"players": 3, "top_score": 40, "season": 7, "updates_per_minute": 1.5}
+            )
+        if request.method == "DELETE":
+            return httpx.Response(204)
+        return httpx.Response(200, json={"season": 20250101000000, "replayed": False})
+
+    api = client(handler)
+    stats = await api.stats("g")
+    assert (stats.players, stats.top_score, stats.season, stats.updates_per_minute) == (
+        3,
+        40,
+        7,
+        1.5,
+    )
+    await api.reset("g", 20250101000000)
+    assert await api.delete_board("g", archive=True) is True
+    await api.aclose()
+    assert seen[1] == (
+        "POST",
+        "http://api.test/api/v1/admin/leaderboards/g/reset",
+        b'{"season":20250101000000}',
+    )
+    assert seen[2][:2] == ("DELETE", "http://api.test/api/v1/admin/leaderboards/g?archive=true")
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "reason"),
+    [
+        (503, ApiUnavailable, "ApiUnavailable"),
+        (500, ApiUnavailable, "ApiUnavailable"),
+        (429, ApiUnavailable, "ApiUnavailable"),
+        (401, ApiUnauthorized, "ApiUnauthorized"),
+        (403, ApiUnauthorized, "ApiUnauthorized"),
+        (400, ApiRejected, "ApiRejected"),
+        (422, ApiRejected, "ApiRejected"),
+        (404, ApiNotFound, "BoardNotFound"),
+    ],
+)
+async def test_status_codes_map_to_typed_errors(
+    status: int, error: type[Exception], reason: str
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            status,
+            json={
+                "type": "about:blank",
+                "title": "nope",
+                "detail": "size too big",
+                "code": "invalid_policy",
+            },
+            headers={"Content-Type": "application/problem+json", "Retry-After": "7"},
+        )
+
+    api = client(handler)
+    with pytest.raises(error) as info:
+        await api.put_board("g", {"generation": 1})
+    await api.aclose()
+    assert info.value.reason == reason  # type: ignore[attr-defined]
+    assert "size too big" in str(info.value)
+    assert info.value.code == "invalid_policy"  # type: ignore[attr-defined]
+    assert info.value.retry_after == 7.0  # type: ignore[attr-defined]
+
+
+async def test_missing_boards_are_none_or_false() -> None:
+    api = client(
+        lambda request: httpx.Response(404, json={"detail": "unknown board", "code": "not_found"})
+    )
+    assert await api.get_board("g") is None
+    assert await api.delete_board("g") is False
+    await api.aclose()
+
+
+async def test_connection_refused_is_unavailable() -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    api = AdminApi(f"http://127.0.0.1:{port}", "tok", timeout=2)
+    with pytest.raises(ApiUnavailable) as info:
+        await api.put_board("g", {"generation": 1})
+    assert info.value.reason == "ApiUnavailable"
+    assert await api.healthy() is False
+    await api.aclose()
+
+
+def test_stats_accept_camel_and_snake_case() -> None:
+    stats = BoardStats.from_json(
+        {"totalPlayers": 2, "topScore": 9, "currentSeason": "4", "fraudEvents": 1}
+    )
+    assert (stats.players, stats.top_score, stats.season, stats.fraud_events) == (2, 9, 4, 1)
+    assert BoardStats.from_json({"players": True}).players is None

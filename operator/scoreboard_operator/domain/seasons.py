@@ -1,10 +1,11 @@
 """Season schedule maths: cron expressions in a time zone, and deterministic season ids.
 
-A season id is the UTC instant the season started, written as the integer ``YYYYMMDDHHMMSS``
-(e.g. ``20250106000000``). For a scheduled reset that instant is the cron fire time, which any
-replica computes identically from the spec and the clock, before or after a restart; ids only
-grow with time (UTC has no DST fold), and stay below 2^53. The api makes ``reset`` idempotent per
-season id, so computing the same id twice never archives twice.
+A season id is the instant the season started, as whole seconds since the season epoch
+2020-01-01T00:00:00Z (e.g. ``157852800`` for 2025-01-01T00:00:00Z). For a scheduled reset that
+instant is the cron fire time, which any replica computes identically from the spec and the
+clock, before or after a restart; ids only grow with time (no DST fold in absolute time), and
+fit the api's 32-bit season ids until 2088. The api makes ``reset`` idempotent per season id, so
+computing the same id twice never archives twice.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
+
+#: Season ids count seconds from here (fits a signed 32-bit integer until 2088).
+SEASON_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+MAX_SEASON = 2**31 - 1
 
 MACROS = frozenset(
     {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
@@ -86,19 +91,18 @@ def parse_schedule(expression: str, time_zone: str = "UTC") -> Schedule:
 
 
 def season_id(moment: datetime) -> int:
-    """``YYYYMMDDHHMMSS`` of ``moment`` in UTC, as an integer."""
+    """Whole seconds from :data:`SEASON_EPOCH` to ``moment``."""
     if moment.tzinfo is None:
         raise ValueError("season_id needs an aware datetime")
-    return int(moment.astimezone(UTC).strftime("%Y%m%d%H%M%S"))
+    seconds = int((moment - SEASON_EPOCH).total_seconds())
+    if not 1 <= seconds <= MAX_SEASON:
+        raise ValueError(f"{moment.isoformat()} is outside the season id range")
+    return seconds
 
 
-def season_start(season: int) -> datetime | None:
-    """The instant a season id stands for, or ``None`` for ids that are not timestamps (e.g.
-    the api's first season ``1``)."""
-    try:
-        return datetime.strptime(f"{season:014d}", "%Y%m%d%H%M%S").replace(tzinfo=UTC)
-    except ValueError:
-        return None
+def season_start(season: int) -> datetime:
+    """The instant a season id stands for (meaningless for the api's first season, ``1``)."""
+    return SEASON_EPOCH + timedelta(seconds=season)
 
 
 def due_season(schedule: Schedule, *, now: datetime, since: datetime, current: int) -> int | None:

@@ -1,7 +1,8 @@
 """Leaderboard spec → the api's admin payload, and drift detection.
 
-The api receives the spec in camelCase exactly as the CRD defines it (DESIGN §5), minus the
-operator-only ``deletionPolicy``, plus ``generation`` (the CR's ``metadata.generation``).
+The api receives the spec in camelCase exactly as the CRD defines it (DESIGN §5), plus
+``generation`` (the CR's ``metadata.generation``). ``deletionPolicy`` is sent too (the api keeps
+it for reference) although only the operator acts on it.
 Defaults come from the CRD's structural schema, so a spec read from the API server is already
 complete; the defaults below only matter for objects created before a default was added.
 """
@@ -12,8 +13,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-#: Spec fields that only the operator uses and the api never sees.
-OPERATOR_ONLY_FIELDS = frozenset({"deletionPolicy"})
+#: Spec fields the api never sees (none today; kept as the one place to add them).
+OPERATOR_ONLY_FIELDS: frozenset[str] = frozenset()
 
 DEFAULTS: dict[str, Any] = {
     "size": 10,
@@ -28,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "fraud": {"maxPointsPerMinute": 500, "onViolation": "flag"},
     "broadcast": {"minIntervalMs": 100},
     "suspended": False,
+    "deletionPolicy": "Retain",
 }
 SEASON_DEFAULTS: dict[str, Any] = {"timeZone": "UTC", "keep": 12}
 

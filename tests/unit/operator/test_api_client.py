@@ -53,7 +53,7 @@ async def test_reset_delete_stats_paths() -> None:
             )
         if request.method == "DELETE":
             return httpx.Response(204)
-        return httpx.Response(200, json={"season": 20250101000000, "replayed": False})
+        return httpx.Response(200, json={"season": 157852800, "replayed": False})
 
     api = client(handler)
     stats = await api.stats("g")
@@ -63,13 +63,13 @@ async def test_reset_delete_stats_paths() -> None:
         7,
         1.5,
     )
-    await api.reset("g", 20250101000000)
+    await api.reset("g", 157852800)
     assert await api.delete_board("g", archive=True) is True
     await api.aclose()
     assert seen[1] == (
         "POST",
         "http://api.test/api/v1/admin/leaderboards/g/reset",
-        b'{"season":20250101000000}',
+        b'{"season":157852800}',
     )
     assert seen[2][:2] == ("DELETE", "http://api.test/api/v1/admin/leaderboards/g?archive=true")
 

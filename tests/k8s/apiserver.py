@@ -16,6 +16,7 @@ Usage::
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import datetime as dt
@@ -28,7 +29,6 @@ import signal
 import socket
 import ssl
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -63,6 +63,10 @@ class ToolsMissingError(RuntimeError):
 
 class ControlPlaneError(RuntimeError):
     """etcd or kube-apiserver did not start (the message carries the log tail)."""
+
+
+class _EarlyExit(ControlPlaneError):
+    """etcd or kube-apiserver exited while starting (e.g. its port was taken meanwhile)."""
 
 
 class CommandError(RuntimeError):
@@ -268,16 +272,6 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    """Linux: the child gets SIGTERM if the test process dies without tearing down."""
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
-
-
 class _Process:
     """A child process with its output in a log file."""
 
@@ -292,7 +286,6 @@ class _Process:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
 
     def running(self) -> bool:
@@ -315,9 +308,6 @@ class _Process:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout)
-        # Children of the process (none expected) share its session: make sure.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
         self._log.close()
 
 
@@ -338,10 +328,15 @@ class KubeAPIServer:
         *,
         start_timeout: float = 120.0,
         extra_apiserver_flags: Sequence[str] = (),
+        log_dir: Path | None = None,
+        start_attempts: int = 3,
     ) -> None:
+        """``log_dir``: where etcd.log and kube-apiserver.log are copied on ``stop``."""
         self.tools = tools
         self.start_timeout = start_timeout
         self.extra_apiserver_flags = list(extra_apiserver_flags)
+        self.log_dir = log_dir
+        self.start_attempts = start_attempts
         self.workdir: Path | None = None
         self._etcd: _Process | None = None
         self._apiserver: _Process | None = None
@@ -366,9 +361,21 @@ class KubeAPIServer:
         self.stop()
 
     def start(self) -> None:
+        """Start etcd and kube-apiserver; retried on new ports if one exits while starting
+        (a free port can be taken by another process between choosing and binding it)."""
+        for attempt in range(1, self.start_attempts + 1):
+            try:
+                self._start_once()
+                return
+            except _EarlyExit:
+                if attempt == self.start_attempts:
+                    raise
+
+    def _start_once(self) -> None:
         if self.workdir is not None:
             raise RuntimeError("already started")
         self.workdir = Path(tempfile.mkdtemp(prefix="scoreboard-kube-"))
+        atexit.register(self.stop)
         try:
             self._write_pki()
             self._start_etcd()
@@ -381,13 +388,20 @@ class KubeAPIServer:
             raise
 
     def stop(self) -> None:
+        """Stop both processes (SIGTERM, SIGKILL after 10 s) and remove the temp dir."""
         for proc in (self._apiserver, self._etcd):
             if proc is not None:
                 proc.stop()
         self._apiserver = self._etcd = None
         if self.workdir is not None:
+            if self.log_dir is not None:
+                self.log_dir.mkdir(parents=True, exist_ok=True)
+                for name in ("etcd.log", "kube-apiserver.log"):
+                    with contextlib.suppress(OSError):
+                        shutil.copyfile(self.workdir / name, self.log_dir / name)
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
+        atexit.unregister(self.stop)
 
     @property
     def _dir(self) -> Path:
@@ -415,7 +429,7 @@ class KubeAPIServer:
             ],
             ip_addresses=[
                 "127.0.0.1",
-                str(next(ipaddress.ip_network(SERVICE_CLUSTER_IP_RANGE).hosts())),
+                str(ipaddress.IPv4Network(SERVICE_CLUSTER_IP_RANGE)[1]),  # the "kubernetes" Service
             ],
         )
         self.admin_cert = ca.issue(
@@ -499,7 +513,7 @@ class KubeAPIServer:
         with client:
             while True:
                 if not proc.running():
-                    raise ControlPlaneError(
+                    raise _EarlyExit(
                         f"{proc.name} exited with {proc.proc.returncode}; last log lines:\n"
                         + proc.log_tail()
                     )
@@ -697,7 +711,7 @@ class KubeAPIServer:
                 for name in sorted(pending):
                     r = c.get(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
                     if r.status_code == 200:
-                        conditions = r.json().get("status", {}).get("conditions", [])
+                        conditions = (r.json().get("status") or {}).get("conditions") or []
                         if any(
                             x.get("type") == "Established" and x.get("status") == "True"
                             for x in conditions

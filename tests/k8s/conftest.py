@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -22,12 +23,13 @@ def kube_tools() -> Tools:
 
 
 @pytest.fixture(scope="session")
-def kube(kube_tools: Tools) -> Iterator[KubeAPIServer]:
+def kube(kube_tools: Tools, log_dir: Path) -> Iterator[KubeAPIServer]:
     """One etcd + kube-apiserver for the whole session, torn down at the end.
 
     ``kube.server``, ``kube.kubeconfig``, ``kube.kubectl(*args)``, ``kube.helm(*args)``,
     ``kube.admin_client()``, ``kube.create_token(ns, sa)``, ``kube.kubeconfig_for_token(t)``.
-    Tests share it: give each test its own namespace.
+    Tests share it: give each test its own namespace. The etcd and kube-apiserver logs are
+    copied to ``test-artifacts/logs/`` on teardown.
     """
-    with KubeAPIServer(kube_tools) as server:
+    with KubeAPIServer(kube_tools, log_dir=log_dir) as server:
         yield server

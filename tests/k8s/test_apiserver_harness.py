@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import pytest
 
-from .apiserver import KubeAPIServer
+from .apiserver import KubeAPIServer, Tools, ToolsMissingError
 
 pytestmark = pytest.mark.k8s
 
@@ -173,3 +174,13 @@ def test_helm_runs(kube: KubeAPIServer) -> None:
     assert out.startswith("v4."), out
     # helm talks to this API server through the admin kubeconfig.
     assert kube.helm("list", "--all-namespaces", "-o", "json").stdout.strip() == "[]"
+
+
+def test_missing_tools_fail_with_make_tools_hint(tmp_path: Path) -> None:
+    env_file = tmp_path / "env.sh"
+    env_file.write_text(f"export SCOREBOARD_ETCD='{tmp_path / 'etcd'}'\n")
+    with pytest.raises(ToolsMissingError, match=r"run `make tools`") as info:
+        Tools.find(env={}, env_file=env_file)
+    message = str(info.value)
+    assert "SCOREBOARD_KUBE_APISERVER is not set" in message
+    assert f"SCOREBOARD_ETCD={tmp_path / 'etcd'} is not an executable file" in message

@@ -1,0 +1,152 @@
+"""Watches PostgreSQL and Redis, keeps the ``scoreboard_dependency_up`` gauges, and rebuilds a
+board's Redis state from PostgreSQL whenever it may be missing or stale: after Redis comes
+back, when its keys vanished (a restart without persistence), or after a failed post-commit
+update. A rebuild is ``BoardStore.replace_all`` followed by ``BoardChanged(kind="rebuilt")``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from redis.asyncio import Redis
+from scoreboard_common.board_store import BoardStore
+from scoreboard_common.events import BoardChanged
+from scoreboard_common.keys import BoardKeys
+from scoreboard_common.metrics import DEPENDENCY_ERRORS, DEPENDENCY_UP
+from scoreboard_common.telemetry import current_traceparent
+
+from scoreboard_api.adapters.policy_cache import PolicyCache
+from scoreboard_api.adapters.postgres import Database
+from scoreboard_api.adapters.redis_side import RedisSide
+
+log = logging.getLogger("scoreboard.monitor")
+
+
+class DependencyMonitor:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        redis: Redis,
+        store: BoardStore,
+        side: RedisSide,
+        policies: PolicyCache,
+        interval: float,
+    ) -> None:
+        self.db = db
+        self.redis = redis
+        self.store = store
+        self.side = side
+        self.policies = policies
+        self.interval = interval
+        self.redis_up = True
+        self.postgres_up = True
+        self.dirty: set[str] = set()
+        self.rebuilds = 0
+        DEPENDENCY_UP.labels("redis").set(1)
+        DEPENDENCY_UP.labels("postgres").set(1)
+
+    def redis_failed(self, board: str | None = None) -> None:
+        """Called by request paths when a Redis call failed."""
+        DEPENDENCY_ERRORS.labels("redis").inc()
+        if board is not None:
+            self.dirty.add(board)
+
+    async def ping_redis(self) -> bool:
+        try:
+            await asyncio.wait_for(self.redis.ping(), 1.0)
+        except Exception:
+            return False
+        return True
+
+    async def check_once(self) -> None:
+        redis_ok = await self.ping_redis()
+        postgres_ok = await self.db.ping()
+        if redis_ok and not self.redis_up:
+            log.info("redis is back; rebuilding every board")
+            self.dirty.update(self.policies.boards)
+        if not redis_ok and self.redis_up:
+            log.warning("redis is unreachable; degrading")
+        if postgres_ok != self.postgres_up:
+            log.warning("postgres is %s", "back" if postgres_ok else "unreachable")
+        self.redis_up = redis_ok
+        self.postgres_up = postgres_ok
+        DEPENDENCY_UP.labels("redis").set(int(redis_ok))
+        DEPENDENCY_UP.labels("postgres").set(int(postgres_ok))
+        if redis_ok and postgres_ok and self.policies.loaded:
+            await self._find_missing()
+            await self.rebuild_dirty()
+
+    async def _find_missing(self) -> None:
+        boards = list(self.policies.boards.values())
+        if not boards:
+            return
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for policy in boards:
+                    keys = BoardKeys(policy.name)
+                    pipe.exists(keys.version)
+                    pipe.get(keys.season)
+                    pipe.exists(keys.policy)
+                results: list[Any] = await pipe.execute()
+        except Exception:
+            return
+        for index, policy in enumerate(boards):
+            has_version, season, has_policy = results[index * 3 : index * 3 + 3]
+            if not has_version or not has_policy or int(season or 0) != policy.season:
+                self.dirty.add(policy.name)
+
+    async def rebuild_dirty(self) -> None:
+        for board in sorted(self.dirty):
+            self.dirty.discard(board)
+            try:
+                await self.rebuild(board)
+            except Exception as error:
+                log.warning("rebuild of %s failed: %s", board, error)
+                self.dirty.add(board)
+
+    async def rebuild(self, board: str) -> int | None:
+        policy = self.policies.get(board)
+        if policy is None:
+            return None
+        lock = f"{BoardKeys(board).prefix}:rebuild-lock"
+        if not await self.redis.set(lock, "1", nx=True, px=10_000):
+            return None  # another replica is rebuilding this board right now
+        try:
+            started = datetime.now(UTC) - timedelta(seconds=1)
+            standings = await self.db.all_standings(board, policy.season)
+            version = await self.store.replace_all(board, policy.season, standings)
+            # Writes that committed while we read may have been wiped by replace_all: re-apply
+            # them (apply_total never moves a total backwards, so this is safe).
+            for standing in await self.db.standings_updated_since(board, policy.season, started):
+                version = (await self.store.apply_total(board, standing)).version
+            await self.side.write_policy(policy.public())
+            await self.side.publish_board(
+                BoardChanged(
+                    board=board,
+                    kind="rebuilt",
+                    generation=policy.generation,
+                    version=version,
+                    traceparent=current_traceparent(),
+                )
+            )
+            self.rebuilds += 1
+            log.info(
+                "rebuilt board from postgres",
+                extra={"board": board, "players": len(standings), "version": version},
+            )
+            return version
+        finally:
+            await self.redis.delete(lock)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.check_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("dependency check failed")
+            await asyncio.sleep(self.interval)

@@ -1,0 +1,278 @@
+"""Board administration in PostgreSQL: create/update with generations, seasons, voids."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from scoreboard_api.adapters.postgres import BoardRow, Database, postgres_errors
+
+
+def _row(row: asyncpg.Record) -> BoardRow:
+    return BoardRow(
+        name=row["name"],
+        spec_json=row["spec"],
+        generation=int(row["generation"]),
+        season=int(row["season"]),
+        season_started_at=row["season_started_at"],
+        last_reset=row["last_reset"],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    board: BoardRow
+    applied: bool  # False: the stored generation was newer, nothing changed
+    created: bool
+
+
+async def upsert_board(db: Database, name: str, spec_json: bytes, generation: int) -> UpsertResult:
+    async with db.transaction() as connection:
+        row = await connection.fetchrow(
+            """
+            INSERT INTO leaderboards AS l (name, spec, generation)
+            VALUES ($1, $2::jsonb, $3)
+            ON CONFLICT (name) DO UPDATE
+                SET spec = EXCLUDED.spec, generation = EXCLUDED.generation,
+                    updated_at = now(), deleted_at = NULL
+                WHERE l.generation <= EXCLUDED.generation OR l.deleted_at IS NOT NULL
+            RETURNING name, spec::text AS spec, generation, season, season_started_at, last_reset, (xmax = 0) AS created
+            """,
+            name,
+            spec_json.decode(),
+            generation,
+        )
+        if row is not None:
+            return UpsertResult(_row(row), applied=True, created=bool(row["created"]))
+        stored = await connection.fetchrow(
+            "SELECT name, spec::text AS spec, generation, season, season_started_at, last_reset FROM leaderboards WHERE name = $1",
+            name,
+        )
+        assert stored is not None
+        return UpsertResult(_row(stored), applied=False, created=False)
+
+
+async def ensure_board(db: Database, name: str, spec_json: bytes) -> bool:
+    with postgres_errors():
+        status = await db.pool.execute(
+            "INSERT INTO leaderboards (name, spec) VALUES ($1, $2::jsonb) "
+            "ON CONFLICT (name) DO NOTHING",
+            name,
+            spec_json.decode(),
+        )
+    return str(status).endswith(" 1")
+
+
+async def _archive(
+    connection: asyncpg.Connection, board: str, season: int, started: datetime
+) -> None:
+    await connection.execute(
+        """
+        INSERT INTO season_standings (board, season, rank, user_id, username, total, reached_at)
+        SELECT board, season,
+               row_number() OVER (ORDER BY total DESC, reached_at ASC, user_id ASC),
+               user_id, username, total, reached_at
+        FROM scores WHERE board = $1 AND season = $2
+        ON CONFLICT DO NOTHING
+        """,
+        board,
+        season,
+    )
+    await connection.execute(
+        """
+        INSERT INTO seasons (board, season, started_at, ended_at, players, top_score)
+        SELECT $1, $2, $3, now(), count(*), COALESCE(max(total), 0)
+        FROM scores WHERE board = $1 AND season = $2
+        ON CONFLICT (board, season) DO NOTHING
+        """,
+        board,
+        season,
+        started,
+    )
+
+
+async def reset_board(
+    db: Database, name: str, new_season: int, keep: int
+) -> tuple[BoardRow, bool] | None:
+    """Archive the current season and start ``new_season``. ``None`` when the board is unknown;
+    ``(board, False)`` when ``new_season`` is not after the current one (idempotent no-op)."""
+    async with db.transaction() as connection:
+        row = await connection.fetchrow(
+            "SELECT name, spec::text AS spec, generation, season, season_started_at, last_reset FROM leaderboards "
+            "WHERE name = $1 AND deleted_at IS NULL FOR UPDATE",
+            name,
+        )
+        if row is None:
+            return None
+        board = _row(row)
+        if new_season <= board.season:
+            return board, False
+        await _archive(connection, name, board.season, board.season_started_at)
+        await connection.execute(
+            "DELETE FROM scores WHERE board = $1 AND season <= $2", name, board.season
+        )
+        updated = await connection.fetchrow(
+            """
+            UPDATE leaderboards SET season = $2, season_started_at = now(), last_reset = now(),
+                                    updated_at = now()
+            WHERE name = $1 RETURNING name, spec::text AS spec, generation, season, season_started_at, last_reset
+            """,
+            name,
+            new_season,
+        )
+        await connection.execute(
+            """
+            WITH kept AS (
+                SELECT season FROM seasons WHERE board = $1 ORDER BY season DESC LIMIT $2
+            )
+            DELETE FROM season_standings
+            WHERE board = $1 AND season NOT IN (SELECT season FROM kept)
+            """,
+            name,
+            keep,
+        )
+        await connection.execute(
+            """
+            DELETE FROM seasons WHERE board = $1 AND season NOT IN (
+                SELECT season FROM seasons WHERE board = $1 ORDER BY season DESC LIMIT $2)
+            """,
+            name,
+            keep,
+        )
+        assert updated is not None
+        return _row(updated), True
+
+
+async def delete_board(db: Database, name: str, *, archive: bool) -> BoardRow | None:
+    async with db.transaction() as connection:
+        row = await connection.fetchrow(
+            "SELECT name, spec::text AS spec, generation, season, season_started_at, last_reset FROM leaderboards "
+            "WHERE name = $1 AND deleted_at IS NULL FOR UPDATE",
+            name,
+        )
+        if row is None:
+            return None
+        board = _row(row)
+        if archive:
+            await _archive(connection, name, board.season, board.season_started_at)
+        await connection.execute("DELETE FROM scores WHERE board = $1", name)
+        await connection.execute(
+            "UPDATE leaderboards SET deleted_at = now(), updated_at = now() WHERE name = $1", name
+        )
+        return board
+
+
+async def void_player(
+    db: Database,
+    *,
+    board: str,
+    season: int,
+    user_id: str,
+    reason: str,
+    ban: bool,
+    actor: str,
+    request_id: str | None,
+) -> int | None:
+    """Remove a player's current total (audited); ``None`` when there was nothing to void and no
+    ban was asked for."""
+    async with db.transaction() as connection:
+        previous = await connection.fetchval(
+            "DELETE FROM scores WHERE board = $1 AND season = $2 AND user_id = $3 RETURNING total",
+            board,
+            season,
+            user_id,
+        )
+        if previous is None and not ban:
+            return None
+        if ban:
+            await connection.execute(
+                """
+                INSERT INTO player_bans (board, user_id, reason) VALUES ($1, $2, $3)
+                ON CONFLICT (board, user_id) DO UPDATE SET reason = EXCLUDED.reason
+                """,
+                board,
+                user_id,
+                reason,
+            )
+        await connection.execute(
+            """
+            INSERT INTO score_voids (board, season, user_id, previous_total, reason, banned, actor,
+                                     request_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            """,
+            board,
+            season,
+            user_id,
+            int(previous or 0),
+            reason,
+            ban,
+            actor,
+            request_id,
+        )
+        return int(previous or 0)
+
+
+async def fraud_event_counts(db: Database, board: str) -> tuple[int, int]:
+    """``(all time, last hour)`` fraud events of a board."""
+    with postgres_errors():
+        row = await db.pool.fetchrow(
+            """
+            SELECT count(*) AS total,
+                   count(*) FILTER (WHERE created_at > now() - interval '1 hour') AS recent
+            FROM fraud_events WHERE board = $1
+            """,
+            board,
+        )
+    assert row is not None
+    return int(row["total"]), int(row["recent"])
+
+
+async def updates_last_minute(db: Database, board: str) -> int:
+    with postgres_errors():
+        value = await db.pool.fetchval(
+            "SELECT count(*) FROM score_events WHERE board = $1 "
+            "AND server_ts > now() - interval '1 minute'",
+            board,
+        )
+    return int(value)
+
+
+@dataclass(frozen=True, slots=True)
+class SeasonRow:
+    season: int
+    started_at: datetime
+    ended_at: datetime
+    players: int
+    top_score: int
+
+
+async def list_seasons(db: Database, board: str) -> list[SeasonRow]:
+    with postgres_errors():
+        rows = await db.pool.fetch(
+            "SELECT season, started_at, ended_at, players, top_score FROM seasons "
+            "WHERE board = $1 ORDER BY season DESC",
+            board,
+        )
+    return [SeasonRow(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+
+async def season_top(
+    db: Database, board: str, season: int, limit: int
+) -> list[tuple[int, str, str, int, datetime]] | None:
+    with postgres_errors():
+        async with db.pool.acquire() as connection:
+            exists = await connection.fetchval(
+                "SELECT 1 FROM seasons WHERE board = $1 AND season = $2", board, season
+            )
+            if exists is None:
+                return None
+            rows = await connection.fetch(
+                "SELECT rank, user_id::text, username, total, reached_at FROM season_standings "
+                "WHERE board = $1 AND season = $2 ORDER BY rank LIMIT $3",
+                board,
+                season,
+                limit,
+            )
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]

@@ -1,0 +1,100 @@
+"""Refresh-token storage: rotation within a family, and family revocation on reuse."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from scoreboard_api.adapters.postgres import Database, UserRow
+
+RotateStatus = Literal["ok", "unknown", "reused", "revoked", "expired", "disabled"]
+
+
+@dataclass(frozen=True, slots=True)
+class RotateResult:
+    status: RotateStatus
+    user: UserRow | None = None
+
+
+async def store_refresh_token(
+    db: Database, *, user_id: str, token_hash: bytes, ttl_seconds: int, family_id: str | None = None
+) -> None:
+    async with db.transaction() as connection:
+        await connection.execute(
+            """
+            INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at)
+            VALUES ($1, $2, $3, $4, $5)
+            """,
+            str(uuid.uuid4()),
+            family_id or str(uuid.uuid4()),
+            user_id,
+            token_hash,
+            datetime.now(UTC) + timedelta(seconds=ttl_seconds),
+        )
+
+
+async def rotate_refresh_token(
+    db: Database, *, token_hash: bytes, new_hash: bytes, ttl_seconds: int
+) -> RotateResult:
+    """Consume a refresh token and store its successor in the same family.
+
+    Presenting a token that was already rotated means it leaked: the whole family is revoked
+    (committed) and the caller answers 401.
+    """
+    async with db.transaction() as connection:
+        row = await connection.fetchrow(
+            """
+            SELECT t.id, t.family_id::text, t.rotated_at, t.revoked_at, t.expires_at,
+                   u.id::text AS user_id, u.username, u.password_hash, u.disabled
+            FROM refresh_tokens t JOIN users u ON u.id = t.user_id
+            WHERE t.token_hash = $1
+            FOR UPDATE OF t
+            """,
+            token_hash,
+        )
+        if row is None:
+            return RotateResult("unknown")
+        user = UserRow(row["user_id"], row["username"], row["password_hash"], row["disabled"])
+        if row["revoked_at"] is not None:
+            return RotateResult("revoked")
+        if row["rotated_at"] is not None:
+            await connection.execute(
+                "UPDATE refresh_tokens SET revoked_at = now() "
+                "WHERE family_id = $1 AND revoked_at IS NULL",
+                row["family_id"],
+            )
+            return RotateResult("reused")
+        if row["expires_at"] <= datetime.now(UTC):
+            return RotateResult("expired")
+        if user.disabled:
+            return RotateResult("disabled")
+        await connection.execute(
+            "UPDATE refresh_tokens SET rotated_at = now() WHERE id = $1", row["id"]
+        )
+        await connection.execute(
+            """
+            INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at)
+            VALUES ($1, $2, $3, $4, $5)
+            """,
+            str(uuid.uuid4()),
+            row["family_id"],
+            user.id,
+            new_hash,
+            datetime.now(UTC) + timedelta(seconds=ttl_seconds),
+        )
+        return RotateResult("ok", user)
+
+
+async def revoke_family_of(db: Database, token_hash: bytes) -> bool:
+    async with db.transaction() as connection:
+        status = await connection.execute(
+            """
+            UPDATE refresh_tokens SET revoked_at = now()
+            WHERE revoked_at IS NULL
+              AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)
+            """,
+            token_hash,
+        )
+    return not str(status).endswith(" 0")

@@ -1,0 +1,406 @@
+"""PostgreSQL adapter: the pool and every SQL statement the api runs.
+
+The write path is one statement (:data:`SUBMIT_SCORE_SQL`), which is its own transaction:
+the audit row in ``score_events`` and the running total in ``scores`` commit together or not at
+all. ``bench/`` reuses the constant to compare with pgbench.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from scoreboard_common.board_store import Standing
+from scoreboard_common.metrics import DEPENDENCY_ERRORS
+
+from scoreboard_api.domain.errors import ProblemError, dependency_unavailable
+
+log = logging.getLogger("scoreboard.postgres")
+
+# $1 board, $2 action_id, $3 season, $4 user_id, $5 action, $6 increment, $7 client timestamp,
+# $8 client ip, $9 request id, $10 username (NULL: look it up, else the user id).
+# A new action adds to the total and writes the audit row; a known action_id returns the stored
+# row (replayed = true) and changes nothing. Two concurrent submissions of one new action_id:
+# the loser fails on the unique (board, action_id) and the whole statement rolls back; the
+# caller runs it again and gets the replay. The CHECK on scores.total refuses totals > 2^53-1.
+SUBMIT_SCORE_SQL = """
+WITH existing AS (
+    SELECT user_id, action, increment, client_ts, new_total, season
+    FROM score_events WHERE board = $1 AND action_id = $2
+), upsert AS (
+    INSERT INTO scores AS s (board, season, user_id, username, total, reached_at, updated_at)
+    SELECT $1, $3, $4,
+           COALESCE($10, (SELECT u.username FROM users u WHERE u.id = $4), $4::text),
+           $6, now(), now()
+    WHERE NOT EXISTS (SELECT 1 FROM existing)
+    ON CONFLICT (board, season, user_id) DO UPDATE
+        SET total = s.total + EXCLUDED.total,
+            reached_at = EXCLUDED.reached_at,
+            updated_at = EXCLUDED.updated_at,
+            username = EXCLUDED.username
+    RETURNING total, reached_at, username
+), audit AS (
+    INSERT INTO score_events (board, action_id, season, user_id, action, increment, new_total,
+                              client_ts, server_ts, client_ip, request_id)
+    SELECT $1, $2, $3, $4, $5, $6, upsert.total, $7, upsert.reached_at, $8, $9 FROM upsert
+    RETURNING id
+)
+SELECT false AS replayed, upsert.total, upsert.reached_at, upsert.username,
+       $4::uuid AS user_id, $5::text AS action, $6::bigint AS increment,
+       $7::timestamptz AS client_ts, $3::integer AS season
+FROM upsert
+UNION ALL
+SELECT true, e.new_total, NULL, NULL, e.user_id, e.action, e.increment, e.client_ts, e.season
+FROM existing e
+"""
+
+TOP_SQL = """
+SELECT user_id::text, username, total, reached_at FROM scores
+WHERE board = $1 AND season = $2
+ORDER BY total DESC, reached_at ASC, user_id ASC
+LIMIT $3 OFFSET $4
+"""
+
+COUNT_SQL = "SELECT count(*) FROM scores WHERE board = $1 AND season = $2"
+
+STANDING_SQL = """
+SELECT s.total, s.reached_at, s.username,
+       1 + (SELECT count(*) FROM scores o
+            WHERE o.board = $1 AND o.season = $2
+              AND (o.total > s.total
+                   OR (o.total = s.total AND (o.reached_at, o.user_id) < (s.reached_at, s.user_id))))
+       AS rank
+FROM scores s WHERE s.board = $1 AND s.season = $2 AND s.user_id = $3
+"""
+
+ALL_STANDINGS_SQL = """
+SELECT user_id::text, username, total, reached_at FROM scores WHERE board = $1 AND season = $2
+"""
+
+UPDATED_SINCE_SQL = """
+SELECT user_id::text, username, total, reached_at FROM scores
+WHERE board = $1 AND season = $2 AND updated_at >= $3
+"""
+
+_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.ConnectionFailureError,
+)
+
+
+@contextlib.contextmanager
+def postgres_errors() -> Iterator[None]:
+    """Turn a lost or slow PostgreSQL into a 503 problem (and count it)."""
+    try:
+        yield
+    except ProblemError:
+        raise
+    except _CONNECTION_ERRORS as error:
+        DEPENDENCY_ERRORS.labels("postgres").inc()
+        log.warning("postgres unavailable: %s", type(error).__name__)
+        raise dependency_unavailable("postgres") from error
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    replayed: bool
+    total: int
+    reached_at: datetime | None
+    username: str | None
+    user_id: str
+    action: str | None
+    increment: int
+    client_ts: datetime
+    season: int
+
+
+@dataclass(frozen=True, slots=True)
+class BoardRow:
+    name: str
+    spec_json: str
+    generation: int
+    season: int
+    season_started_at: datetime
+    last_reset: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    id: str
+    username: str
+    password_hash: str | None
+    disabled: bool
+
+
+class Database:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    @classmethod
+    async def connect(
+        cls,
+        dsn: str,
+        *,
+        min_size: int,
+        max_size: int,
+        command_timeout: float,
+        connect_timeout: float,
+    ) -> Database:
+        kwargs: dict[str, Any] = {
+            "max_size": max_size,
+            "command_timeout": command_timeout,
+            "timeout": connect_timeout,
+            "max_inactive_connection_lifetime": 120.0,
+        }
+        try:
+            pool = await asyncpg.create_pool(dsn, min_size=min_size, **kwargs)
+        except _CONNECTION_ERRORS as error:
+            log.warning("postgres not reachable at start (%s); connecting lazily", error)
+            pool = await asyncpg.create_pool(dsn, min_size=0, **kwargs)
+        return cls(pool)
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.pool.close(), 5)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        with postgres_errors():
+            async with self.pool.acquire() as connection, connection.transaction():
+                yield connection
+
+    async def ping(self) -> bool:
+        try:
+            await self.pool.fetchval("SELECT 1", timeout=1.0)
+        except Exception:
+            return False
+        return True
+
+    # ---- scores -------------------------------------------------------------------------
+
+    async def submit_score(
+        self,
+        *,
+        board: str,
+        action_id: str,
+        season: int,
+        user_id: str,
+        action: str | None,
+        increment: int,
+        client_ts: datetime,
+        client_ip: str | None,
+        request_id: str | None,
+        username: str | None,
+    ) -> SubmitResult:
+        args = (
+            board,
+            action_id,
+            season,
+            user_id,
+            action,
+            increment,
+            client_ts,
+            client_ip,
+            request_id,
+            username,
+        )
+        with postgres_errors():
+            for _attempt in range(5):
+                try:
+                    row = await self.pool.fetchrow(SUBMIT_SCORE_SQL, *args)
+                except asyncpg.UniqueViolationError:
+                    continue  # a concurrent twin won; run again to read its result
+                except asyncpg.CheckViolationError as error:
+                    raise ProblemError(
+                        400, "total_overflow", "the total would exceed 2^53-1"
+                    ) from error
+                if row is None:
+                    continue
+                return SubmitResult(
+                    replayed=row["replayed"],
+                    total=row["total"],
+                    reached_at=row["reached_at"],
+                    username=row["username"],
+                    user_id=str(row["user_id"]),
+                    action=row["action"],
+                    increment=row["increment"],
+                    client_ts=row["client_ts"],
+                    season=row["season"],
+                )
+        raise dependency_unavailable("postgres")
+
+    async def top(self, board: str, season: int, limit: int, offset: int = 0) -> list[Standing]:
+        with postgres_errors():
+            rows = await self.pool.fetch(TOP_SQL, board, season, limit, offset)
+        return [_standing(r) for r in rows]
+
+    async def count_players(self, board: str, season: int) -> int:
+        with postgres_errors():
+            return int(await self.pool.fetchval(COUNT_SQL, board, season))
+
+    async def standing(self, board: str, season: int, user_id: str) -> tuple[int, int, str] | None:
+        """``(rank, total, username)`` from PostgreSQL (fallback path)."""
+        with postgres_errors():
+            row = await self.pool.fetchrow(STANDING_SQL, board, season, user_id)
+        if row is None:
+            return None
+        return int(row["rank"]), int(row["total"]), str(row["username"])
+
+    async def all_standings(self, board: str, season: int) -> list[Standing]:
+        with postgres_errors():
+            rows = await self.pool.fetch(ALL_STANDINGS_SQL, board, season, timeout=60)
+        return [_standing(r) for r in rows]
+
+    async def standings_updated_since(
+        self, board: str, season: int, since: datetime
+    ) -> list[Standing]:
+        with postgres_errors():
+            rows = await self.pool.fetch(UPDATED_SINCE_SQL, board, season, since)
+        return [_standing(r) for r in rows]
+
+    async def record_fraud(
+        self,
+        *,
+        board: str,
+        user_id: str,
+        hits: list[tuple[str, str, str]],
+        action_id: str | None,
+        client_ip: str | None,
+        request_id: str | None,
+    ) -> None:
+        with postgres_errors():
+            await self.pool.executemany(
+                """
+                INSERT INTO fraud_events (board, user_id, rule, action, detail, action_id,
+                                          client_ip, request_id)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                """,
+                [
+                    (board, user_id, rule, action, detail, action_id, client_ip, request_id)
+                    for rule, action, detail in hits
+                ],
+            )
+
+    # ---- boards -------------------------------------------------------------------------
+
+    async def load_boards(self) -> tuple[list[BoardRow], list[tuple[str, str]]]:
+        with postgres_errors():
+            async with self.pool.acquire() as connection:
+                rows = await connection.fetch(
+                    """
+                    SELECT name, spec::text AS spec, generation, season, season_started_at,
+                           last_reset
+                    FROM leaderboards WHERE deleted_at IS NULL
+                    """
+                )
+                bans = await connection.fetch("SELECT board, user_id::text FROM player_bans")
+        return [_board(r) for r in rows], [(b["board"], b["user_id"]) for b in bans]
+
+    async def get_board(self, name: str) -> BoardRow | None:
+        with postgres_errors():
+            row = await self.pool.fetchrow(
+                """
+                SELECT name, spec::text AS spec, generation, season, season_started_at, last_reset
+                FROM leaderboards WHERE name = $1 AND deleted_at IS NULL
+                """,
+                name,
+            )
+        return None if row is None else _board(row)
+
+    async def disabled_users(self) -> set[str]:
+        with postgres_errors():
+            rows = await self.pool.fetch("SELECT id::text FROM users WHERE disabled")
+        return {r["id"] for r in rows}
+
+    async def board_totals(self, board: str, season: int) -> tuple[int, int]:
+        """``(players, top score)`` from PostgreSQL."""
+        with postgres_errors():
+            row = await self.pool.fetchrow(
+                """
+                SELECT count(*) AS players, COALESCE(max(total), 0) AS top
+                FROM scores WHERE board = $1 AND season = $2
+                """,
+                board,
+                season,
+            )
+        assert row is not None
+        return int(row["players"]), int(row["top"])
+
+    # ---- users --------------------------------------------------------------------------
+
+    async def create_user(self, username: str, password_hash: str) -> str | None:
+        """The new user's id, or None when the name is taken."""
+        user_id = str(uuid.uuid4())
+        with postgres_errors():
+            try:
+                await self.pool.execute(
+                    "INSERT INTO users (id, username, password_hash) VALUES ($1, $2, $3)",
+                    user_id,
+                    username,
+                    password_hash,
+                )
+            except asyncpg.UniqueViolationError:
+                return None
+        return user_id
+
+    async def user_by_name(self, username: str) -> UserRow | None:
+        with postgres_errors():
+            row = await self.pool.fetchrow(
+                "SELECT id::text, username, password_hash, disabled FROM users "
+                "WHERE lower(username) = lower($1)",
+                username,
+            )
+        return None if row is None else UserRow(row[0], row[1], row[2], row[3])
+
+    async def user_by_id(self, user_id: str) -> UserRow | None:
+        with postgres_errors():
+            row = await self.pool.fetchrow(
+                "SELECT id::text, username, password_hash, disabled FROM users WHERE id = $1",
+                user_id,
+            )
+        return None if row is None else UserRow(row[0], row[1], row[2], row[3])
+
+    async def set_user_disabled(self, user_id: str, disabled: bool) -> bool:
+        async with self.transaction() as connection:
+            status = await connection.execute(
+                "UPDATE users SET disabled = $2 WHERE id = $1", user_id, disabled
+            )
+            if disabled:
+                await connection.execute(
+                    "UPDATE refresh_tokens SET revoked_at = now() "
+                    "WHERE user_id = $1 AND revoked_at IS NULL",
+                    user_id,
+                )
+        return str(status).endswith(" 1")
+
+
+def _standing(row: asyncpg.Record) -> Standing:
+    return Standing(
+        user_id=row["user_id"],
+        username=row["username"],
+        total=int(row["total"]),
+        reached_at=row["reached_at"],
+    )
+
+
+def _board(row: asyncpg.Record) -> BoardRow:
+    return BoardRow(
+        name=row["name"],
+        spec_json=row["spec"],
+        generation=int(row["generation"]),
+        season=int(row["season"]),
+        season_started_at=row["season_started_at"],
+        last_reset=row["last_reset"],
+    )

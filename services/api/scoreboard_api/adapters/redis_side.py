@@ -1,0 +1,243 @@
+"""Redis adapter of the api: write guard (rate limits + fraud counters, one Lua call), the
+encoded /top cache, policy and season keys, event publishing and the stats counter."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, cast
+
+from redis.asyncio import Redis
+from scoreboard_common.events import (
+    BOARD_CHANNEL,
+    SCORE_CHANNEL,
+    BoardChanged,
+    ScoreChanged,
+    encode_event,
+)
+from scoreboard_common.keys import BoardKeys
+from scoreboard_common.policy import PublicPolicy, encode_public_policy
+
+from scoreboard_api.domain.fraud import FraudCounters
+from scoreboard_api.domain.ratelimit import Decision, Limit
+
+log = logging.getLogger("scoreboard.redis")
+CONTROL_CHANNEL = "sb:api:control"  # api replicas only: reload users/bans
+
+# KEYS: user limiter, ip limiter, fraud hash of the user.
+# ARGV: user limit, user window s, ip limit, ip window s, check ip (0/1), increment,
+#       client timestamp ms, burst window ms.
+# GCRA per key; a request refused by one limit consumes neither. When allowed, the increment is
+# added to the user's per-minute points and the client timestamp streak is updated.
+_GUARD = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function gcra(key, limit, window)
+  local span = window * 1000
+  local interval = span / limit
+  local tat = tonumber(redis.call('GET', key) or '0')
+  if tat < now then tat = now end
+  local new_tat = tat + interval
+  if new_tat - now > span then
+    local retry = math.ceil((new_tat - span - now) / 1000)
+    if retry < 1 then retry = 1 end
+    return {0, 0, math.ceil((tat - now) / 1000), retry, tat}
+  end
+  return {1, math.floor((span - (new_tat - now)) / interval), math.ceil((new_tat - now) / 1000), 0, new_tat}
+end
+local u = gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
+local i = {1, 0, 0, 0, 0}
+local check_ip = ARGV[5] == '1'
+if check_ip then i = gcra(KEYS[2], tonumber(ARGV[3]), tonumber(ARGV[4])) end
+local allowed = u[1] == 1 and i[1] == 1
+if allowed then
+  redis.call('SET', KEYS[1], string.format('%d', u[5]), 'PX', tonumber(ARGV[2]) * 1000 + 1000)
+  if check_ip then
+    redis.call('SET', KEYS[2], string.format('%d', i[5]), 'PX', tonumber(ARGV[4]) * 1000 + 1000)
+  end
+end
+local minute = math.floor(now / 60000)
+local frac = (now % 60000) / 60000
+local cur = tonumber(redis.call('HGET', KEYS[3], 'p' .. minute) or '0')
+local prev = tonumber(redis.call('HGET', KEYS[3], 'p' .. (minute - 1)) or '0')
+local ppm = math.floor(cur + prev * (1 - frac))
+local client = tonumber(ARGV[7])
+local streak = 0
+local last = redis.call('HGET', KEYS[3], 'ts')
+if last and math.abs(client - tonumber(last)) <= tonumber(ARGV[8]) then
+  streak = tonumber(redis.call('HGET', KEYS[3], 'st') or '0') + 1
+end
+if allowed then
+  redis.call('HINCRBY', KEYS[3], 'p' .. minute, ARGV[6])
+  redis.call('HSET', KEYS[3], 'ts', ARGV[7], 'st', streak)
+  redis.call('HDEL', KEYS[3], 'p' .. (minute - 2), 'r' .. (minute - 2))
+  redis.call('PEXPIRE', KEYS[3], 180000)
+end
+return {u[1], u[2], u[3], u[4], i[1], i[2], i[3], i[4], ppm, streak}
+"""
+
+# KEYS: fraud hash. ARGV: points to give back (may be 0), count a replay (0/1).
+# Returns the sliding-minute replay count.
+_ADJUST = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local minute = math.floor(now / 60000)
+local frac = (now % 60000) / 60000
+if tonumber(ARGV[1]) ~= 0 then
+  redis.call('HINCRBY', KEYS[1], 'p' .. minute, -tonumber(ARGV[1]))
+end
+local cur = tonumber(redis.call('HGET', KEYS[1], 'r' .. minute) or '0')
+if ARGV[2] == '1' then
+  cur = redis.call('HINCRBY', KEYS[1], 'r' .. minute, 1)
+end
+redis.call('PEXPIRE', KEYS[1], 180000)
+local prev = tonumber(redis.call('HGET', KEYS[1], 'r' .. (minute - 1)) or '0')
+return math.floor(cur + prev * (1 - frac))
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class GuardResult:
+    decisions: list[Decision]
+    counters: FraudCounters
+
+    @property
+    def allowed(self) -> bool:
+        return all(d.allowed for d in self.decisions)
+
+
+def fraud_key(board: str, user_id: str) -> str:
+    return BoardKeys(board).rate_limit("fraud", user_id)
+
+
+def upm_key(board: str) -> str:
+    return f"{BoardKeys(board).prefix}:stats:upm"
+
+
+class RedisSide:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._guard = redis.register_script(_GUARD)
+        self._adjust = redis.register_script(_ADJUST)
+
+    async def guard(
+        self,
+        *,
+        board: str,
+        user_id: str,
+        client_ip: str | None,
+        user_limit: Limit,
+        ip_limit: Limit | None,
+        increment: int,
+        client_ts_ms: int,
+        burst_window_ms: int,
+    ) -> GuardResult:
+        keys = BoardKeys(board)
+        check_ip = ip_limit is not None and client_ip is not None
+        ip_key = keys.rate_limit("ip", client_ip or "-")
+        result = await self._guard(
+            keys=[keys.rate_limit("user", user_id), ip_key, fraud_key(board, user_id)],
+            args=[
+                user_limit.limit,
+                user_limit.window_seconds,
+                ip_limit.limit if ip_limit else 1,
+                ip_limit.window_seconds if ip_limit else 1,
+                "1" if check_ip else "0",
+                increment,
+                client_ts_ms,
+                burst_window_ms,
+            ],
+        )
+        values = [int(v) for v in cast(list[Any], result)]
+        decisions = [
+            Decision(
+                allowed=bool(values[0]),
+                limit=user_limit,
+                remaining=values[1],
+                reset_seconds=values[2],
+                retry_after_seconds=values[3],
+            )
+        ]
+        if check_ip and ip_limit is not None:
+            decisions.append(
+                Decision(
+                    allowed=bool(values[4]),
+                    limit=ip_limit,
+                    remaining=values[5],
+                    reset_seconds=values[6],
+                    retry_after_seconds=values[7],
+                )
+            )
+        return GuardResult(
+            decisions,
+            FraudCounters(
+                points_last_minute=values[8], burst_streak=values[9], replays_last_minute=0
+            ),
+        )
+
+    async def adjust(self, board: str, user_id: str, *, refund: int, replay: bool) -> int:
+        """Give back points that were not added (refused, replayed, failed) and count a replay;
+        returns the user's replays in the sliding minute."""
+        value = await self._adjust(
+            keys=[fraud_key(board, user_id)], args=[refund, "1" if replay else "0"]
+        )
+        return int(cast(Any, value))
+
+    async def publish_score(self, board: str, event: ScoreChanged, minute: int) -> None:
+        """Publish the event and count the update, in one round trip."""
+        key = upm_key(board)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.publish(SCORE_CHANNEL, encode_event(event))
+            pipe.hincrby(key, str(minute), 1)
+            pipe.expire(key, 180)
+            await pipe.execute()
+
+    async def updates_by_minute(self, board: str, minute: int) -> tuple[int, int]:
+        """Committed updates in the current and the previous clock minute."""
+        values = await cast(Any, self.redis.hmget(upm_key(board), [str(minute), str(minute - 1)]))
+        return int(values[0] or 0), int(values[1] or 0)
+
+    async def publish_control(self, message: bytes) -> None:
+        """Tell the other api replicas to reload (e.g. a user was disabled)."""
+        await self.redis.publish(CONTROL_CHANNEL, message)
+
+    async def publish_board(self, event: BoardChanged) -> None:
+        await self.redis.publish(BOARD_CHANNEL, encode_event(event))
+
+    async def write_policy(self, policy: PublicPolicy) -> None:
+        keys = BoardKeys(policy.board)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(keys.policy, encode_public_policy(policy))
+            pipe.set(keys.season, policy.season)
+            await pipe.execute()
+
+    async def delete_board(self, board: str) -> None:
+        keys = BoardKeys(board)
+        cursor = 0
+        pattern = f"{keys.prefix}:*"
+        while True:
+            cursor, found = await self.redis.scan(cursor, match=pattern, count=500)
+            if found:
+                await self.redis.delete(*found)
+            if cursor == 0:
+                break
+
+    # ---- encoded /top cache ------------------------------------------------------------
+
+    async def version_and_cached_top(self, board: str, limit: int) -> tuple[int, bytes | None]:
+        keys = BoardKeys(board)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(keys.version)
+            pipe.get(keys.top_cache(limit))
+            version, cached = await pipe.execute()
+        current = int(version or 0)
+        if cached:
+            prefix, _, body = bytes(cached).partition(b"\n")
+            if prefix == str(current).encode():
+                return current, body
+        return current, None
+
+    async def store_top(self, board: str, limit: int, version: int, body: bytes) -> None:
+        await self.redis.set(
+            BoardKeys(board).top_cache(limit), str(version).encode() + b"\n" + body, ex=300
+        )

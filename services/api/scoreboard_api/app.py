@@ -1,0 +1,205 @@
+"""The api's ASGI application: ``create_app()`` (uvicorn factory)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Tag
+from scoreboard_common.auth import TokenVerifier
+from scoreboard_common.board_store import BoardStore
+from scoreboard_common.logs import configure_logging
+from scoreboard_common.metrics import HttpMetricsMiddleware
+from scoreboard_common.redis_client import create_redis
+from scoreboard_common.settings import load_settings
+from scoreboard_common.telemetry import configure_tracing
+
+from scoreboard_api.adapters.monitor import DependencyMonitor
+from scoreboard_api.adapters.policy_cache import PolicyCache
+from scoreboard_api.adapters.postgres import Database
+from scoreboard_api.adapters.redis_side import RedisSide
+from scoreboard_api.domain.errors import ProblemError
+from scoreboard_api.domain.tokens import TokenIssuer
+from scoreboard_api.http import (
+    routes_admin,
+    routes_identity,
+    routes_ops,
+    routes_scores,
+    routes_seed,
+)
+from scoreboard_api.http.auth import Authenticator
+from scoreboard_api.http.middleware import RequestContextMiddleware
+from scoreboard_api.http.openapi import ScoreboardOpenAPI
+from scoreboard_api.http.problems import handle_http_exception, handle_problem, handle_unexpected
+from scoreboard_api.services.container import Container
+from scoreboard_api.settings import ApiSettings
+
+SERVICE = "scoreboard-api"
+log = logging.getLogger("scoreboard.api")
+
+
+def _instrument_clients() -> None:
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+
+    AsyncPGInstrumentor().instrument()  # type: ignore[no-untyped-call]
+    RedisInstrumentor().instrument()
+
+
+def _lifespan(settings: ApiSettings, issuer: TokenIssuer | None) -> Any:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        db = await Database.connect(
+            settings.database_url,
+            min_size=settings.db_pool_min_size,
+            max_size=settings.db_pool_max_size,
+            command_timeout=settings.db_command_timeout_seconds,
+            connect_timeout=settings.db_connect_timeout_seconds,
+        )
+        redis = create_redis(settings.redis_url)
+        store = BoardStore(redis)
+        side = RedisSide(redis)
+        policies = PolicyCache(db, redis, settings.policy_refresh_seconds)
+        try:
+            await policies.reload()
+        except ProblemError:
+            log.warning("postgres unreachable at start; policies load when it is back")
+        monitor = DependencyMonitor(
+            db=db,
+            redis=redis,
+            store=store,
+            side=side,
+            policies=policies,
+            interval=settings.health_check_interval_seconds,
+        )
+        local = None
+        if issuer is not None:
+            local = TokenVerifier.from_public_key_pem(
+                issuer.public_key_pem,
+                kid=issuer.kid,
+                issuer=settings.auth_issuer,
+                audience=settings.auth_audience,
+                algorithms=["ES256"],
+                leeway_seconds=settings.auth_leeway_seconds,
+            )
+        external = None
+        if settings.auth_jwks_url and settings.auth_external_issuer:
+            external = TokenVerifier(
+                issuer=settings.auth_external_issuer,
+                audience=settings.auth_external_audience or settings.auth_audience,
+                algorithms=settings.auth_algorithms,
+                jwks_url=settings.auth_jwks_url,
+                leeway_seconds=settings.auth_leeway_seconds,
+            )
+        auth = Authenticator(
+            local=local,
+            local_kid=issuer.kid if issuer else None,
+            external=external,
+            admin_api_key=settings.admin_api_key,
+            policies=policies,
+        )
+        app.state.container = Container(
+            settings=settings,
+            db=db,
+            redis=redis,
+            store=store,
+            side=side,
+            policies=policies,
+            monitor=monitor,
+            auth=auth,
+            issuer=issuer,
+        )
+        tasks = [
+            asyncio.create_task(policies.run_reloader(), name="policy-reloader"),
+            asyncio.create_task(policies.run_subscriber(), name="policy-subscriber"),
+            asyncio.create_task(monitor.run(), name="dependency-monitor"),
+        ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await redis.aclose()
+            await db.close()
+
+    return lifespan
+
+
+def build_litestar(settings: ApiSettings, issuer: TokenIssuer | None) -> Litestar:
+    handlers = [
+        *routes_identity.ROUTES,
+        *routes_scores.ROUTES,
+        *routes_seed.ROUTES,
+        *routes_admin.ROUTES,
+        *routes_ops.ROUTES,
+    ]
+    return Litestar(
+        route_handlers=handlers,
+        lifespan=[_lifespan(settings, issuer)],
+        exception_handlers={
+            ProblemError: handle_problem,
+            HTTPException: handle_http_exception,
+            Exception: handle_unexpected,
+        },
+        openapi_config=OpenAPIConfig(
+            title="Scoreboard API",
+            version="1.0.0",
+            description="Live leaderboards: identity, idempotent score writes, reads, admin.",
+            path="/schema",
+            render_plugins=[ScoreboardOpenAPI(handlers)],
+            tags=[
+                Tag(name="identity"),
+                Tag(name="scores"),
+                Tag(name="admin"),
+                Tag(name="seed compatibility"),
+                Tag(name="operations"),
+            ],
+        ),
+        cors_config=CORSConfig(allow_origins=settings.cors_allowed_origins)
+        if settings.cors_allowed_origins
+        else None,
+        request_max_body_size=settings.max_body_bytes,
+        logging_config=None,
+        state=State({"settings": settings}),
+        debug=False,
+    )
+
+
+def load_issuer(settings: ApiSettings) -> TokenIssuer | None:
+    if not settings.jwt_private_key_file:
+        if not settings.auth_jwks_url:
+            raise SystemExit("JWT_PRIVATE_KEY_FILE or AUTH_JWKS_URL must be set")
+        return None
+    try:
+        pem = Path(settings.jwt_private_key_file).read_bytes()
+        return TokenIssuer(pem, issuer=settings.auth_issuer, audience=settings.auth_audience)
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"JWT_PRIVATE_KEY_FILE: {error}") from None
+
+
+def create_app() -> Any:
+    """Build the ASGI app from the environment (validated; exits on bad configuration)."""
+    settings = load_settings(ApiSettings)
+    configure_logging(settings.log_level, SERVICE)
+    issuer = load_issuer(settings)
+    tracing = configure_tracing(SERVICE)
+    app: Any = build_litestar(settings, issuer)
+    app = RequestContextMiddleware(app, settings.trusted_networks)
+    app = HttpMetricsMiddleware(app, "api")
+    if tracing:
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+        _instrument_clients()
+        app = OpenTelemetryMiddleware(app)
+    return app

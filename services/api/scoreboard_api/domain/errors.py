@@ -1,0 +1,73 @@
+"""The one exception type the service raises for an expected failure.
+
+It carries everything an RFC 9457 problem document needs: HTTP status, a stable
+machine-readable ``code``, a human ``detail`` and optional extra headers/members.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+TITLES: dict[int, str] = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+class ProblemError(Exception):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
+
+    @property
+    def title(self) -> str:
+        return TITLES.get(self.status, "Error")
+
+
+def validation_error(detail: str, **extra: Any) -> ProblemError:
+    return ProblemError(400, "validation_error", detail, extra=extra)
+
+
+def unauthorized(detail: str = "a valid bearer token is required") -> ProblemError:
+    return ProblemError(401, "unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def forbidden(detail: str, code: str = "forbidden") -> ProblemError:
+    return ProblemError(403, code, detail)
+
+
+def board_not_found(board: str) -> ProblemError:
+    return ProblemError(404, "board_not_found", f"leaderboard {board!r} does not exist")
+
+
+def dependency_unavailable(dependency: str, retry_after: int = 2) -> ProblemError:
+    return ProblemError(
+        503,
+        "dependency_unavailable",
+        f"{dependency} is unavailable, try again shortly",
+        headers={"Retry-After": str(retry_after)},
+        extra={"dependency": dependency},
+    )

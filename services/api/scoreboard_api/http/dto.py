@@ -1,0 +1,246 @@
+"""Request and response bodies (msgspec Structs). Requests are decoded strictly: wrong types,
+unknown fields and out-of-range values are refused with 400."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+from scoreboard_common.ranking import MAX_TOTAL
+
+from scoreboard_api.domain.policy import ACTION_NAME_PATTERN
+from scoreboard_api.domain.scoring import ACTION_ID_PATTERN
+
+Username = Annotated[str, Meta(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_.-]{3,32}$")]
+Password = Annotated[str, Meta(min_length=8, max_length=256)]
+TokenText = Annotated[str, Meta(min_length=1, max_length=512)]
+
+
+class _Request(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class RegisterRequest(_Request):
+    username: Username
+    password: Password
+
+
+class LoginRequest(_Request):
+    username: Annotated[str, Meta(min_length=1, max_length=64)]
+    password: Annotated[str, Meta(min_length=1, max_length=256)]
+
+
+class RefreshRequest(_Request):
+    refresh_token: TokenText
+
+
+class RegisterResponse(msgspec.Struct, kw_only=True):
+    user_id: str
+    username: str
+
+
+class TokenResponse(msgspec.Struct, kw_only=True):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["Bearer"]
+    expires_in: int
+    scope: str
+
+
+class ScoreSubmission(_Request):
+    action_id: Annotated[str, Meta(min_length=1, max_length=100, pattern=ACTION_ID_PATTERN)]
+    timestamp: Annotated[datetime, Meta(tz=True)]
+    action: (
+        Annotated[str, Meta(min_length=1, max_length=64, pattern=ACTION_NAME_PATTERN)] | None
+    ) = None
+    score_increment: Annotated[int, Meta(ge=1, le=MAX_TOTAL)] | None = None
+    user_id: uuid.UUID | None = None
+
+
+class SubmitResponse(msgspec.Struct, kw_only=True):
+    leaderboard: str
+    user_id: str
+    action_id: str
+    increment: int
+    new_total_score: int
+    rank: int | None
+    replayed: bool
+
+
+class SeedUpdateRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, rename="camel"):
+    user_id: uuid.UUID
+    score_increment: Annotated[int, Meta(ge=1, le=MAX_TOTAL)]
+
+
+class SeedUpdateResponse(msgspec.Struct, kw_only=True):
+    success: bool
+    status: str
+    user_id: str
+    new_total_score: int
+    newScore: int
+    leaderboard_position: int | None
+    replayed: bool
+
+
+class EntryOut(msgspec.Struct, kw_only=True):
+    rank: int
+    user_id: str
+    username: str
+    score: int
+    last_updated: datetime
+
+
+class TopResponse(msgspec.Struct, kw_only=True):
+    leaderboard: str
+    season: int
+    version: int
+    generated_at: datetime
+    total_players: int
+    entries: list[EntryOut]
+
+
+class SeedLeaderboardResponse(msgspec.Struct, kw_only=True):
+    leaderboard: list[EntryOut]
+    total_players: int
+    last_refresh: datetime
+
+
+class PlayerResponse(msgspec.Struct, kw_only=True):
+    leaderboard: str
+    season: int
+    user_id: str
+    username: str
+    rank: int
+    score: int
+
+
+class AroundResponse(msgspec.Struct, kw_only=True):
+    leaderboard: str
+    season: int
+    user_id: str
+    rank: int
+    entries: list[EntryOut]
+
+
+class BoardSummary(msgspec.Struct, kw_only=True):
+    name: str
+    display_name: str
+    size: int
+    players: int | None
+    season: int
+
+
+class BoardsResponse(msgspec.Struct, kw_only=True):
+    leaderboards: list[BoardSummary]
+
+
+class BoardDetail(msgspec.Struct, kw_only=True):
+    name: str
+    display_name: str
+    size: int
+    season: int
+    generation: int
+    players: int | None
+    top_score: int | None
+    policy: dict[str, Any]
+
+
+class SeasonOut(msgspec.Struct, kw_only=True):
+    season: int
+    started_at: datetime
+    ended_at: datetime | None
+    players: int | None
+    top_score: int | None
+    current: bool
+
+
+class SeasonsResponse(msgspec.Struct, kw_only=True):
+    leaderboard: str
+    current_season: int
+    seasons: list[SeasonOut]
+
+
+class SeasonTopResponse(msgspec.Struct, kw_only=True):
+    leaderboard: str
+    season: int
+    entries: list[EntryOut]
+
+
+class BoardState(msgspec.Struct, kw_only=True):
+    name: str
+    generation: int
+    season: int
+    players: int | None
+    top_score: int | None
+    applied: bool
+    created: bool
+    season_started_at: datetime
+    last_reset: datetime | None
+    spec: dict[str, Any]
+
+
+class ResetRequest(_Request):
+    season: Annotated[int, Meta(ge=1, le=2**31 - 1)]
+
+
+class ResetResponse(msgspec.Struct, kw_only=True):
+    name: str
+    season: int
+    reset: bool
+    season_started_at: datetime
+    last_reset: datetime | None
+    generation: int
+
+
+class StatsResponse(msgspec.Struct, kw_only=True):
+    name: str
+    players: int
+    top_score: int
+    updates_per_minute: int | None
+    fraud_events: int
+    fraud_events_last_hour: int
+    season: int
+    generation: int
+    season_started_at: datetime
+    last_reset: datetime | None
+
+
+class VoidRequest(_Request):
+    reason: Annotated[str, Meta(min_length=1, max_length=500)]
+    ban: bool = False
+
+
+class VoidResponse(msgspec.Struct, kw_only=True):
+    leaderboard: str
+    user_id: str
+    voided_total: int
+    banned: bool
+
+
+class UserStateRequest(_Request):
+    disabled: bool
+
+
+class UserStateResponse(msgspec.Struct, kw_only=True):
+    user_id: str
+    disabled: bool
+
+
+class HealthResponse(msgspec.Struct, kw_only=True):
+    status: str
+    checks: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class Problem(msgspec.Struct, kw_only=True):
+    """RFC 9457 problem details (extension members may follow)."""
+
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str
+    instance: str | None = None
+    request_id: str | None = None

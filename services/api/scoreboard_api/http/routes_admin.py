@@ -1,0 +1,122 @@
+"""Admin routes (scope `scoreboard:admin`): the operator's interface."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import delete, get, post, put
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+from scoreboard_common.auth import SCOPE_ADMIN
+
+from scoreboard_api.domain.errors import ProblemError, validation_error
+from scoreboard_api.domain.policy import BOARD_NAME_RE, BoardPut
+from scoreboard_api.http.deps import (
+    AnyRequest,
+    check_board_name,
+    container_of,
+    decode_body,
+    parse_user_id,
+    request_id,
+    require_scope,
+)
+from scoreboard_api.http.dto import (
+    BoardState,
+    ResetRequest,
+    ResetResponse,
+    StatsResponse,
+    UserStateRequest,
+    UserStateResponse,
+    VoidRequest,
+    VoidResponse,
+)
+from scoreboard_api.services import admin
+
+TAGS = ["admin"]
+BOARD = "/api/v1/admin/leaderboards/{board:str}"
+
+
+@put(BOARD, status_code=HTTP_200_OK, tags=TAGS, opt={"body": BoardPut, "auth": True})
+async def put_board(request: AnyRequest, board: str) -> BoardState:
+    """Create or update a board from the Leaderboard CR's spec plus its `generation`. A PUT
+    with a lower generation than stored changes nothing and returns the stored state."""
+    await require_scope(request, SCOPE_ADMIN)
+    if len(board) > 63 or not BOARD_NAME_RE.match(board):
+        raise validation_error(
+            "board names are 1-63 chars of [a-z0-9-], starting and ending alphanumeric"
+        )
+    body = await decode_body(request, BoardPut)
+    return await admin.put_board(container_of(request), board, body)
+
+
+@delete(BOARD, status_code=HTTP_204_NO_CONTENT, tags=TAGS, opt={"auth": True})
+async def delete_board(
+    request: AnyRequest,
+    board: str,
+    archive: Annotated[bool, Parameter(required=False)] = False,
+) -> None:
+    """Retire a board (`?archive=true` archives the current standings first)."""
+    await require_scope(request, SCOPE_ADMIN)
+    check_board_name(board)
+    await admin.delete_board(container_of(request), board, archive=archive)
+
+
+@post(
+    f"{BOARD}/reset", status_code=HTTP_200_OK, tags=TAGS, opt={"body": ResetRequest, "auth": True}
+)
+async def reset_board(request: AnyRequest, board: str) -> ResetResponse:
+    """Archive the season and start `season`; a season not after the current one is a no-op."""
+    await require_scope(request, SCOPE_ADMIN)
+    check_board_name(board)
+    body = await decode_body(request, ResetRequest)
+    return await admin.reset_board(container_of(request), board, body.season)
+
+
+@get(f"{BOARD}/stats", tags=TAGS, opt={"auth": True})
+async def board_stats(request: AnyRequest, board: str) -> StatsResponse:
+    """Players, top score, updates per minute, fraud events, season, generation."""
+    await require_scope(request, SCOPE_ADMIN)
+    check_board_name(board)
+    return await admin.stats(container_of(request), board)
+
+
+@post(
+    f"{BOARD}/players/{{user_id:str}}/void",
+    status_code=HTTP_200_OK,
+    tags=TAGS,
+    opt={"body": VoidRequest, "auth": True},
+)
+async def void_player(request: AnyRequest, board: str, user_id: str) -> VoidResponse:
+    """Remove a player's score (audited; `ban: true` also bars further writes)."""
+    caller = await require_scope(request, SCOPE_ADMIN)
+    check_board_name(board)
+    uid = parse_user_id(user_id)
+    body = await decode_body(request, VoidRequest)
+    return await admin.void_player(
+        container_of(request),
+        board,
+        uid,
+        reason=body.reason,
+        ban=body.ban,
+        actor=caller.principal.subject,
+        request_id=request_id(request),
+    )
+
+
+@put(
+    "/api/v1/admin/users/{user_id:str}",
+    status_code=HTTP_200_OK,
+    tags=TAGS,
+    opt={"body": UserStateRequest, "auth": True},
+)
+async def put_user(request: AnyRequest, user_id: str) -> UserStateResponse:
+    """Disable (or re-enable) an account: its tokens are refused at once on every replica."""
+    await require_scope(request, SCOPE_ADMIN)
+    uid = parse_user_id(user_id)
+    body = await decode_body(request, UserStateRequest)
+    if not await admin.set_user_disabled(container_of(request), uid, body.disabled):
+        raise ProblemError(404, "user_not_found", f"no user {uid}")
+    return UserStateResponse(user_id=uid, disabled=body.disabled)
+
+
+ROUTES = [put_board, delete_board, reset_board, board_stats, void_player, put_user]

@@ -1,0 +1,104 @@
+"""Identity routes: register, login, refresh, logout, JWKS."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from litestar import Response, get, post
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+
+from scoreboard_api.domain.errors import ProblemError
+from scoreboard_api.domain.ratelimit import Limit
+from scoreboard_api.http.deps import AnyRequest, client_ip, container_of, decode_body
+from scoreboard_api.http.dto import (
+    LoginRequest,
+    RefreshRequest,
+    RegisterRequest,
+    RegisterResponse,
+    TokenResponse,
+)
+from scoreboard_api.metrics import RATE_LIMITED
+from scoreboard_api.services import identity
+from scoreboard_api.services.scores import REDIS_ERRORS
+
+TAGS = ["identity"]
+
+
+async def _throttle(request: AnyRequest) -> None:
+    """Per client IP limit on credential endpoints (Redis, else per replica)."""
+    container = container_of(request)
+    limit = Limit("ip", container.settings.auth_rate_limit_per_minute, 60)
+    ip = client_ip(request) or "-"
+    decision = None
+    if container.monitor.redis_up:
+        try:
+            result = await container.side.guard(
+                board="_auth",
+                user_id=f"ip:{ip}",
+                client_ip=None,
+                user_limit=limit,
+                ip_limit=None,
+                increment=0,
+                client_ts_ms=0,
+                burst_window_ms=0,
+            )
+            decision = result.decisions[0]
+        except REDIS_ERRORS:
+            container.monitor.redis_failed()
+    if decision is None:
+        decision = container.fallback_limiter.hit(f"auth\0{ip}", limit, time.time() * 1000)
+    if not decision.allowed:
+        RATE_LIMITED.labels("auth", "ip").inc()
+        raise ProblemError(
+            429,
+            "rate_limited",
+            "too many authentication attempts",
+            headers={"Retry-After": str(decision.retry_after_seconds)},
+        )
+
+
+@post(
+    "/api/v1/auth/register", status_code=HTTP_201_CREATED, tags=TAGS, opt={"body": RegisterRequest}
+)
+async def register(request: AnyRequest) -> RegisterResponse:
+    """Create a user account."""
+    await _throttle(request)
+    body = await decode_body(request, RegisterRequest)
+    return await identity.register(container_of(request), body.username, body.password)
+
+
+@post("/api/v1/auth/login", status_code=HTTP_200_OK, tags=TAGS, opt={"body": LoginRequest})
+async def login(request: AnyRequest) -> TokenResponse:
+    """Exchange a username and password for an access and a refresh token."""
+    await _throttle(request)
+    body = await decode_body(request, LoginRequest)
+    return await identity.login(container_of(request), body.username, body.password)
+
+
+@post("/api/v1/auth/refresh", status_code=HTTP_200_OK, tags=TAGS, opt={"body": RefreshRequest})
+async def refresh(request: AnyRequest) -> TokenResponse:
+    """Rotate a refresh token; reusing a rotated one revokes its whole family."""
+    await _throttle(request)
+    body = await decode_body(request, RefreshRequest)
+    return await identity.refresh(container_of(request), body.refresh_token)
+
+
+@post(
+    "/api/v1/auth/logout", status_code=HTTP_204_NO_CONTENT, tags=TAGS, opt={"body": RefreshRequest}
+)
+async def logout(request: AnyRequest) -> None:
+    """Revoke a refresh token's family."""
+    body = await decode_body(request, RefreshRequest)
+    await identity.logout(container_of(request), body.refresh_token)
+
+
+@get("/.well-known/jwks.json", tags=TAGS, cache_control=None)
+async def jwks(request: AnyRequest) -> Response[dict[str, Any]]:
+    """Public keys that verify this api's access tokens."""
+    issuer = container_of(request).issuer
+    keys = issuer.jwks() if issuer else {"keys": []}
+    return Response(keys, headers={"Cache-Control": "public, max-age=300"})
+
+
+ROUTES = [register, login, refresh, logout, jwks]

@@ -1,0 +1,165 @@
+"""Score writes and reads of the v1 API."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar import Response, get, post
+from litestar.params import Parameter
+
+from scoreboard_api.domain.scoring import Submission
+from scoreboard_api.http.deps import (
+    AnyRequest,
+    authenticate,
+    check_board_name,
+    check_read_access,
+    client_ip,
+    container_of,
+    decode_body,
+    json_bytes,
+    parse_user_id,
+    request_id,
+)
+from scoreboard_api.http.dto import (
+    AroundResponse,
+    BoardDetail,
+    BoardsResponse,
+    PlayerResponse,
+    ScoreSubmission,
+    SeasonsResponse,
+    SeasonTopResponse,
+    SubmitResponse,
+    TopResponse,
+)
+from scoreboard_api.services import reads, scores
+from scoreboard_api.services.scores import active_board
+
+TAGS = ["scores"]
+BOARD = "/api/v1/leaderboards/{board:str}"
+_encoder = msgspec.json.Encoder()
+JSON = "application/json"
+
+
+@post(f"{BOARD}/scores", status_code=200, tags=TAGS, opt={"body": ScoreSubmission, "auth": True})
+async def submit_score(request: AnyRequest, board: str) -> Response[SubmitResponse]:
+    """Submit a completed action; idempotent per `action_id`."""
+    container = container_of(request)
+    caller = await authenticate(request)
+    check_board_name(board)
+    active_board(container, board)
+    body = await decode_body(request, ScoreSubmission)
+    outcome = await scores.submit(
+        container,
+        board=board,
+        caller=caller,
+        submission=Submission(
+            action_id=body.action_id,
+            timestamp=body.timestamp,
+            action=body.action,
+            score_increment=body.score_increment,
+            user_id=str(body.user_id) if body.user_id else caller.user_id,
+        ),
+        client_ip=client_ip(request),
+        request_id=request_id(request),
+    )
+    return json_bytes(
+        _encoder.encode(
+            SubmitResponse(
+                leaderboard=outcome.board,
+                user_id=outcome.user_id,
+                action_id=outcome.action_id,
+                increment=outcome.increment,
+                new_total_score=outcome.new_total,
+                rank=outcome.rank,
+                replayed=outcome.replayed,
+            )
+        ),
+        outcome.headers,
+    )
+
+
+@get("/api/v1/leaderboards", tags=TAGS)
+async def list_boards(request: AnyRequest) -> BoardsResponse:
+    """All leaderboards with display name, size and players."""
+    return await reads.list_boards(container_of(request))
+
+
+@get(BOARD, tags=TAGS)
+async def board_detail(request: AnyRequest, board: str) -> BoardDetail:
+    """A leaderboard with its public policy."""
+    check_board_name(board)
+    container = container_of(request)
+    await check_read_access(request, active_board(container, board))
+    return await reads.board_detail(container, board)
+
+
+@get(f"{BOARD}/top", tags=TAGS)
+async def top(
+    request: AnyRequest,
+    board: str,
+    limit: Annotated[int | None, Parameter(ge=1, le=100, required=False)] = None,
+) -> Response[TopResponse]:
+    """The top N (default: the board's size), served from a per-version cache."""
+    check_board_name(board)
+    container = container_of(request)
+    await check_read_access(request, active_board(container, board))
+    body = await reads.top_bytes(container, board, limit)
+    return json_bytes(body)
+
+
+@get(f"{BOARD}/players/{{user_id:str}}", tags=TAGS)
+async def player(request: AnyRequest, board: str, user_id: str) -> PlayerResponse:
+    """A player's rank and score."""
+    check_board_name(board)
+    container = container_of(request)
+    await check_read_access(request, active_board(container, board))
+    return await reads.player(container, board, parse_user_id(user_id))
+
+
+@get(f"{BOARD}/players/{{user_id:str}}/around", tags=TAGS)
+async def around(
+    request: AnyRequest,
+    board: str,
+    user_id: str,
+    radius: Annotated[int, Parameter(ge=0, le=50)] = 5,
+) -> AroundResponse:
+    """The entries around a player."""
+    check_board_name(board)
+    container = container_of(request)
+    await check_read_access(request, active_board(container, board))
+    return await reads.around(container, board, parse_user_id(user_id), radius)
+
+
+@get(f"{BOARD}/me", tags=TAGS, opt={"auth": True})
+async def me(request: AnyRequest, board: str) -> PlayerResponse:
+    """The caller's own rank and score."""
+    caller = await authenticate(request)
+    check_board_name(board)
+    return await reads.player(container_of(request), board, caller.user_id)
+
+
+@get(f"{BOARD}/seasons", tags=TAGS)
+async def seasons(request: AnyRequest, board: str) -> SeasonsResponse:
+    """The current season and the archived ones."""
+    check_board_name(board)
+    container = container_of(request)
+    await check_read_access(request, active_board(container, board))
+    return await reads.seasons(container, board)
+
+
+@get(f"{BOARD}/seasons/{{season:int}}/top", tags=TAGS)
+async def season_top(
+    request: AnyRequest,
+    board: str,
+    season: Annotated[int, Parameter(ge=1, le=2**31 - 1)],
+    limit: Annotated[int | None, Parameter(ge=1, le=1000, required=False)] = None,
+) -> SeasonTopResponse:
+    """Final standings of an archived season (or the live top of the current one)."""
+    check_board_name(board)
+    container = container_of(request)
+    await check_read_access(request, active_board(container, board))
+    return await reads.season_top(container, board, season, limit)
+
+
+ROUTES = [submit_score, list_boards, board_detail, top, player, around, me, seasons, season_top]

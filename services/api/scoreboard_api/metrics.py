@@ -1,0 +1,23 @@
+"""The api's own Prometheus metrics (docs/architecture.md). Labels never carry a user or IP."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+SCORE_WRITES = Counter(
+    "scoreboard_score_writes_total", "Accepted (committed) score submissions.", ["board"]
+)
+SCORE_POINTS = Counter("scoreboard_score_points_total", "Points added.", ["board"])
+SCORE_REPLAYS = Counter(
+    "scoreboard_score_replays_total", "Submissions answered as idempotent replays.", ["board"]
+)
+RATE_LIMITED = Counter(
+    "scoreboard_rate_limited_total", "Requests refused by a rate limit.", ["board", "scope"]
+)
+FRAUD_HITS = Counter("scoreboard_fraud_hits_total", "Fraud rule hits.", ["board", "rule", "action"])
+AUTH_FAILURES = Counter(
+    "scoreboard_auth_failures_total", "Refused credentials by reason.", ["reason"]
+)
+CACHE_REQUESTS = Counter("scoreboard_cache_requests_total", "Cache lookups.", ["cache", "result"])
+BOARD_PLAYERS = Gauge("scoreboard_board_players", "Players on the board.", ["board"])
+BOARD_TOP_SCORE = Gauge("scoreboard_board_top_score", "Highest total on the board.", ["board"])

@@ -1,0 +1,32 @@
+"""Everything a request handler needs, built once per process by the app's lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from redis.asyncio import Redis
+from scoreboard_common.board_store import BoardStore
+
+from scoreboard_api.adapters.monitor import DependencyMonitor
+from scoreboard_api.adapters.policy_cache import PolicyCache
+from scoreboard_api.adapters.postgres import Database
+from scoreboard_api.adapters.redis_side import RedisSide
+from scoreboard_api.domain.ratelimit import MemoryLimiter
+from scoreboard_api.domain.tokens import TokenIssuer
+from scoreboard_api.http.auth import Authenticator
+from scoreboard_api.settings import ApiSettings
+
+
+@dataclass
+class Container:
+    settings: ApiSettings
+    db: Database
+    redis: Redis
+    store: BoardStore
+    side: RedisSide
+    policies: PolicyCache
+    monitor: DependencyMonitor
+    auth: Authenticator
+    issuer: TokenIssuer | None
+    fallback_limiter: MemoryLimiter = field(default_factory=MemoryLimiter)
+    top_cache: dict[tuple[str, int], tuple[int, bytes]] = field(default_factory=dict)

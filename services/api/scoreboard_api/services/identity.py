@@ -1,0 +1,135 @@
+"""Identity: registration, login, refresh rotation, logout. Passwords are hashed with argon2id
+in a worker thread so the event loop never blocks on it."""
+
+from __future__ import annotations
+
+import asyncio
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from scoreboard_api.adapters import pg_identity
+from scoreboard_api.adapters.postgres import UserRow
+from scoreboard_api.domain.errors import ProblemError
+from scoreboard_api.domain.tokens import hash_refresh_token, new_refresh_token
+from scoreboard_api.http.dto import RegisterResponse, TokenResponse
+from scoreboard_api.metrics import AUTH_FAILURES
+from scoreboard_api.services.container import Container
+
+_hasher = PasswordHasher()
+# Verified against when the user does not exist, so both paths cost the same time.
+_DUMMY_HASH = _hasher.hash("not-a-real-password-0")
+USER_SCOPES = ["scores:write:self"]
+
+
+def _identity_disabled() -> ProblemError:
+    return ProblemError(
+        404, "identity_disabled", "this deployment does not issue tokens (external issuer only)"
+    )
+
+
+def _bad_credentials(reason: str = "bad_credentials") -> ProblemError:
+    AUTH_FAILURES.labels(reason).inc()
+    return ProblemError(
+        401,
+        "invalid_credentials",
+        "unknown user or wrong password",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+async def register(container: Container, username: str, password: str) -> RegisterResponse:
+    if container.issuer is None:
+        raise _identity_disabled()
+    if not container.settings.registration_enabled:
+        raise ProblemError(403, "registration_disabled", "registration is disabled")
+    password_hash = await asyncio.to_thread(_hasher.hash, password)
+    user_id = await container.db.create_user(username, password_hash)
+    if user_id is None:
+        raise ProblemError(409, "username_taken", "this username is taken")
+    return RegisterResponse(user_id=user_id, username=username)
+
+
+async def _tokens(
+    container: Container, user: UserRow, family_id: str | None = None
+) -> TokenResponse:
+    issuer = container.issuer
+    assert issuer is not None
+    settings = container.settings
+    access = issuer.issue(
+        subject=user.id,
+        username=user.username,
+        scopes=USER_SCOPES,
+        ttl_seconds=settings.access_token_ttl_seconds,
+    )
+    refresh, refresh_hash = new_refresh_token()
+    await pg_identity.store_refresh_token(
+        container.db,
+        user_id=user.id,
+        token_hash=refresh_hash,
+        ttl_seconds=settings.refresh_token_ttl_seconds,
+        family_id=family_id,
+    )
+    return TokenResponse(
+        access_token=access,
+        refresh_token=refresh,
+        token_type="Bearer",  # noqa: S106
+        expires_in=settings.access_token_ttl_seconds,
+        scope=" ".join(USER_SCOPES),
+    )
+
+
+async def login(container: Container, username: str, password: str) -> TokenResponse:
+    if container.issuer is None:
+        raise _identity_disabled()
+    user = await container.db.user_by_name(username)
+    stored = user.password_hash if user and user.password_hash else _DUMMY_HASH
+    try:
+        ok: bool = await asyncio.to_thread(_hasher.verify, stored, password)
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if user is None or not ok:
+        raise _bad_credentials()
+    if user.disabled:
+        raise _bad_credentials("disabled")
+    return await _tokens(container, user)
+
+
+async def refresh(container: Container, token: str) -> TokenResponse:
+    if container.issuer is None:
+        raise _identity_disabled()
+    settings = container.settings
+    access_refresh, new_hash = new_refresh_token()
+    result = await pg_identity.rotate_refresh_token(
+        container.db,
+        token_hash=hash_refresh_token(token),
+        new_hash=new_hash,
+        ttl_seconds=settings.refresh_token_ttl_seconds,
+    )
+    if result.status != "ok" or result.user is None:
+        AUTH_FAILURES.labels(f"refresh_{result.status}").inc()
+        code = "refresh_token_reused" if result.status == "reused" else "invalid_refresh_token"
+        raise ProblemError(
+            401,
+            code,
+            f"the refresh token is {result.status}",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    user = result.user
+    access = container.issuer.issue(
+        subject=user.id,
+        username=user.username,
+        scopes=USER_SCOPES,
+        ttl_seconds=settings.access_token_ttl_seconds,
+    )
+    return TokenResponse(
+        access_token=access,
+        refresh_token=access_refresh,
+        token_type="Bearer",  # noqa: S106
+        expires_in=settings.access_token_ttl_seconds,
+        scope=" ".join(USER_SCOPES),
+    )
+
+
+async def logout(container: Container, token: str) -> None:
+    await pg_identity.revoke_family_of(container.db, hash_refresh_token(token))

@@ -1,0 +1,313 @@
+"""Read paths: top N (encoded bytes cached per board version), player standing, around-player,
+boards, seasons. Redis first; PostgreSQL when Redis is unreachable."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import msgspec
+from scoreboard_common.keys import BoardKeys
+from scoreboard_common.ranking import decode_member, decode_score, from_micros
+
+from scoreboard_api.adapters import pg_boards
+from scoreboard_api.domain.errors import ProblemError
+from scoreboard_api.domain.policy import BoardPolicy
+from scoreboard_api.http.dto import (
+    AroundResponse,
+    BoardDetail,
+    BoardsResponse,
+    BoardSummary,
+    EntryOut,
+    PlayerResponse,
+    SeasonOut,
+    SeasonsResponse,
+    SeasonTopResponse,
+    TopResponse,
+)
+from scoreboard_api.metrics import BOARD_PLAYERS, BOARD_TOP_SCORE, CACHE_REQUESTS
+from scoreboard_api.services.container import Container
+from scoreboard_api.services.scores import REDIS_ERRORS, active_board
+
+_encoder = msgspec.json.Encoder()
+
+
+def player_not_found(user_id: str) -> ProblemError:
+    return ProblemError(404, "player_not_found", f"player {user_id} has no score on this board")
+
+
+async def top_bytes(container: Container, board: str, limit: int | None) -> bytes:
+    policy = active_board(container, board)
+    size = limit or policy.spec.size
+    if container.monitor.redis_up:
+        try:
+            return await _top_from_redis(container, policy, size)
+        except REDIS_ERRORS:
+            container.monitor.redis_failed()
+    return await _top_from_postgres(container, policy, size)
+
+
+async def _top_from_redis(container: Container, policy: BoardPolicy, limit: int) -> bytes:
+    board = policy.name
+    key = (board, limit)
+    version = await container.store.version(board)
+    cached = container.top_cache.get(key)
+    if cached is not None and cached[0] == version and version != 0:
+        CACHE_REQUESTS.labels("top", "hit").inc()
+        return cached[1]
+    _, shared = await container.side.version_and_cached_top(board, limit)
+    if shared is not None and version != 0:
+        CACHE_REQUESTS.labels("top", "hit").inc()
+        container.top_cache[key] = (version, shared)
+        return shared
+    CACHE_REQUESTS.labels("top", "miss").inc()
+    snapshot = await container.store.top(board, limit)
+    body = _encoder.encode(
+        TopResponse(
+            leaderboard=board,
+            season=snapshot.season if snapshot.version else policy.season,
+            version=snapshot.version,
+            generated_at=datetime.now(UTC),
+            total_players=snapshot.total_players,
+            entries=[
+                EntryOut(
+                    rank=e.rank,
+                    user_id=e.user_id,
+                    username=e.username,
+                    score=e.score,
+                    last_updated=e.last_updated,
+                )
+                for e in snapshot.entries
+            ],
+        )
+    )
+    if snapshot.version:
+        container.top_cache[key] = (snapshot.version, body)
+        await container.side.store_top(board, limit, snapshot.version, body)
+    BOARD_PLAYERS.labels(board).set(snapshot.total_players)
+    BOARD_TOP_SCORE.labels(board).set(snapshot.entries[0].score if snapshot.entries else 0)
+    return body
+
+
+async def _top_from_postgres(container: Container, policy: BoardPolicy, limit: int) -> bytes:
+    CACHE_REQUESTS.labels("top", "miss").inc()
+    rows = await container.db.top(policy.name, policy.season, limit)
+    players = await container.db.count_players(policy.name, policy.season)
+    cached = container.top_cache.get((policy.name, limit))
+    return _encoder.encode(
+        TopResponse(
+            leaderboard=policy.name,
+            season=policy.season,
+            version=cached[0] if cached else 0,
+            generated_at=datetime.now(UTC),
+            total_players=players,
+            entries=[
+                EntryOut(
+                    rank=i,
+                    user_id=s.user_id,
+                    username=s.username,
+                    score=s.total,
+                    last_updated=s.reached_at,
+                )
+                for i, s in enumerate(rows, 1)
+            ],
+        )
+    )
+
+
+async def player(container: Container, board: str, user_id: str) -> PlayerResponse:
+    policy = active_board(container, board)
+    if container.monitor.redis_up:
+        try:
+            keys = BoardKeys(board)
+            standing = await container.store.standing_of(board, user_id)
+            if standing is None:
+                raise player_not_found(user_id)
+            name = await cast(Any, container.redis.hget(keys.names, user_id))
+            return PlayerResponse(
+                leaderboard=board,
+                season=policy.season,
+                user_id=user_id,
+                username=name.decode() if isinstance(name, bytes) else str(name or user_id),
+                rank=standing[0],
+                score=standing[1],
+            )
+        except REDIS_ERRORS:
+            container.monitor.redis_failed()
+    row = await container.db.standing(board, policy.season, user_id)
+    if row is None:
+        raise player_not_found(user_id)
+    return PlayerResponse(
+        leaderboard=board,
+        season=policy.season,
+        user_id=user_id,
+        username=row[2],
+        rank=row[0],
+        score=row[1],
+    )
+
+
+async def around(container: Container, board: str, user_id: str, radius: int) -> AroundResponse:
+    policy = active_board(container, board)
+    if container.monitor.redis_up:
+        try:
+            return await _around_redis(container, policy, user_id, radius)
+        except REDIS_ERRORS:
+            container.monitor.redis_failed()
+    row = await container.db.standing(board, policy.season, user_id)
+    if row is None:
+        raise player_not_found(user_id)
+    rank = row[0]
+    start = max(rank - 1 - radius, 0)
+    rows = await container.db.top(board, policy.season, rank - start + radius, start)
+    return AroundResponse(
+        leaderboard=board,
+        season=policy.season,
+        user_id=user_id,
+        rank=rank,
+        entries=[
+            EntryOut(
+                rank=start + i,
+                user_id=s.user_id,
+                username=s.username,
+                score=s.total,
+                last_updated=s.reached_at,
+            )
+            for i, s in enumerate(rows, 1)
+        ],
+    )
+
+
+async def _around_redis(
+    container: Container, policy: BoardPolicy, user_id: str, radius: int
+) -> AroundResponse:
+    board = policy.name
+    keys = BoardKeys(board)
+    standing = await container.store.standing_of(board, user_id)
+    if standing is None:
+        raise player_not_found(user_id)
+    rank = standing[0]
+    start = max(rank - 1 - radius, 0)
+    ranked = cast(
+        list[tuple[bytes, float]],
+        await container.redis.zrange(keys.rank, start, rank - 1 + radius, withscores=True),
+    )
+    ids = [decode_member(member)[1] for member, _ in ranked]
+    names: list[Any] = await cast(Any, container.redis.hmget(keys.names, ids)) if ids else []
+    entries = []
+    for offset, ((member, score), name) in enumerate(zip(ranked, names, strict=True)):
+        micros, uid = decode_member(member)
+        entries.append(
+            EntryOut(
+                rank=start + offset + 1,
+                user_id=uid,
+                username=name.decode() if isinstance(name, bytes) else str(name or uid),
+                score=decode_score(score),
+                last_updated=from_micros(micros),
+            )
+        )
+    return AroundResponse(
+        leaderboard=board, season=policy.season, user_id=user_id, rank=rank, entries=entries
+    )
+
+
+async def board_numbers(container: Container, policy: BoardPolicy) -> tuple[int | None, int | None]:
+    """``(players, top score)``: Redis, else PostgreSQL, else unknown."""
+    if container.monitor.redis_up:
+        try:
+            keys = BoardKeys(policy.name)
+            async with container.redis.pipeline(transaction=False) as pipe:
+                pipe.zcard(keys.rank)
+                pipe.zrange(keys.rank, 0, 0, withscores=True)
+                players, first = await pipe.execute()
+            top = decode_score(first[0][1]) if first else 0
+            return int(players), top
+        except REDIS_ERRORS:
+            container.monitor.redis_failed()
+    try:
+        return await container.db.board_totals(policy.name, policy.season)
+    except ProblemError:
+        return None, None
+
+
+async def list_boards(container: Container) -> BoardsResponse:
+    boards = sorted(container.policies.boards.values(), key=lambda p: p.name)
+    out = []
+    for policy in boards:
+        players, _ = await board_numbers(container, policy)
+        out.append(
+            BoardSummary(
+                name=policy.name,
+                display_name=policy.spec.display_name or policy.name,
+                size=policy.spec.size,
+                players=players,
+                season=policy.season,
+            )
+        )
+    return BoardsResponse(leaderboards=out)
+
+
+async def board_detail(container: Container, board: str) -> BoardDetail:
+    policy = active_board(container, board)
+    players, top = await board_numbers(container, policy)
+    return BoardDetail(
+        name=board,
+        display_name=policy.spec.display_name or board,
+        size=policy.spec.size,
+        season=policy.season,
+        generation=policy.generation,
+        players=players,
+        top_score=top,
+        policy=msgspec.to_builtins(policy.public()),
+    )
+
+
+async def seasons(container: Container, board: str) -> SeasonsResponse:
+    policy = active_board(container, board)
+    archived = await pg_boards.list_seasons(container.db, board)
+    row = container.policies.rows.get(board)
+    current = SeasonOut(
+        season=policy.season,
+        started_at=row.season_started_at if row else datetime.now(UTC),
+        ended_at=None,
+        players=None,
+        top_score=None,
+        current=True,
+    )
+    return SeasonsResponse(
+        leaderboard=board,
+        current_season=policy.season,
+        seasons=[current]
+        + [
+            SeasonOut(
+                season=s.season,
+                started_at=s.started_at,
+                ended_at=s.ended_at,
+                players=s.players,
+                top_score=s.top_score,
+                current=False,
+            )
+            for s in archived
+        ],
+    )
+
+
+async def season_top(
+    container: Container, board: str, season: int, limit: int | None
+) -> SeasonTopResponse:
+    policy = active_board(container, board)
+    if season == policy.season:
+        body = await top_bytes(container, board, limit)
+        top = msgspec.json.decode(body, type=TopResponse)
+        return SeasonTopResponse(leaderboard=board, season=season, entries=top.entries)
+    rows = await pg_boards.season_top(container.db, board, season, limit or policy.spec.size)
+    if rows is None:
+        raise ProblemError(404, "season_not_found", f"season {season} is not archived")
+    return SeasonTopResponse(
+        leaderboard=board,
+        season=season,
+        entries=[
+            EntryOut(rank=r[0], user_id=r[1], username=r[2], score=r[3], last_updated=r[4])
+            for r in rows
+        ],
+    )

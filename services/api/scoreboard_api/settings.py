@@ -1,0 +1,83 @@
+"""Settings of the api service, read from the environment (see docs/api.md for the table)."""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import cached_property
+
+from pydantic import Field, field_validator, model_validator
+from scoreboard_common.settings import CommonSettings
+
+
+class ApiSettings(CommonSettings):
+    """Every variable the api reads. Names are the upper-case field names."""
+
+    database_url: str = Field(
+        "postgresql://scoreboard@127.0.0.1:5432/scoreboard",
+        description="PostgreSQL DSN (plain `postgresql://`); the api owns this database.",
+    )
+    jwt_private_key_file: str | None = Field(
+        None,
+        description="ES256 (P-256) private key PEM used to sign access tokens. The key id is its "
+        "RFC 7638 thumbprint. Required unless only an external issuer is trusted.",
+    )
+    auth_external_issuer: str | None = Field(
+        None, description="`iss` of the external OIDC issuer whose JWKS is at AUTH_JWKS_URL."
+    )
+    auth_external_audience: str | None = Field(
+        None, description="`aud` required on external tokens (defaults to AUTH_AUDIENCE)."
+    )
+    admin_api_key: str | None = Field(
+        None,
+        min_length=16,
+        description="Optional static bearer key granting `scoreboard:admin` (constant-time compare).",
+    )
+    registration_enabled: bool = Field(True, description="Allow POST /api/v1/auth/register.")
+    access_token_ttl_seconds: int = Field(3600, ge=60, le=86400)
+    refresh_token_ttl_seconds: int = Field(86400, ge=300, le=30 * 86400)
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="CIDRs of reverse proxies whose X-Forwarded-For is believed (JSON list).",
+    )
+    cors_allowed_origins: list[str] = Field(default_factory=list, description="JSON list.")
+    max_body_bytes: int = Field(16384, ge=256, le=1_048_576)
+    db_pool_min_size: int = Field(2, ge=0, le=100)
+    db_pool_max_size: int = Field(20, ge=1, le=500)
+    db_command_timeout_seconds: float = Field(3.0, gt=0, le=60)
+    db_connect_timeout_seconds: float = Field(2.0, gt=0, le=60)
+    fallback_rate_limit_per_minute: int = Field(
+        30, ge=1, description="Per-user limit of each replica while Redis is unreachable."
+    )
+    auth_rate_limit_per_minute: int = Field(
+        60, ge=1, description="Per client IP limit of login/register/refresh calls."
+    )
+    policy_refresh_seconds: float = Field(
+        5.0, gt=0, le=300, description="Full policy reload period (Pub/Sub makes changes instant)."
+    )
+    health_check_interval_seconds: float = Field(1.0, gt=0, le=60)
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str) -> str:
+        if not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for item in value:
+            ipaddress.ip_network(item, strict=False)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ApiSettings:
+        if self.auth_jwks_url and not self.auth_external_issuer:
+            raise ValueError("AUTH_JWKS_URL needs AUTH_EXTERNAL_ISSUER")
+        if self.db_pool_min_size > self.db_pool_max_size:
+            raise ValueError("DB_POOL_MIN_SIZE must not exceed DB_POOL_MAX_SIZE")
+        return self
+
+    @cached_property
+    def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(item, strict=False) for item in self.trusted_proxies)

@@ -95,4 +95,5 @@ def create_app(settings: RealtimeSettings | None = None) -> Litestar:
         lifespan=[lifespan],
         middleware=[DefineMiddleware(HttpMetricsMiddleware, service=SERVICE)],  # type: ignore[arg-type]
         openapi_config=None,
+        logging_config=None,
     )

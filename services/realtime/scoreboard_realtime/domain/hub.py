@@ -85,6 +85,7 @@ class Client:
         self._wake = asyncio.Event()
         self.close_request: tuple[int, str] | None = None
         self.last_version = -1
+        self._last_snapshot: Outgoing | None = None
         self.last_rank_version = -1
         self.sending_since: float | None = None
         self.dropped = False
@@ -100,9 +101,12 @@ class Client:
         if self.close_request is not None:
             return False
         if message.kind == "snapshot":
-            if message.version <= self.last_version:
+            # Never lower; equal only for a different snapshot of the same version (the board's
+            # size changed), never the same one twice.
+            if message.version < self.last_version or message is self._last_snapshot:
                 return False
             self.last_version = message.version
+            self._last_snapshot = message
             replaced, self._snapshot = self._snapshot, message
         else:
             if message.version <= self.last_rank_version:

@@ -1,0 +1,304 @@
+"""The fan-out hub without sockets: fake snapshot/policy sources and fake client sinks."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from prometheus_client import REGISTRY
+from scoreboard_common.board_store import Entry, TopSnapshot
+from scoreboard_common.events import BoardChanged, ScoreChanged
+from scoreboard_realtime.domain.hub import Hub
+from scoreboard_realtime.domain.policy import BoardPolicy, decode_policy
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def policy(**spec: object) -> BoardPolicy:
+    base: dict[str, object] = {"size": 3, "broadcast": {"minIntervalMs": 20}}
+    base.update(spec)
+    import msgspec
+
+    return decode_policy(msgspec.json.encode(base))
+
+
+class FakeBoards:
+    """Snapshot and policy source: a mutable in-memory board, counting reads."""
+
+    def __init__(self) -> None:
+        self.scores: dict[str, int] = {}
+        self.version = 1
+        self.reads = 0
+        self.policies: dict[str, BoardPolicy | None] = {"b": policy()}
+        self.fail = False
+        self.override_version: int | None = None
+
+    def set(self, user: str, score: int) -> None:
+        self.scores[user] = score
+        self.version += 1
+
+    async def top(self, board: str, limit: int) -> TopSnapshot:
+        self.reads += 1
+        await asyncio.sleep(0)
+        if self.fail:
+            raise ConnectionError("redis down")
+        ranked = sorted(self.scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        entries = [
+            Entry(rank=i, user_id=u, username=u.upper(), score=s, last_updated=NOW)
+            for i, (u, s) in enumerate(ranked[:limit], 1)
+        ]
+        version = self.version if self.override_version is None else self.override_version
+        return TopSnapshot(
+            leaderboard=board, season=1, version=version, total_players=len(ranked), entries=entries
+        )
+
+    async def get(self, board: str) -> BoardPolicy | None:
+        return self.policies.get(board)
+
+
+class Sink:
+    def __init__(self, *, blocked: bool = False) -> None:
+        self.texts: list[str] = []
+        self.closed: tuple[int, str] | None = None
+        self.gate = asyncio.Event()
+        if not blocked:
+            self.gate.set()
+
+    async def send_text(self, text: str) -> None:
+        await self.gate.wait()
+        self.texts.append(text)
+
+    async def close(self, code: int, reason: str) -> None:
+        self.closed = (code, reason)
+
+    def decoded(self) -> list[dict[str, object]]:
+        import json
+
+        return [json.loads(t) for t in self.texts]
+
+
+@pytest.fixture
+async def setup() -> tuple[Hub, FakeBoards]:
+    boards = FakeBoards()
+    hub = Hub(boards, boards, send_timeout=0.3, default_interval_ms=20)
+    hub.start()
+    yield hub, boards
+    await hub.stop()
+
+
+async def until(predicate: object, timeout: float = 2.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():  # type: ignore[operator]
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.005)
+
+
+def score_event(user: str, total: int, version: int, board: str = "b") -> ScoreChanged:
+    return ScoreChanged(
+        board=board,
+        season=1,
+        version=version,
+        user_id=user,
+        username=user,
+        total=total,
+        rank=1,
+        increment=1,
+    )
+
+
+def metric(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_snapshot_on_connect_then_coalesced_broadcast(setup: tuple[Hub, FakeBoards]) -> None:
+    hub, boards = setup
+    sinks = [Sink() for _ in range(5)]
+    for sink in sinks:
+        hub.register("b", policy(), None, sink)
+    await until(lambda: all(len(s.texts) == 1 for s in sinks))
+    assert sinks[0].decoded()[0]["type"] == "snapshot"
+    reads_before = boards.reads
+
+    for i in range(100):  # a burst of events: one read per interval, not per event or client
+        boards.set(f"u{i % 7}", i)
+        hub.on_event(score_event(f"u{i % 7}", i, boards.version))
+    await until(lambda: all(len(s.texts) == 2 for s in sinks))
+    await asyncio.sleep(0.1)
+    assert boards.reads - reads_before <= 2
+    assert all(len(s.texts) == 2 for s in sinks)
+    # Encoded once: every client got the very same string object.
+    assert len({id(s.texts[1]) for s in sinks}) == 1
+    last = sinks[0].decoded()[1]
+    assert last["version"] == boards.version
+    assert [e["user_id"] for e in last["entries"]] == ["u1", "u0", "u6"]  # type: ignore[index]
+
+
+async def test_no_broadcast_when_top_n_unchanged(setup: tuple[Hub, FakeBoards]) -> None:
+    hub, boards = setup
+    for user, score in {"a": 100, "b": 90, "c": 80}.items():
+        boards.set(user, score)
+    sink = Sink()
+    hub.register("b", policy(), None, sink)
+    await until(lambda: len(sink.texts) == 1)
+    boards.set("d", 1)  # below the top 3: version grows, top N does not change
+    hub.on_event(score_event("d", 1, boards.version))
+    await asyncio.sleep(0.1)
+    assert len(sink.texts) == 1
+    boards.set("d", 95)
+    hub.on_event(score_event("d", 95, boards.version))
+    await until(lambda: len(sink.texts) == 2)
+
+
+async def test_joiner_served_from_cache_without_a_read(setup: tuple[Hub, FakeBoards]) -> None:
+    hub, boards = setup
+    first = Sink()
+    hub.register("b", policy(), None, first)
+    await until(lambda: len(first.texts) == 1)
+    reads = boards.reads
+    late = [Sink() for _ in range(20)]
+    for sink in late:
+        hub.register("b", policy(), None, sink)
+    await until(lambda: all(len(s.texts) == 1 for s in late))
+    assert boards.reads == reads
+    assert late[0].texts[0] is first.texts[0]
+
+
+async def test_slow_client_gets_newest_only_and_never_delays_others(
+    setup: tuple[Hub, FakeBoards],
+) -> None:
+    hub, boards = setup
+    hub.send_timeout = 30  # not dropped in this test
+    slow, fast = Sink(blocked=True), Sink()
+    hub.register("b", policy(), None, slow)
+    hub.register("b", policy(), None, fast)
+    await until(lambda: len(fast.texts) == 1)
+    for round_ in range(5):
+        boards.set("u", 10 + round_)
+        hub.on_event(score_event("u", 10 + round_, boards.version))
+        await until(lambda r=round_: len(fast.texts) == 2 + r)
+    slow.gate.set()
+    await until(lambda: len(slow.texts) == 2)
+    await asyncio.sleep(0.05)
+    # The first snapshot was in flight; of the five later ones only the newest is left.
+    versions = [m["version"] for m in slow.decoded()]
+    assert versions == [fast.decoded()[0]["version"], boards.version]
+
+
+async def test_stuck_client_is_dropped(setup: tuple[Hub, FakeBoards]) -> None:
+    hub, _ = setup
+    before = metric("scoreboard_ws_slow_client_drops_total", board="b")
+    stuck, ok = Sink(blocked=True), Sink()
+    stuck_client = hub.register("b", policy(), None, stuck)
+    hub.register("b", policy(), None, ok)
+    await until(lambda: stuck.closed is not None, timeout=3)
+    assert stuck.closed == (1008, "client too slow")
+    assert stuck_client not in hub.channels["b"].clients
+    assert len(ok.texts) == 1 and ok.closed is None
+    assert metric("scoreboard_ws_slow_client_drops_total", board="b") == before + 1
+
+
+async def test_versions_never_go_backwards(setup: tuple[Hub, FakeBoards]) -> None:
+    hub, boards = setup
+    boards.set("a", 5)
+    sink = Sink()
+    hub.register("b", policy(), None, sink)
+    await until(lambda: len(sink.texts) == 1)
+    boards.scores["a"] = 50
+    boards.override_version = 0  # e.g. Redis lost its data and nobody rebuilt it yet
+    hub.on_event(score_event("a", 50, 0))
+    await asyncio.sleep(0.1)
+    assert len(sink.texts) == 1
+    late = Sink()
+    hub.register("b", policy(), None, late)
+    await until(lambda: len(late.texts) == 1)
+    assert late.decoded()[0]["version"] == sink.decoded()[0]["version"]
+    boards.override_version = None
+    boards.set("a", 60)
+    hub.on_event(score_event("a", 60, boards.version))
+    await until(lambda: len(sink.texts) == 2)
+    assert sink.decoded()[1]["version"] > sink.decoded()[0]["version"]
+
+
+async def test_rank_messages_only_to_the_player(setup: tuple[Hub, FakeBoards]) -> None:
+    hub, boards = setup
+    alice, bob, anon = Sink(), Sink(), Sink()
+    hub.register("b", policy(), "alice", alice)
+    hub.register("b", policy(), "bob", bob)
+    hub.register("b", policy(), None, anon)
+    await until(lambda: all(len(s.texts) == 1 for s in (alice, bob, anon)))
+    boards.set("alice", 7)
+    hub.on_event(score_event("alice", 7, boards.version))
+    await until(lambda: len(alice.texts) == 3)
+    kinds = sorted(m["type"] for m in alice.decoded()[1:])
+    assert kinds == ["rank", "snapshot"]
+    rank = next(m for m in alice.decoded() if m["type"] == "rank")
+    assert rank == {"type": "rank", "user_id": "alice", "rank": 1, "score": 7}
+    await asyncio.sleep(0.05)
+    assert [m["type"] for m in bob.decoded()] == ["snapshot", "snapshot"]
+    assert [m["type"] for m in anon.decoded()] == ["snapshot", "snapshot"]
+
+
+async def test_policy_changes_apply_to_connected_clients(setup: tuple[Hub, FakeBoards]) -> None:
+    hub, boards = setup
+    anon, user = Sink(), Sink()
+    hub.register("b", policy(), None, anon)
+    hub.register("b", policy(), "alice", user)
+    await until(lambda: len(anon.texts) == len(user.texts) == 1)
+    boards.policies["b"] = policy(access={"publicRead": True, "anonymousLive": False})
+    hub.on_event(BoardChanged(board="b", kind="policy"))
+    await until(lambda: anon.closed is not None)
+    assert anon.closed == (4403, "sign-in required on this board")
+    assert user.closed is None
+    boards.policies["b"] = None
+    hub.on_event(BoardChanged(board="b", kind="deleted"))
+    await until(lambda: user.closed is not None)
+    assert user.closed == (4404, "board deleted")
+    assert "b" not in hub.channels
+
+
+async def test_resubscribe_rereads_and_resends_newer_state(setup: tuple[Hub, FakeBoards]) -> None:
+    hub, boards = setup
+    boards.set("a", 5)
+    sink = Sink()
+    hub.register("b", policy(), None, sink)
+    await until(lambda: len(sink.texts) == 1)
+    hub.on_subscription_lost()
+    boards.set("z", 1)  # changed while the subscription was down; its event was lost
+    hub.on_resubscribed()
+    await until(lambda: len(sink.texts) == 2)
+    assert sink.decoded()[1]["version"] == boards.version
+    assert sink.decoded()[1]["total_players"] == 2
+
+
+async def test_read_failure_is_retried(setup: tuple[Hub, FakeBoards]) -> None:
+    hub, boards = setup
+    boards.fail = True
+    sink = Sink()
+    hub.register("b", policy(), None, sink)
+    await asyncio.sleep(0.1)
+    assert sink.texts == []
+    boards.fail = False
+    await until(lambda: len(sink.texts) == 1, timeout=3)
+
+
+async def test_drain_closes_everyone_with_1001(setup: tuple[Hub, FakeBoards]) -> None:
+    hub, _ = setup
+    sinks = [Sink() for _ in range(30)]
+    for sink in sinks:
+        hub.register("b", policy(), None, sink)
+    await until(lambda: all(s.texts for s in sinks))
+    await hub.drain(0.2)
+    assert all(s.closed == (1001, "server shutting down") for s in sinks)
+    assert hub.draining and hub.connection_count() == 0
+
+
+def test_policy_decoding() -> None:
+    raw = b'{"displayName":"G","size":500,"access":{"publicRead":true,"anonymousLive":false},"broadcast":{"minIntervalMs":1},"extra":1}'
+    parsed = decode_policy(raw)
+    assert parsed.limit == 100 and not parsed.anonymous_allowed
+    assert parsed.interval_seconds(100) == 0.01
+    wrapped = decode_policy(b'{"spec":{"size":5},"generation":3}')
+    assert wrapped.limit == 5 and wrapped.anonymous_allowed
+    assert wrapped.interval_seconds(100) == 0.1

@@ -34,6 +34,7 @@ class RateLimitSpec(_Spec):
         default_factory=lambda: RateWindow(limit=10, window_seconds=60)
     )
     per_ip: RateWindow = msgspec.field(
+        name="perIP",
         default_factory=lambda: RateWindow(limit=100, window_seconds=3600)
     )
 

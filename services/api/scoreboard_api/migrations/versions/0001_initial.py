@@ -12,8 +12,15 @@ branch_labels = None
 depends_on = None
 
 
+def _run(sql: str) -> None:
+    # asyncpg prepares each statement: one command per execute.
+    for statement in sql.split(";"):
+        if statement.strip():
+            op.execute(statement)
+
+
 def upgrade() -> None:
-    op.execute(
+    _run(
         """
         CREATE TABLE users (
             id            uuid PRIMARY KEY,
@@ -61,7 +68,7 @@ def upgrade() -> None:
         );
         CREATE INDEX scores_ranking ON scores (board, season, total DESC, reached_at, user_id);
 
-        -- Audit of every accepted submission; (board, action_id) makes submissions idempotent.
+        -- Audit of every accepted submission. (board, action_id) makes submissions idempotent.
         CREATE TABLE score_events (
             id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
             board      text NOT NULL,
@@ -138,7 +145,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute(
+    _run(
         """
         DROP TABLE score_voids, player_bans, season_standings, seasons, fraud_events,
                    score_events, scores, leaderboards, refresh_tokens, users;

@@ -64,6 +64,7 @@ class BoardStats:
     top_score: int | None = None
     season: int | None = None
     generation: int | None = None
+    last_reset: str | None = None
     updates_per_minute: float | None = None
     fraud_events: int | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
@@ -89,10 +90,15 @@ class BoardStats:
             top_score=integer("top_score", "topScore"),
             season=integer("season", "current_season", "currentSeason"),
             generation=integer("generation"),
+            last_reset=_text(data.get("last_reset", data.get("lastReset"))),
             updates_per_minute=float(upm) if isinstance(upm, int | float) else None,
             fraud_events=integer("fraud_events", "fraudEvents"),
             raw=dict(data),
         )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _problem(response: httpx.Response) -> tuple[str, str | None]:
@@ -184,11 +190,17 @@ class AdminApi:
         return self._json(r)
 
     async def get_board(self, name: str) -> dict[str, Any] | None:
-        """The api's stored board (policy and generation), or ``None`` when it has none."""
+        """The api's view of the board (``GET /api/v1/leaderboards/{name}``: generation, season,
+        players and the public policy), ``None`` when the api has no such board, ``{}`` when the
+        view is not readable with this token (nothing to compare then)."""
         try:
-            r = await self._request("GET", self._path(name), f"GET board {name}")
+            r = await self._request(
+                "GET", f"/api/v1/leaderboards/{quote(name, safe='')}", f"GET board {name}"
+            )
         except ApiNotFound:
             return None
+        except ApiUnauthorized:
+            return {}
         return self._json(r)
 
     async def stats(self, name: str) -> BoardStats:

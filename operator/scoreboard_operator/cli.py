@@ -54,7 +54,7 @@ def main() -> None:
     type=int,
     default=None,
     help="Peering priority (the live replica with the highest one is active). Default: "
-    "derived from POD_NAME, else random, so that replicas never tie.",
+    "PEERING_PRIORITY, else derived from POD_NAME, else random, so that replicas never tie.",
 )
 @click.option(
     "--liveness",
@@ -76,7 +76,9 @@ def run(
     ns = list(namespaces) or settings.namespaces
     peering = None if standalone else (peering_name or settings.peering_name or None)
     if peering is not None and priority is None:
-        priority = default_priority(settings.pod_name)
+        priority = settings.peering_priority
+        if priority is None:
+            priority = default_priority(settings.pod_name)
     if liveness is None:
         port = settings.health_port
         liveness = f"http://0.0.0.0:{port}/healthz" if port else ""

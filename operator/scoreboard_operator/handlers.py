@@ -31,7 +31,7 @@ from .domain.seasons import (
     on_demand_season,
     parse_schedule,
 )
-from .domain.spec import board_payload, deletion_policy, drift
+from .domain.spec import board_payload, deletion_policy, drift, generation_conflict
 from .settings import (
     DOMAIN,
     FINALIZER,
@@ -207,12 +207,23 @@ def _stats_to_status(patch: kopf.Patch, status: Mapping[str, Any], stats: BoardS
         patch.status["players"] = stats.players
     if stats.top_score is not None and status.get("topScore") != stats.top_score:
         patch.status["topScore"] = stats.top_score
+    last_reset = _rfc3339_text(stats.last_reset) if stats.last_reset else None
+    if last_reset is not None and status.get("lastReset") != last_reset:
+        patch.status["lastReset"] = last_reset
     if stats.season is not None:
         # Never move the recorded season backwards (a reset this operator did may be newer
         # than a stale stats answer).
         current = status.get("season")
         if not isinstance(current, int) or stats.season > current:
             patch.status["season"] = stats.season
+
+
+def _rfc3339_text(value: str) -> str:
+    """The api's ISO time (``...+00:00``, fractions) as Kubernetes writes times."""
+    try:
+        return cond.rfc3339(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except ValueError:
+        return value
 
 
 def _next_reset(patch: kopf.Patch, status: Mapping[str, Any], schedule: Schedule | None) -> None:
@@ -264,50 +275,54 @@ async def _sync(
         ready = cond.ready_from([synced])
         _set_conditions(patch, [ready, synced, schedule_cond, blocked], generation)
         _announce(body, status, ready)
+        if status.get("observedGeneration") != generation:
+            patch.status["observedGeneration"] = generation
         metrics.RECONCILES.labels("error").inc()
         return
 
     api = _api(memo)
     payload = board_payload(name, spec, generation)
-    started = clock()
     success_message: str | None = None
+    conflict_note: str | None = None
+    reason: str | None = None
     try:
         with metrics.RECONCILE_DURATION.time():
             put = True
             if only_on_drift:
-                stored = await api.get_board(name)
+                stats: BoardStats | None
+                try:
+                    stats = await api.stats(name)
+                except ApiNotFound:
+                    stats = None
+                stored = None if stats is None else await api.get_board(name)
                 reason = drift(stored, payload)
-                put = reason is not None
-                if put:
-                    logger.info(f"drift on board {name!r}: {reason}; re-applying")
+                # A newer generation in the api: PUT anyway (the api ignores it and answers
+                # with its stored spec) to tell a harmless race from a GenerationConflict.
+                ahead = stats is not None and (stats.generation or 0) > generation
+                put = reason is not None or ahead
+            if put:
+                state = await api.put_board(name, payload)
+                conflict_note = generation_conflict(state, payload)
+                if only_on_drift and conflict_note is None and reason is not None:
+                    logger.info(f"drift on board {name!r}: {reason}; re-applied")
                     kopf.info(
                         body,
                         reason="DriftCorrected",
                         message=f"{reason}; re-applied generation {generation}",
                     )
-            if put:
-                await api.put_board(name, payload)
-                if not only_on_drift and status.get("observedGeneration") != generation:
+                elif conflict_note is None and status.get("observedGeneration") != generation:
                     success_message = (
                         f"board {name!r} applied to the api at generation {generation}"
                     )
-            stats = await api.stats(name)
+                stats = await api.stats(name)
     except ApiError as error:
         metrics.RECONCILES.labels("error").inc()
         if isinstance(error, ApiUnavailable):
             metrics.API_UP.set(0)
         synced = cond.Condition(cond.SYNCED, "False", error.reason, error.message)
         ready = cond.ready_from([synced, schedule_cond])
-        _set_conditions(
-            patch,
-            [
-                ready,
-                synced,
-                schedule_cond,
-                cond.Condition(cond.NAME_AVAILABLE, "True", "NameOwned", ""),
-            ],
-            generation,
-        )
+        owned = cond.Condition(cond.NAME_AVAILABLE, "True", "NameOwned", _owned_message(name))
+        _set_conditions(patch, [ready, synced, schedule_cond, owned], generation)
         _announce(body, status, ready)
         if only_on_drift:
             logger.warning(f"drift check of board {name!r} failed: {error}")
@@ -315,21 +330,27 @@ async def _sync(
         raise kopf.TemporaryError(str(error), delay=_backoff(retry, error)) from error
 
     metrics.API_UP.set(1)
-    metrics.RECONCILES.labels("success").inc()
-    _stats_to_status(patch, status, stats)
+    if stats is not None:
+        _stats_to_status(patch, status, stats)
     _next_reset(patch, status, schedule)
     if status.get("observedGeneration") != generation:
         patch.status["observedGeneration"] = generation
-    synced = cond.Condition(
-        cond.SYNCED, "True", "Applied", f"api holds generation {generation} of board {name!r}"
-    )
-    owned = cond.Condition(
-        cond.NAME_AVAILABLE, "True", "NameOwned", f"board {name!r} belongs to this Leaderboard"
-    )
+    if conflict_note is not None:
+        metrics.RECONCILES.labels("error").inc()
+        synced = cond.Condition(cond.SYNCED, "False", "GenerationConflict", conflict_note)
+    else:
+        metrics.RECONCILES.labels("success").inc()
+        synced = cond.Condition(
+            cond.SYNCED, "True", "Applied", f"api holds generation {generation} of board {name!r}"
+        )
+    owned = cond.Condition(cond.NAME_AVAILABLE, "True", "NameOwned", _owned_message(name))
     ready = cond.ready_from([synced, schedule_cond])
     _set_conditions(patch, [ready, synced, schedule_cond, owned], generation)
     _announce(body, status, ready, success_message=success_message)
-    logger.debug(f"board {name!r} synced in {(clock() - started).total_seconds():.3f}s")
+
+
+def _owned_message(name: str) -> str:
+    return f"board {name!r} in the api belongs to this Leaderboard"
 
 
 @kopf.on.resume(*RESOURCE)

@@ -60,6 +60,11 @@ class OperatorSettings(BaseSettings):
         validation_alias=AliasChoices("PEERING_NAME", "OPERATOR_PEERING"),
         description="(Cluster)KopfPeering object shared by the replicas; empty = standalone.",
     )
+    peering_priority: int | None = Field(
+        None,
+        validation_alias=AliasChoices("PEERING_PRIORITY", "OPERATOR_PRIORITY"),
+        description="Peering priority of this replica; unset = derived from POD_NAME.",
+    )
     pod_name: str = Field(
         "",
         validation_alias=AliasChoices("POD_NAME", "POD_ID"),

@@ -98,28 +98,54 @@ def sorted_if_set(values: list[Any]) -> list[Any]:
 def drift(stored: Mapping[str, Any] | None, payload: Mapping[str, Any]) -> str | None:
     """Why the api's copy of the board differs from ``payload``, or ``None`` when it does not.
 
-    ``stored`` is the api's board document (``None`` when the api does not know the board).
-    A stored generation lower than the wanted one is drift; a higher one is not (another
-    writer is ahead, and we do not roll it back). When the api reports its stored policy
-    (``policy`` or ``spec`` member, or the fields at top level), the fields are compared too.
+    ``stored`` is the api's board document: ``None`` when the api does not know the board,
+    ``{}`` when it could not be read (nothing to compare). A stored generation lower than the
+    wanted one is drift; a higher one is not (another writer is ahead; see
+    :func:`generation_conflict`). The policy the api reports (its ``policy`` or ``spec``
+    member, or the document itself) is compared field by field; fields the api does not report
+    (e.g. a public view without rate limits) are not compared, and extra fields are ignored.
     """
     if stored is None:
         return "board missing in the api"
+    if not stored:
+        return None
     wanted_generation = int(payload.get("generation", 0))
     stored_generation = stored.get("generation")
     if isinstance(stored_generation, int) and stored_generation < wanted_generation:
         return f"api has generation {stored_generation}, want {wanted_generation}"
+    if isinstance(stored_generation, int) and stored_generation > wanted_generation:
+        return None
     policy = stored.get("policy") or stored.get("spec") or stored
     if not isinstance(policy, Mapping):
         return None
     wanted = _normalise({k: v for k, v in payload.items() if k != "generation"})
-    # Only compare the fields the api reports back: a public view may hide some of them.
-    reported = {k: v for k, v in wanted.items() if k in policy}
-    if not reported:
-        return None
-    if isinstance(stored_generation, int) and stored_generation > wanted_generation:
-        return None
-    for key, value in reported.items():
-        if not _contains(_normalise(policy.get(key)), value):
+    for key, value in wanted.items():
+        if key not in policy:
+            continue
+        reported = _normalise(policy.get(key))
+        if isinstance(value, Mapping) and not isinstance(reported, Mapping):
+            continue  # a different member of the same name (e.g. the current season id)
+        if not _contains(reported, value):
             return f"api's {key} differs from the spec"
     return None
+
+
+def generation_conflict(stored: Mapping[str, Any], payload: Mapping[str, Any]) -> str | None:
+    """A message when the api kept a newer generation with a different spec (our PUT was not
+    applied), e.g. an earlier Leaderboard of the same name left the board with
+    ``deletionPolicy: Retain`` at a higher generation; ``None`` when all is well."""
+    stored_generation = stored.get("generation")
+    wanted_generation = int(payload.get("generation", 0))
+    if not isinstance(stored_generation, int) or stored_generation <= wanted_generation:
+        return None
+    spec = stored.get("spec")
+    if not isinstance(spec, Mapping):
+        return None
+    if drift({**stored, "generation": wanted_generation}, payload) is None:
+        return None
+    return (
+        f"the api holds generation {stored_generation} of this board with a different spec and "
+        f"ignores generation {wanted_generation}; it was written by another or an earlier "
+        "Leaderboard of the same name: delete the board in the api (or recreate it with "
+        "deletionPolicy Delete) to let this Leaderboard own it"
+    )

@@ -5,6 +5,7 @@ tokens signed with the session's key, and a WebSocket client."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
 import time
@@ -177,10 +178,8 @@ class Feed:
                     f"no matching message (closed={self.closed}); got {self.messages[-3:]}"
                 )
             self._new.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._new.wait(), remaining)
-            except TimeoutError:
-                pass
 
     async def wait_closed(self, timeout: float = 5.0) -> tuple[int | None, str | None]:
         """``(code, reason)`` of the close frame the server sent."""

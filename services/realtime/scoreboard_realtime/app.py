@@ -12,7 +12,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.static_files import create_static_files_router
 from scoreboard_common.auth import TokenVerifier
 from scoreboard_common.metrics import DEPENDENCY_UP, HttpMetricsMiddleware
-from scoreboard_common.redis_client import create_redis
+from scoreboard_common.redis_client import create_pubsub_redis, create_redis
 from scoreboard_common.settings import load_settings
 from scoreboard_common.telemetry import configure_tracing
 
@@ -56,7 +56,7 @@ def create_app(settings: RealtimeSettings | None = None) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         redis = create_redis(settings.redis_url)
-        pubsub_redis = create_redis(settings.redis_url, socket_timeout=None)
+        pubsub_redis = create_pubsub_redis(settings.redis_url)
         hub = Hub(
             RedisSnapshotSource(redis),
             RedisPolicySource(redis),

@@ -181,6 +181,12 @@ class Feed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._new.wait(), remaining)
 
+    async def wait_version(self, version: int, timeout: float = 5.0) -> dict[str, Any]:
+        """The first snapshot at or above ``version``."""
+        return await self.wait_for(
+            lambda m: m["type"] == "snapshot" and m["version"] >= version, timeout
+        )
+
     async def wait_closed(self, timeout: float = 5.0) -> tuple[int | None, str | None]:
         """``(code, reason)`` of the close frame the server sent."""
         await asyncio.wait_for(asyncio.shield(self._task), timeout)

@@ -294,7 +294,8 @@ function renderSnapshot(snapshot) {
   }
   state.entries = snapshot.entries || [];
   renderEntries();
-  $("players").textContent = `${snapshot.total_players} players`;
+  const n = snapshot.total_players;
+  $("players").textContent = `${n} ${n === 1 ? "player" : "players"}`;
   $("version").textContent = `· season ${snapshot.season} · version ${snapshot.version}`;
 }
 

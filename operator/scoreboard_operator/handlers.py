@@ -33,9 +33,9 @@ from .domain.seasons import (
 )
 from .domain.spec import board_payload, deletion_policy, drift, generation_conflict
 from .settings import (
-    DOMAIN,
     FINALIZER,
     GROUP,
+    KOPF_STORAGE_PREFIX,
     PLURAL,
     RESET_ANNOTATION,
     SKIP_CLEANUP_ANNOTATION,
@@ -63,9 +63,11 @@ clock: Callable[[], datetime] = _now
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     """kopf settings (storage under our own domain from day one), api client, metrics."""
     settings.persistence.finalizer = FINALIZER
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=DOMAIN)
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
+        prefix=KOPF_STORAGE_PREFIX
+    )
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=DOMAIN, key="last-handled-configuration"
+        prefix=KOPF_STORAGE_PREFIX, key="last-handled-configuration"
     )
     settings.posting.enabled = True
     settings.posting.level = logging.INFO

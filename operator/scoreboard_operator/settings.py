@@ -18,7 +18,11 @@ DOMAIN = "scoreboard.dev"
 FINALIZER = f"{DOMAIN}/finalizer"
 RESET_ANNOTATION = f"{DOMAIN}/reset-requested"
 SKIP_CLEANUP_ANNOTATION = f"{DOMAIN}/skip-cleanup"
-LAST_HANDLED_ANNOTATION = f"{DOMAIN}/last-handled-configuration"
+#: kopf's progress and diff-base annotations use a sub-domain of ours, not ``scoreboard.dev/``
+#: itself: kopf drops every annotation under its storage prefix from the diff it reacts to, so
+#: sharing the prefix would hide user-facing annotations such as ``reset-requested``.
+KOPF_STORAGE_PREFIX = f"operator.{DOMAIN}"
+LAST_HANDLED_ANNOTATION = f"{KOPF_STORAGE_PREFIX}/last-handled-configuration"
 
 
 class OperatorSettings(BaseSettings):

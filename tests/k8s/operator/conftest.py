@@ -323,8 +323,9 @@ def start_operator(
 
 @pytest.fixture(scope="session")
 def operator(start_operator: OperatorFactory) -> OperatorProcess:
-    """The session's operator replica (tests that stop replicas start their own)."""
-    return start_operator()
+    """The session's operator replica, peering priority 1000 (the peering test starts replicas
+    below and above it)."""
+    return start_operator(PEERING_PRIORITY="1000")
 
 
 @pytest.fixture
@@ -391,6 +392,39 @@ def events_for(kube: KubeAPIServer, namespace: str, name: str) -> list[dict[str,
         )
     r.raise_for_status()
     return list(r.json()["items"])
+
+
+@dataclass
+class Player:
+    """A registered user of the api with an access token."""
+
+    api_url: str
+    username: str
+    token: str
+
+    def submit(self, board: str, increment: int = 1) -> httpx.Response:
+        return httpx.post(
+            f"{self.api_url}/api/v1/leaderboards/{board}/scores",
+            json={
+                "action_id": secrets.token_hex(8),
+                "score_increment": increment,
+                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            },
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=10,
+        )
+
+
+@pytest.fixture
+def player(api: ServiceProcess) -> Player:
+    username = f"p{secrets.token_hex(4)}"
+    password = secrets.token_urlsafe(16)
+    with httpx.Client(base_url=api.url, timeout=10) as c:
+        r = c.post("/api/v1/auth/register", json={"username": username, "password": password})
+        assert r.status_code == 201, r.text
+        r = c.post("/api/v1/auth/login", json={"username": username, "password": password})
+        assert r.status_code == 200, r.text
+        return Player(api.url, username, r.json()["access_token"])
 
 
 def event_reasons(kube: KubeAPIServer, namespace: str, name: str) -> list[str]:

@@ -96,12 +96,14 @@ class Tools:
 
     @classmethod
     def find(cls, env: Mapping[str, str] | None = None, env_file: Path | None = None) -> Tools:
-        """Read the paths from ``SCOREBOARD_*`` variables, else from ``.cache/tools/env.sh``.
+        """Read the paths from ``SCOREBOARD_*`` variables, else from ``env.sh`` that
+        ``make tools`` wrote in ``$SCOREBOARD_CACHE/tools/`` (default ``.cache/tools/``).
 
         Raises ``ToolsMissingError`` (never skips) when anything is missing.
         """
         env = os.environ if env is None else env
-        env_file = env_file or REPO_ROOT / ".cache" / "tools" / "env.sh"
+        cache = Path(env.get("SCOREBOARD_CACHE") or REPO_ROOT / ".cache")
+        env_file = env_file or cache / "tools" / "env.sh"
         from_file = _parse_env_sh(env_file) if env_file.is_file() else {}
         paths: dict[str, Path] = {}
         problems: list[str] = []

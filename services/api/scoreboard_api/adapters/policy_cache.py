@@ -44,6 +44,9 @@ class PolicyCache:
         self.loaded = False
         self.loaded_at = 0.0
         self._wake = asyncio.Event()
+        # Changes this replica made itself, re-applied on top of a reload that started before
+        # them (the reload's snapshot may predate their commit).
+        self._local: list[tuple[str, BoardRow | None]] = []
 
     def get(self, board: str) -> BoardPolicy | None:
         return self.boards.get(board)
@@ -56,11 +59,13 @@ class PolicyCache:
         boards[row.name] = policy
         self.boards = boards
         self.rows = {**self.rows, row.name: row}
+        self._local.append((row.name, row))
         return policy
 
     def drop(self, board: str) -> None:
         self.boards = {k: v for k, v in self.boards.items() if k != board}
         self.rows = {k: v for k, v in self.rows.items() if k != board}
+        self._local.append((board, None))
 
     def ban(self, board: str, user_id: str) -> None:
         current = self.boards.get(board)
@@ -75,6 +80,7 @@ class PolicyCache:
             self.disabled_users = self.disabled_users - {user_id}
 
     async def reload(self) -> None:
+        mark = len(self._local)
         rows, bans = await self.db.load_boards()
         disabled = await self.db.disabled_users()
         banned: dict[str, set[str]] = {}
@@ -86,8 +92,18 @@ class PolicyCache:
                 boards[row.name] = policy_from_row(row, frozenset(banned.get(row.name, ())))
             except msgspec.MsgspecError:
                 log.exception("stored policy of board %s is invalid; skipped", row.name)
+        by_name = {row.name: row for row in rows}
+        for name, local in self._local[mark:]:
+            if local is None:
+                boards.pop(name, None)
+                by_name.pop(name, None)
+            elif name not in by_name or by_name[name].generation <= local.generation:
+                current = boards.get(name)
+                boards[name] = policy_from_row(local, current.banned if current else frozenset())
+                by_name[name] = local
+        self._local = self._local[mark:]
         self.boards = boards
-        self.rows = {row.name: row for row in rows}
+        self.rows = by_name
         self.disabled_users = frozenset(disabled)
         self.loaded = True
         self.loaded_at = time.monotonic()

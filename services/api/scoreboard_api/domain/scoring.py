@@ -20,6 +20,7 @@ class Submission:
     action: str | None
     score_increment: int | None
     user_id: str
+    server_timestamp: bool = False  # the timestamp is ours (seed route): not part of the payload
 
 
 def resolve_increment(spec: BoardSpec, action: str | None, score_increment: int | None) -> int:

@@ -54,6 +54,8 @@ async def decode_body(request: AnyRequest, kind: type[T]) -> T:
         raise validation_error(str(error)) from None
     except msgspec.DecodeError as error:
         raise ProblemError(400, "malformed_json", f"the body is not valid JSON: {error}") from None
+    except UnicodeDecodeError:
+        raise ProblemError(400, "malformed_json", "the body is not valid UTF-8") from None
 
 
 def check_board_name(board: str) -> None:

@@ -63,6 +63,7 @@ async def seed_update(request: AnyRequest) -> Response[SeedUpdateResponse]:
             action=None,
             score_increment=body.score_increment,
             user_id=str(body.user_id),
+            server_timestamp=True,
         ),
         client_ip=client_ip(request),
         request_id=request_id(request),

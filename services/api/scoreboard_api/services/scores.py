@@ -253,7 +253,7 @@ async def _replay(
         result.user_id == target
         and result.action == submission.action
         and result.increment == increment
-        and result.client_ts == submission.timestamp
+        and (submission.server_timestamp or result.client_ts == submission.timestamp)
     )
     replays = await _adjust(container, board, target, refund=increment, replay=True)
     if not same:

@@ -372,38 +372,48 @@ def test_the_chart_grants_no_more_than_needed(
     assert not can("patch", "clusterkopfpeerings.kopf.dev/someone-else")
 
 
-def test_two_replicas_one_active_by_peering_priority(
-    kube: KubeAPIServer, namespace: str, start_operator: OperatorFactory, operator: OperatorProcess
-) -> None:
-    standby = start_operator(PEERING_PRIORITY="500")
-    wait_for(
-        lambda: any("Pausing operations" in r.get("msg", "") for r in standby.log_records()),
-        20,
-        "standby to pause",
+def handled(process: OperatorProcess, obj: str) -> bool:
+    return any(
+        r.get("object") == obj and "reconcile" in r.get("msg", "") for r in process.log_records()
     )
+
+
+def test_two_replicas_one_active_by_peering_priority(
+    kube: KubeAPIServer,
+    namespace: str,
+    start_operator: OperatorFactory,
+    operator: OperatorProcess,
+    operator_identity: OperatorIdentity,
+) -> None:
+    def peers() -> dict[str, dict[str, object]]:
+        with kube.admin_client() as c:
+            r = c.get(f"/apis/kopf.dev/v1/clusterkopfpeerings/{operator_identity.peering_name}")
+        r.raise_for_status()
+        return dict(r.json().get("status") or {})
+
+    standby = start_operator(PEERING_PRIORITY="500")
+    wait_for(lambda: standby.name in peers(), 20, "the standby in the peering object")
+    assert peers()[operator.name]["priority"] == 1000
     apply_leaderboard(kube, namespace, "peered-a", {})
     wait_ready(kube, namespace, "peered-a")
+    assert handled(operator, f"{namespace}/peered-a")
+    assert not handled(standby, f"{namespace}/peered-a")
     # A higher-priority replica takes over; the session replica pauses.
     leader = start_operator(PEERING_PRIORITY="2000")
     wait_for(
         lambda: any("Pausing operations" in r.get("msg", "") for r in operator.log_records()),
         20,
-        "session replica to pause",
+        "the session replica to pause",
     )
     apply_leaderboard(kube, namespace, "peered-b", {})
     wait_ready(kube, namespace, "peered-b")
-    handled_by = [
-        p.name
-        for p in (standby, leader, operator)
-        if any(
-            r.get("object") == f"{namespace}/peered-b" and "reconcile" in r.get("msg", "")
-            for r in p.log_records()
-        )
+    assert [p.name for p in (standby, leader, operator) if handled(p, f"{namespace}/peered-b")] == [
+        leader.name
     ]
-    assert handled_by == [leader.name]
     # The leader leaves cleanly: the session replica resumes (the standby stays paused).
     leader.stop()
     apply_leaderboard(kube, namespace, "peered-c", {})
     wait_ready(kube, namespace, "peered-c", timeout=30)
-    assert not any(r.get("object") == f"{namespace}/peered-c" for r in standby.log_records())
+    assert handled(operator, f"{namespace}/peered-c")
+    assert not any(r.get("object") for r in standby.log_records())
     standby.stop()

@@ -1,0 +1,129 @@
+"""Write path: authenticated score submissions through the api vs pgbench running the api's own
+SQL transaction at the same concurrency on the same database (the storage ceiling)."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from bench.report import Row
+from bench.stack import BENCH_BOARD, Stack
+from bench.tools import HERE, LoadResult, median, pgbench, wrk
+
+USERS = 200
+
+_SUBSTITUTIONS = {
+    1: f"'{BENCH_BOARD}'",
+    2: "('pg-' || CAST(:a AS text))",
+    3: "(1)",
+    4: "(('00000000-0000-4000-8000-' || lpad(CAST(:u AS text), 12, '0'))::uuid)",
+    5: "(NULL::text)",
+    6: "(CAST(:inc AS bigint))",
+    7: "(now())",
+    8: "('127.0.0.1'::inet)",
+    9: "('pgbench'::text)",
+    10: "(NULL::text)",
+}
+
+
+def pgbench_script() -> str:
+    """The api's write statement with its parameters replaced by pgbench variables."""
+    from scoreboard_api.adapters.postgres import SUBMIT_SCORE_SQL
+
+    sql = re.sub(r"\$(\d+)", lambda m: _SUBSTITUTIONS[int(m.group(1))], SUBMIT_SCORE_SQL)
+    sql = " ".join(line.split("--")[0].strip() for line in sql.strip().splitlines())
+    return (
+        f"\\set u random(1, {USERS})\n"
+        "\\set a random(1, 1000000000000000)\n"
+        "\\set inc random(1, 5)\n"
+        f"{sql};\n"
+    )
+
+
+def run(stack: Stack, *, runs: int, seconds: int, connections: int) -> list[Row]:
+    api = stack.start_service("api")
+    stack.put_board(api)
+    tokens = stack.create_users(USERS)
+    with tempfile.NamedTemporaryFile("w", suffix=".tokens", delete=False) as handle:
+        handle.write("\n".join(tokens) + "\n")
+    script = pgbench_script()
+    storage: list[LoadResult] = []
+    through_api: list[LoadResult] = []
+    try:
+        for _ in range(runs):
+            storage.append(
+                pgbench(
+                    stack.postgres.bin_dir,
+                    stack.postgres.dsn(stack.database),
+                    script,
+                    clients=connections,
+                    duration_s=seconds,
+                    defines={},
+                )
+            )
+            through_api.append(
+                wrk(
+                    api.url,
+                    connections=connections,
+                    duration_s=seconds,
+                    script=HERE / "wrk" / "submit.lua",
+                    script_args=(BENCH_BOARD, handle.name),
+                    server_pid=api.pid,
+                )
+            )
+        peak = median([r.requests_per_second for r in through_api])
+        pace_ms = max(1, int(connections * 1000 / (peak / 2)))
+        os.environ["WRK_PACE_MS"] = str(pace_ms)
+        combined = Path(handle.name + ".paced.lua")
+        combined.write_text(
+            (HERE / "wrk" / "submit.lua").read_text()
+            + "\n"
+            + (HERE / "wrk" / "paced.lua").read_text()
+        )
+        half = [
+            wrk(
+                api.url,
+                connections=connections,
+                duration_s=seconds,
+                script=combined,
+                script_args=(BENCH_BOARD, handle.name),
+                server_pid=api.pid,
+            )
+            for _ in range(runs)
+        ]
+        combined.unlink(missing_ok=True)
+    finally:
+        os.environ.pop("WRK_PACE_MS", None)
+        Path(handle.name).unlink(missing_ok=True)
+    ceiling = median([r.requests_per_second for r in storage])
+    half_rate = median([r.requests_per_second for r in half])
+    half_p99 = median([r.p99_ms for r in half])
+    errors = sum(r.errors for r in through_api + half)
+    return [
+        Row(
+            "write: throughput (req/s)",
+            peak,
+            "pgbench same SQL (tx/s)",
+            ceiling,
+            target=">= 50% of ceiling",
+            met=peak >= 0.5 * ceiling,
+            note=f"c={connections}, api p50 {median([r.p50_ms for r in through_api]):.1f} ms / "
+            f"p99 {median([r.p99_ms for r in through_api]):.1f} ms; pgbench p99 "
+            f"{median([r.p99_ms for r in storage]):.1f} ms; errors {errors}; "
+            f"CPU api {median([r.cpu_server_s for r in through_api]):.1f}s / "
+            f"wrk {median([r.cpu_client_s for r in through_api]):.1f}s per {seconds}s run",
+        ),
+        Row(
+            "write: p99 at half peak (ms)",
+            half_p99,
+            "target (ms)",
+            20.0,
+            target="< 20 ms",
+            met=half_p99 < 20.0,
+            lower_is_better=True,
+            note=f"offered ~{peak / 2:.0f} req/s, achieved {half_rate:.0f} req/s, "
+            f"p50 {median([r.p50_ms for r in half]):.2f} ms",
+        ),
+    ]

@@ -1,0 +1,313 @@
+"""Reads (top, player, around, me, boards, seasons) and the admin interface."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import httpx
+import msgspec
+import redis as redis_sync
+from scoreboard_devstack.servers import PostgresServer, ServiceProcess
+
+from scoreboard_common.policy import decode_public_policy
+from tests.integration.api.conftest import (
+    User,
+    make_board,
+    new_board_name,
+    put_board,
+    register_user,
+    submit,
+)
+from tests.integration.api.test_scores import psql
+
+
+def test_top_ties_rank_by_who_reached_first_same_as_postgres(
+    client: httpx.Client,
+    admin_headers: dict[str, str],
+    service_headers: dict[str, str],
+    postgres: PostgresServer,
+    database_url: str,
+) -> None:
+    board = make_board(client, admin_headers, size=5)
+    players = [str(uuid.uuid4()) for _ in range(6)]
+    for player, points in zip(players, [10, 20, 10, 30, 20, 5], strict=True):
+        assert submit(client, board, service_headers, points, user_id=player).status_code == 200
+    top = client.get(f"/api/v1/leaderboards/{board}/top")
+    assert top.status_code == 200
+    body = top.json()
+    assert body["leaderboard"] == board
+    assert body["total_players"] == 6
+    assert len(body["entries"]) == 5  # the board's size
+    assert [e["user_id"] for e in body["entries"]] == [
+        players[3], players[1], players[4], players[0], players[2]
+    ]
+    assert [e["rank"] for e in body["entries"]] == [1, 2, 3, 4, 5]
+    in_postgres = psql(
+        postgres,
+        database_url,
+        f"SELECT string_agg(user_id::text, ',' ORDER BY total DESC, reached_at, user_id) "
+        f"FROM scores WHERE board = '{board}'",
+    ).split(",")
+    assert [e["user_id"] for e in body["entries"]] == in_postgres[:5]
+    limited = client.get(f"/api/v1/leaderboards/{board}/top", params={"limit": 2}).json()
+    assert len(limited["entries"]) == 2
+    assert client.get(f"/api/v1/leaderboards/{board}/top", params={"limit": 0}).status_code == 400
+    assert client.get(f"/api/v1/leaderboards/{board}/top", params={"limit": "x"}).status_code == 400
+    # A tie broken by time: player 0 reached 10 before player 2.
+    around = client.get(
+        f"/api/v1/leaderboards/{board}/players/{players[2]}/around", params={"radius": 1}
+    ).json()
+    assert around["rank"] == 5
+    assert [e["user_id"] for e in around["entries"]] == [players[0], players[2], players[5]]
+
+
+def test_top_cache_is_reused_until_the_version_changes(
+    client: httpx.Client, admin_headers: dict[str, str], user: User
+) -> None:
+    board = make_board(client, admin_headers)
+    submit(client, board, user.headers, 1)
+    first = client.get(f"/api/v1/leaderboards/{board}/top").json()
+    second = client.get(f"/api/v1/leaderboards/{board}/top").json()
+    assert first == second  # same bytes, same generated_at
+    submit(client, board, user.headers, 1)
+    third = client.get(f"/api/v1/leaderboards/{board}/top").json()
+    assert third["version"] > first["version"]
+    assert third["entries"][0]["score"] == 2
+    metrics = client.get("/metrics").text
+    assert 'scoreboard_cache_requests_total{cache="top",result="hit"}' in metrics
+
+
+def test_player_me_and_404s(
+    client: httpx.Client, admin_headers: dict[str, str], user: User
+) -> None:
+    board = make_board(client, admin_headers)
+    assert client.get(f"/api/v1/leaderboards/{board}/me", headers=user.headers).status_code == 404
+    submit(client, board, user.headers, 12)
+    me = client.get(f"/api/v1/leaderboards/{board}/me", headers=user.headers).json()
+    assert me["score"] == 12
+    assert me["rank"] == 1
+    assert me["username"] == user.username
+    assert client.get(f"/api/v1/leaderboards/{board}/me").status_code == 401
+    player = client.get(f"/api/v1/leaderboards/{board}/players/{user.user_id}").json()
+    assert player == me
+    unknown = client.get(f"/api/v1/leaderboards/{board}/players/{uuid.uuid4()}")
+    assert unknown.status_code == 404
+    assert unknown.json()["code"] == "player_not_found"
+    assert client.get(f"/api/v1/leaderboards/{board}/players/not-a-uuid").status_code == 400
+    assert client.get("/api/v1/leaderboards/missing-board/top").status_code == 404
+
+
+def test_boards_list_and_detail(client: httpx.Client, admin_headers: dict[str, str], user: User) -> None:
+    board = make_board(client, admin_headers, displayName="Global", size=7)
+    submit(client, board, user.headers, 1)
+    listed = client.get("/api/v1/leaderboards").json()["leaderboards"]
+    mine = next(b for b in listed if b["name"] == board)
+    assert mine == {"name": board, "display_name": "Global", "size": 7, "players": 1, "season": 1}
+    detail = client.get(f"/api/v1/leaderboards/{board}").json()
+    assert detail["policy"]["access"] == {"publicRead": True, "anonymousLive": True}
+    assert detail["policy"]["size"] == 7
+    assert detail["players"] == 1
+
+
+def test_private_board_needs_a_token(
+    client: httpx.Client, admin_headers: dict[str, str], user: User
+) -> None:
+    board = make_board(client, admin_headers, access={"publicRead": False, "anonymousLive": False})
+    assert client.get(f"/api/v1/leaderboards/{board}/top").status_code == 401
+    assert client.get(f"/api/v1/leaderboards/{board}/top", headers=user.headers).status_code == 200
+
+
+def test_put_generations_and_policy_in_redis(
+    client: httpx.Client, admin_headers: dict[str, str], redis_url: str
+) -> None:
+    name = new_board_name()
+    created = put_board(client, admin_headers, name, generation=3, size=5)
+    assert created.status_code == 200, created.text
+    state = created.json()
+    assert state["created"] is True
+    assert state["generation"] == 3
+    assert state["season"] == 1
+    assert state["players"] == 0
+    assert state["spec"]["size"] == 5
+    older = put_board(client, admin_headers, name, generation=2, size=9)
+    assert older.status_code == 200
+    assert older.json()["applied"] is False
+    assert older.json()["spec"]["size"] == 5
+    same = put_board(client, admin_headers, name, generation=3, size=5)
+    assert same.json()["applied"] is True
+    newer = put_board(client, admin_headers, name, generation=4, size=8, broadcast={"minIntervalMs": 250})
+    assert newer.json()["spec"]["size"] == 8
+    with redis_sync.Redis.from_url(redis_url) as r:
+        raw = r.get(f"sb:{{{name}}}:policy")
+        assert raw is not None
+        policy = decode_public_policy(raw)
+        assert policy.size == 8
+        assert policy.generation == 4
+        assert policy.broadcast.min_interval_ms == 250
+        assert r.get(f"sb:{{{name}}}:season") == b"1"
+    bad = client.put(
+        f"/api/v1/admin/leaderboards/{name}",
+        json={"size": 500, "generation": 5},
+        headers=admin_headers,
+    )
+    assert bad.status_code == 400
+    typo = client.put(
+        f"/api/v1/admin/leaderboards/{name}", json={"sise": 5, "generation": 5}, headers=admin_headers
+    )
+    assert typo.status_code == 400
+    bad_name = client.put(
+        "/api/v1/admin/leaderboards/Bad_Name", json={"generation": 1}, headers=admin_headers
+    )
+    assert bad_name.status_code == 400
+    points = client.put(
+        f"/api/v1/admin/leaderboards/{name}",
+        json={"scoring": {"maxIncrement": 5, "actions": {"win": 10}}, "generation": 6},
+        headers=admin_headers,
+    )
+    assert points.status_code == 400
+
+
+def test_policy_change_reaches_another_replica_within_a_second(
+    client: httpx.Client, admin_headers: dict[str, str], start_api: Any, user: User
+) -> None:
+    other: ServiceProcess = start_api(POLICY_REFRESH_SECONDS="300")
+    board = make_board(client, admin_headers)
+    with httpx.Client(base_url=other.url, timeout=10) as second:
+        deadline = time.monotonic() + 1.0
+        while submit(second, board, user.headers, 1).status_code != 200:
+            assert time.monotonic() < deadline, "new board not seen by the other replica"
+            time.sleep(0.02)
+        put_board(client, admin_headers, board, generation=2, suspended=True)
+        deadline = time.monotonic() + 1.0
+        while (response := submit(second, board, user.headers, 1)).status_code == 200:
+            assert time.monotonic() < deadline, "suspension not seen within a second"
+            time.sleep(0.02)
+        assert response.json()["code"] == "board_suspended"
+
+
+def test_reset_archives_and_is_idempotent(
+    client: httpx.Client, admin_headers: dict[str, str], service_headers: dict[str, str]
+) -> None:
+    board = make_board(client, admin_headers, season={"keep": 1})
+    players = [str(uuid.uuid4()) for _ in range(3)]
+    for player, points in zip(players, [5, 9, 7], strict=True):
+        submit(client, board, service_headers, points, user_id=player)
+    url = f"/api/v1/admin/leaderboards/{board}/reset"
+    reset = client.post(url, json={"season": 2}, headers=admin_headers)
+    assert reset.status_code == 200, reset.text
+    assert reset.json()["season"] == 2
+    assert reset.json()["reset"] is True
+    again = client.post(url, json={"season": 2}, headers=admin_headers)
+    assert again.json()["reset"] is False
+    assert again.json()["season"] == 2
+    older = client.post(url, json={"season": 1}, headers=admin_headers)
+    assert older.json() == again.json()
+    top = client.get(f"/api/v1/leaderboards/{board}/top").json()
+    assert top["season"] == 2
+    assert top["entries"] == []
+    seasons = client.get(f"/api/v1/leaderboards/{board}/seasons").json()
+    assert seasons["current_season"] == 2
+    archived = [s for s in seasons["seasons"] if not s["current"]]
+    assert archived[0]["season"] == 1
+    assert archived[0]["players"] == 3
+    assert archived[0]["top_score"] == 9
+    standings = client.get(f"/api/v1/leaderboards/{board}/seasons/1/top").json()
+    assert [e["user_id"] for e in standings["entries"]] == [players[1], players[2], players[0]]
+    assert client.get(f"/api/v1/leaderboards/{board}/seasons/7/top").status_code == 404
+    # keep = 1: a second reset drops the oldest archive.
+    submit(client, board, service_headers, 3, user_id=players[0])
+    client.post(url, json={"season": 3}, headers=admin_headers)
+    kept = client.get(f"/api/v1/leaderboards/{board}/seasons").json()["seasons"]
+    assert [s["season"] for s in kept if not s["current"]] == [2]
+    assert client.get(f"/api/v1/leaderboards/{board}/seasons/1/top").status_code == 404
+
+
+def test_stats_and_void_and_delete(
+    client: httpx.Client, admin_headers: dict[str, str], service_headers: dict[str, str]
+) -> None:
+    board = make_board(client, admin_headers)
+    players = [str(uuid.uuid4()) for _ in range(3)]
+    for player, points in zip(players, [4, 8, 6], strict=True):
+        submit(client, board, service_headers, points, user_id=player)
+    stats = client.get(f"/api/v1/admin/leaderboards/{board}/stats", headers=admin_headers)
+    assert stats.status_code == 200, stats.text
+    numbers = stats.json()
+    assert numbers["players"] == 3
+    assert numbers["top_score"] == 8
+    assert numbers["updates_per_minute"] >= 3
+    assert numbers["fraud_events"] == 0
+    assert numbers["season"] == 1
+    assert numbers["generation"] == 1
+    void = client.post(
+        f"/api/v1/admin/leaderboards/{board}/players/{players[1]}/void",
+        json={"reason": "exploit"},
+        headers=admin_headers,
+    )
+    assert void.status_code == 200
+    top = client.get(f"/api/v1/leaderboards/{board}/top").json()
+    assert [e["user_id"] for e in top["entries"]] == [players[2], players[0]]
+    again = client.post(
+        f"/api/v1/admin/leaderboards/{board}/players/{players[1]}/void",
+        json={"reason": "exploit"},
+        headers=admin_headers,
+    )
+    assert again.status_code == 404
+    deleted = client.delete(
+        f"/api/v1/admin/leaderboards/{board}", params={"archive": "true"}, headers=admin_headers
+    )
+    assert deleted.status_code == 204
+    assert client.get(f"/api/v1/leaderboards/{board}/top").status_code == 404
+    assert client.delete(f"/api/v1/admin/leaderboards/{board}", headers=admin_headers).status_code == 404
+    assert client.get(f"/api/v1/admin/leaderboards/{board}/stats", headers=admin_headers).status_code == 404
+
+
+def test_ops_endpoints_and_request_ids(client: httpx.Client, api: ServiceProcess) -> None:
+    assert client.get("/healthz").json()["status"] == "ok"
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"postgres": "ok", "redis": "ok"}
+    metrics = client.get("/metrics")
+    assert metrics.status_code == 200
+    for name in (
+        "scoreboard_http_requests_total",
+        "scoreboard_http_request_duration_seconds",
+        "scoreboard_dependency_up",
+        "scoreboard_score_writes_total",
+    ):
+        assert name in metrics.text
+    echoed = client.get("/healthz", headers={"X-Request-ID": "trace-me-123"})
+    assert echoed.headers["x-request-id"] == "trace-me-123"
+    generated = client.get("/nope")
+    assert generated.status_code == 404
+    assert generated.headers["content-type"] == "application/problem+json"
+    assert len(generated.headers["x-request-id"]) == 32
+    schema = client.get("/schema/openapi.json")
+    assert schema.status_code == 200
+    document = msgspec.json.decode(schema.content)
+    operation = document["paths"]["/api/v1/leaderboards/{board}/scores"]["post"]
+    assert "requestBody" in operation
+    assert "429" in operation["responses"]
+
+
+def test_one_json_log_line_per_request_without_secrets(
+    client: httpx.Client, api: ServiceProcess, user: User
+) -> None:
+    marker = f"log-{uuid.uuid4().hex[:12]}"
+    client.post(
+        "/api/v1/auth/login",
+        json={"username": user.username, "password": user.password},
+        headers={"X-Request-ID": marker},
+    )
+    time.sleep(0.2)
+    lines = [line for line in api.log_path.read_text().splitlines() if marker in line]
+    assert len(lines) == 1
+    record = msgspec.json.decode(lines[0])
+    assert record["route"] == "/api/v1/auth/login"
+    assert record["status"] == 200
+    assert record["latency_ms"] >= 0
+    text = api.log_path.read_text()
+    assert user.password not in text
+    assert user.access_token not in text
+    assert register_user(client).access_token not in api.log_path.read_text()

@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from scoreboard_operator.domain.naming import Claim, conflict_message, owner
-from scoreboard_operator.domain.spec import board_payload, deletion_policy, drift
+from scoreboard_operator.domain.spec import (
+    board_payload,
+    deletion_policy,
+    drift,
+    generation_conflict,
+)
 
 SPEC: dict[str, Any] = {
     "displayName": "Global",
@@ -95,3 +100,37 @@ def test_oldest_claim_owns_a_name() -> None:
     message = conflict_message("global", b, [a, b])
     assert message is not None
     assert "team-a/global" in message
+
+
+def test_drift_against_the_public_board_view() -> None:
+    payload = board_payload("g", {"size": 5, "season": {"schedule": "@daily"}}, 2)
+    view = {
+        "name": "g",
+        "generation": 2,
+        "season": 158457600,
+        "policy": {
+            "board": "g",
+            "displayName": "g",
+            "size": 5,
+            "season": 158457600,  # the current season id, not the season spec
+            "writers": ["users"],
+            "scoring": {"maxIncrement": 100, "actions": {}},
+        },
+    }
+    assert drift(view, payload) is None
+    assert (
+        drift({**view, "policy": {**view["policy"], "size": 6}}, payload)
+        == "api's size differs from the spec"
+    )
+    assert drift({}, payload) is None  # not readable: nothing to compare
+
+
+def test_generation_conflict_only_when_a_newer_generation_holds_another_spec() -> None:
+    payload = board_payload("g", {"size": 5}, 1)
+    same = {"generation": 7, "spec": {**payload, "generation": 7}}
+    assert generation_conflict(same, payload) is None
+    other = {"generation": 7, "spec": {**payload, "size": 9}}
+    message = generation_conflict(other, payload)
+    assert message is not None
+    assert "generation 7" in message
+    assert generation_conflict({"generation": 1, "spec": {"size": 9}}, payload) is None

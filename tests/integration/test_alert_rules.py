@@ -33,9 +33,32 @@ ENV_SH = ROOT / ".cache" / "tools" / "env.sh"
 RUNBOOK_BASE = "https://github.com/scoreboard-dev/scoreboard/blob/main/docs/runbooks.md#"
 
 PROMQL_WORDS = {
-    "sum", "by", "without", "rate", "increase", "irate", "avg_over_time", "max_over_time",
-    "histogram_quantile", "max", "min", "avg", "count", "offset", "and", "or", "unless",
-    "clamp_min", "le", "on", "ignoring", "group_left", "bool", "abs", "vector", "time",
+    "sum",
+    "by",
+    "without",
+    "rate",
+    "increase",
+    "irate",
+    "avg_over_time",
+    "max_over_time",
+    "histogram_quantile",
+    "max",
+    "min",
+    "avg",
+    "count",
+    "offset",
+    "and",
+    "or",
+    "unless",
+    "clamp_min",
+    "le",
+    "on",
+    "ignoring",
+    "group_left",
+    "bool",
+    "abs",
+    "vector",
+    "time",
 }
 
 
@@ -48,14 +71,16 @@ def promtool() -> str:
                 path = shlex.split(line.split("=", 1)[1])[0]
     path = path or shutil.which("promtool")
     if not path or not os.access(path, os.X_OK):
-        pytest.fail("promtool not found: run `make tools` (installs Debian's `prometheus`)",
-                    pytrace=False)
+        pytest.fail(
+            "promtool not found: run `make tools` (installs Debian's `prometheus`)", pytrace=False
+        )
     return path
 
 
 def run_promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([promtool(), *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=240, check=False)
+    return subprocess.run(
+        [promtool(), *args], cwd=cwd, capture_output=True, text=True, timeout=240, check=False
+    )
 
 
 @cache
@@ -84,8 +109,13 @@ def metric_names(expr: str) -> set[str]:
     expr = re.sub(r"\b(by|without|on|ignoring)\s*\([^)]*\)", "", expr)
     expr = re.sub(r"\b\d+(\.\d+)?[smhdwy]?\b", " ", expr)  # numbers and durations
     tokens = set(re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", expr))
-    return {t for t in tokens if t not in PROMQL_WORDS and not re.fullmatch(r"\d+[smhdwy]", t)
-            and t not in {"e", "Inf", "NaN"}}
+    return {
+        t
+        for t in tokens
+        if t not in PROMQL_WORDS
+        and not re.fullmatch(r"\d+[smhdwy]", t)
+        and t not in {"e", "Inf", "NaN"}
+    }
 
 
 def base_metric(name: str) -> str:
@@ -110,7 +140,9 @@ def test_promtool_unit_tests_pass() -> None:
 
 def test_a_broken_rule_file_fails_promtool(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("groups:\n  - name: x\n    rules:\n      - alert: X\n        expr: sum(rate(foo[5m]\n")
+    bad.write_text(
+        "groups:\n  - name: x\n    rules:\n      - alert: X\n        expr: sum(rate(foo[5m]\n"
+    )
     assert run_promtool("check", "rules", str(bad), cwd=tmp_path).returncode != 0
 
 
@@ -137,11 +169,19 @@ def test_every_alert_has_severity_for_and_a_runbook() -> None:
 def test_required_alerts_exist() -> None:
     names = {a["alert"] for a in alerts()}
     assert {
-        "ScoreboardFraudHits", "ScoreboardScoreVelocityAnomaly", "ScoreboardTopScoreJump",
-        "ScoreboardAuthFailureSpike", "ScoreboardRateLimitSpike", "ScoreboardReplaySpike",
-        "ScoreboardErrorBudgetBurnFast", "ScoreboardErrorBudgetBurnSlow",
-        "ScoreboardWriteLatencyBudgetBurnFast", "ScoreboardWriteLatencyBudgetBurnSlow",
-        "ScoreboardLiveConnectionsCollapse", "ScoreboardDependencyDown", "ScoreboardTargetDown",
+        "ScoreboardFraudHits",
+        "ScoreboardScoreVelocityAnomaly",
+        "ScoreboardTopScoreJump",
+        "ScoreboardAuthFailureSpike",
+        "ScoreboardRateLimitSpike",
+        "ScoreboardReplaySpike",
+        "ScoreboardErrorBudgetBurnFast",
+        "ScoreboardErrorBudgetBurnSlow",
+        "ScoreboardWriteLatencyBudgetBurnFast",
+        "ScoreboardWriteLatencyBudgetBurnSlow",
+        "ScoreboardLiveConnectionsCollapse",
+        "ScoreboardDependencyDown",
+        "ScoreboardTargetDown",
         "ScoreboardOperatorReconcileFailing",
     } <= names
 
@@ -164,7 +204,9 @@ def test_rules_use_only_documented_metrics() -> None:
         for name in metric_names(r["expr"]):
             if name in recorded:
                 continue
-            assert base_metric(name) in known_metrics(), f"{r.get('alert') or r.get('record')}: {name}"
+            assert base_metric(name) in known_metrics(), (
+                f"{r.get('alert') or r.get('record')}: {name}"
+            )
 
 
 def test_recording_rules_are_defined_before_use() -> None:
@@ -195,18 +237,26 @@ def test_dashboard_is_valid_and_uses_the_datasource_variable(path: Path) -> None
             expr = re.sub(r'=~?"\$[a-z]+"', '=""', expr)
             for name in metric_names(expr):
                 assert name in recorded or base_metric(name) in known_metrics(), (
-                    f"{path.name} / {panel['title']}: unknown metric {name}")
+                    f"{path.name} / {panel['title']}: unknown metric {name}"
+                )
 
 
 def test_dashboards_cover_the_required_views() -> None:
     text = " ".join(p.read_text() for p in DASHBOARDS)
     for metric in (
-        "scoreboard_http_request_duration_seconds_bucket", "scoreboard_http_requests_total",
-        "scoreboard_ws_connections", "scoreboard_ws_broadcasts_total",
-        "scoreboard_ws_broadcast_latency_seconds_bucket", "scoreboard_ws_slow_client_drops_total",
-        "scoreboard_pubsub_reconnects_total", "scoreboard_score_writes_total",
-        "scoreboard_board_players", "scoreboard_board_top_score", "scoreboard_fraud_hits_total",
-        "scoreboard_rate_limited_total", "scoreboard_operator_reconciles_total",
+        "scoreboard_http_request_duration_seconds_bucket",
+        "scoreboard_http_requests_total",
+        "scoreboard_ws_connections",
+        "scoreboard_ws_broadcasts_total",
+        "scoreboard_ws_broadcast_latency_seconds_bucket",
+        "scoreboard_ws_slow_client_drops_total",
+        "scoreboard_pubsub_reconnects_total",
+        "scoreboard_score_writes_total",
+        "scoreboard_board_players",
+        "scoreboard_board_top_score",
+        "scoreboard_fraud_hits_total",
+        "scoreboard_rate_limited_total",
+        "scoreboard_operator_reconciles_total",
         "scoreboard_operator_reconcile_duration_seconds_bucket",
     ):
         assert metric in text, metric
@@ -219,11 +269,12 @@ def test_dashboards_are_built_by_the_generator(tmp_path: Path) -> None:
     assert spec and spec.loader
     build = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(build)
-    build.HERE = tmp_path
+    vars(build)["HERE"] = tmp_path
     build.main()
     for path in DASHBOARDS:
         assert (tmp_path / path.name).read_text() == path.read_text(), (
-            f"{path.name} is stale: python3 observability/dashboards/build.py")
+            f"{path.name} is stale: python3 observability/dashboards/build.py"
+        )
 
 
 # ------------------------------------------------------------------ the chart's copies
@@ -234,7 +285,9 @@ def test_chart_copies_are_byte_identical() -> None:
     pairs += [(p, CHART_COPY / "dashboards" / p.name) for p in DASHBOARDS]
     for canonical, copy in pairs:
         assert copy.is_file(), f"{copy} missing: run observability/sync-chart.sh"
-        assert copy.read_bytes() == canonical.read_bytes(), f"{copy} differs: run observability/sync-chart.sh"
+        assert copy.read_bytes() == canonical.read_bytes(), (
+            f"{copy} differs: run observability/sync-chart.sh"
+        )
     shipped = {p.name for p in (CHART_COPY / "dashboards").glob("*.json")}
     assert shipped == {p.name for p in DASHBOARDS}, "stale dashboard in the chart"
 

@@ -12,7 +12,6 @@ import base64
 import importlib.util
 import json
 import os
-import re
 import shlex
 import subprocess
 from collections.abc import Iterator
@@ -35,32 +34,67 @@ VALUE_SETS: dict[str, list[str]] = {
     "defaults": [],
     "monitoring": MONITORING,
     "external-databases": [
-        "--set", "postgresql.enabled=false", "--set", "redis.enabled=false",
-        "--set", "externalDatabase.url=postgresql://sb:pw@db.example.internal:5432/sb",
-        "--set", "externalRedis.url=rediss://:pw@redis.example.internal:6380/0",
+        "--set",
+        "postgresql.enabled=false",
+        "--set",
+        "redis.enabled=false",
+        "--set",
+        "externalDatabase.url=postgresql://sb:pw@db.example.internal:5432/sb",
+        "--set",
+        "externalRedis.url=rediss://:pw@redis.example.internal:6380/0",
     ],
     "existing-secrets": [
-        "--set", "postgresql.enabled=false", "--set", "redis.enabled=false",
-        "--set", "externalDatabase.existingSecret=db-conn",
-        "--set", "externalRedis.existingSecret=redis-conn",
-        "--set", "auth.existingSecret=scoreboard-auth",
+        "--set",
+        "postgresql.enabled=false",
+        "--set",
+        "redis.enabled=false",
+        "--set",
+        "externalDatabase.existingSecret=db-conn",
+        "--set",
+        "externalRedis.existingSecret=redis-conn",
+        "--set",
+        "auth.existingSecret=scoreboard-auth",
     ],
     "no-ingress-single-operator": [
-        "--set", "ingress.enabled=false", "--set", "operator.replicaCount=1",
-        "--set", "operator.peering.enabled=false", "--set", "api.autoscaling.enabled=false",
-        "--set", "realtime.autoscaling.enabled=false",
+        "--set",
+        "ingress.enabled=false",
+        "--set",
+        "operator.replicaCount=1",
+        "--set",
+        "operator.peering.enabled=false",
+        "--set",
+        "api.autoscaling.enabled=false",
+        "--set",
+        "realtime.autoscaling.enabled=false",
     ],
     "everything-on": [
         *MONITORING,
-        "--set", "networkPolicy.enabled=true", "--set", "ingress.tls.enabled=true",
-        "--set", "ingress.tls.secretName=scoreboard-tls", "--set", "tracing.enabled=true",
-        "--set", "tracing.otlpEndpoint=http://otel-collector.observability:4318",
-        "--set", "sampleLeaderboard.enabled=true",
-        "--set", "monitoring.prometheusRule.runbookBaseUrl=https://runbooks.example.com/scoreboard",
+        "--set",
+        "networkPolicy.enabled=true",
+        "--set",
+        "ingress.tls.enabled=true",
+        "--set",
+        "ingress.tls.secretName=scoreboard-tls",
+        "--set",
+        "tracing.enabled=true",
+        "--set",
+        "tracing.otlpEndpoint=http://otel-collector.observability:4318",
+        "--set",
+        "sampleLeaderboard.enabled=true",
+        "--set",
+        "monitoring.prometheusRule.runbookBaseUrl=https://runbooks.example.com/scoreboard",
     ],
-    "namespaced-operator": ["--set", "operator.watchNamespace=games", "--set", "networkPolicy.enabled=true"],
+    "namespaced-operator": [
+        "--set",
+        "operator.watchNamespace=games",
+        "--set",
+        "networkPolicy.enabled=true",
+    ],
     "no-persistence": [
-        "--set", "postgresql.persistence.enabled=false", "--set", "redis.persistence.enabled=false",
+        "--set",
+        "postgresql.persistence.enabled=false",
+        "--set",
+        "redis.persistence.enabled=false",
     ],
 }
 
@@ -91,11 +125,15 @@ def helm_bin() -> str:
 def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     # Keep helm's caches out of $HOME.
-    for var, sub in (("HELM_CACHE_HOME", "cache"), ("HELM_CONFIG_HOME", "config"),
-                     ("HELM_DATA_HOME", "data")):
+    for var, sub in (
+        ("HELM_CACHE_HOME", "cache"),
+        ("HELM_CONFIG_HOME", "config"),
+        ("HELM_DATA_HOME", "data"),
+    ):
         env.setdefault(var, str(ROOT / ".cache" / "helm" / sub))
-    result = subprocess.run([helm_bin(), *args], capture_output=True, text=True, env=env,
-                            timeout=120, check=False)
+    result = subprocess.run(
+        [helm_bin(), *args], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
     if check and result.returncode != 0:
         pytest.fail(f"helm {shlex.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result
@@ -118,12 +156,14 @@ def pod_specs(docs: tuple[dict[str, Any], ...]) -> Iterator[tuple[str, dict[str,
     for d in docs:
         if d["kind"] in WORKLOAD_KINDS:
             spec = d["spec"] if d["kind"] == "Pod" else d["spec"]["template"]["spec"]
-            yield f'{d["kind"]}/{d["metadata"]["name"]}', spec
+            yield f"{d['kind']}/{d['metadata']['name']}", spec
 
 
 def named(docs: tuple[dict[str, Any], ...], kind: str, suffix: str) -> dict[str, Any]:
     matches = [d for d in docs if d["kind"] == kind and d["metadata"]["name"].endswith(suffix)]
-    assert len(matches) == 1, f"expected one {kind} *{suffix}, got {[m['metadata']['name'] for m in matches]}"
+    assert len(matches) == 1, (
+        f"expected one {kind} *{suffix}, got {[m['metadata']['name'] for m in matches]}"
+    )
     return matches[0]
 
 
@@ -132,7 +172,11 @@ def named(docs: tuple[dict[str, Any], ...], kind: str, suffix: str) -> dict[str,
 
 @pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
 def test_lint_strict(value_set: str) -> None:
-    args = [a for a in VALUE_SETS[value_set] if a != "--api-versions" and a != "monitoring.coreos.com/v1"]
+    args = [
+        a
+        for a in VALUE_SETS[value_set]
+        if a != "--api-versions" and a != "monitoring.coreos.com/v1"
+    ]
     result = helm("lint", "--strict", str(CHART), *args)
     assert "0 chart(s) failed" in result.stdout
 
@@ -143,7 +187,10 @@ def test_template_renders_core_objects(value_set: str) -> None:
     deployments = {d["metadata"]["name"] for d in by_kind["Deployment"]}
     assert deployments == {"sb-scoreboard-api", "sb-scoreboard-realtime", "sb-scoreboard-operator"}
     assert {s["metadata"]["name"] for s in by_kind["Service"]} >= {
-        "sb-scoreboard-api", "sb-scoreboard-realtime", "sb-scoreboard-operator-metrics"}
+        "sb-scoreboard-api",
+        "sb-scoreboard-realtime",
+        "sb-scoreboard-operator-metrics",
+    }
     crd = by_kind["CustomResourceDefinition"][0]
     assert crd["metadata"]["name"] == "leaderboards.scoreboard.dev"
     assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
@@ -160,7 +207,7 @@ def test_every_pod_is_hardened(value_set: str) -> None:
         containers = spec["containers"] + spec.get("initContainers", [])
         for c in containers:
             sc = c["securityContext"]
-            label = f'{where}/{c["name"]}'
+            label = f"{where}/{c['name']}"
             assert sc["runAsNonRoot"] is True, label
             assert sc["readOnlyRootFilesystem"] is True, label
             assert sc["allowPrivilegeEscalation"] is False, label
@@ -184,8 +231,9 @@ def test_deployments_have_probes_spread_and_checksums() -> None:
         assert "checksum/config" in pod["metadata"]["annotations"]
         assert "replicas" not in dep["spec"], "the HPA owns replicas"
         spread = pod["spec"]["topologySpreadConstraints"]
-        assert spread and all(s["labelSelector"]["matchLabels"]["app.kubernetes.io/component"] == name
-                              for s in spread)
+        assert spread and all(
+            s["labelSelector"]["matchLabels"]["app.kubernetes.io/component"] == name for s in spread
+        )
         assert pod["spec"]["automountServiceAccountToken"] is False
     rt = named(docs, "Deployment", "-realtime")["spec"]["template"]["spec"]
     assert rt["containers"][0]["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "10"]
@@ -201,8 +249,9 @@ def test_image_tags_default_to_app_version_and_registry_is_optional() -> None:
     docs = render("defaults")
     image = named(docs, "Deployment", "-api")["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image == f"ghcr.io/scoreboard-dev/scoreboard-api:{chart['appVersion']}"
-    out = helm("template", "sb", str(CHART), "--set", "api.image.registry=",
-               "--set", "api.image.tag=dev").stdout
+    out = helm(
+        "template", "sb", str(CHART), "--set", "api.image.registry=", "--set", "api.image.tag=dev"
+    ).stdout
     assert "image: scoreboard-dev/scoreboard-api:dev" in out
 
 
@@ -220,12 +269,21 @@ def test_env_contract_of_the_services() -> None:
     assert {"DATABASE_URL", "REDIS_URL", "ADMIN_API_KEY"} <= env.keys()
     assert env["DATABASE_URL"]["value"].startswith("postgresql://scoreboard:$(DATABASE_PASSWORD)@")
     assert cm["JWT_PRIVATE_KEY_FILE"] == "/etc/scoreboard/auth/jwt-private-key.pem"
-    assert {"LOG_LEVEL", "AUTH_ISSUER", "AUTH_AUDIENCE", "REGISTRATION_ENABLED",
-            "TRUSTED_PROXIES", "CORS_ALLOWED_ORIGINS", "OTEL_TRACES_EXPORTER"} <= cm.keys()
+    assert {
+        "LOG_LEVEL",
+        "AUTH_ISSUER",
+        "AUTH_AUDIENCE",
+        "REGISTRATION_ENABLED",
+        "TRUSTED_PROXIES",
+        "CORS_ALLOWED_ORIGINS",
+        "OTEL_TRACES_EXPORTER",
+    } <= cm.keys()
     assert json.loads(cm["TRUSTED_PROXIES"]) == []
     env, cm = env_of("-realtime")
     assert "REDIS_URL" in env and "DATABASE_URL" not in env, "realtime never talks to PostgreSQL"
-    assert cm["AUTH_JWKS_URL"] == "http://sb-scoreboard-api.scoreboard.svc:8000/.well-known/jwks.json"
+    assert (
+        cm["AUTH_JWKS_URL"] == "http://sb-scoreboard-api.scoreboard.svc:8000/.well-known/jwks.json"
+    )
     assert cm["PUBLIC_API_URL"] == ""
     env, cm = env_of("-operator")
     assert env["SCOREBOARD_API_TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == "admin-api-key"
@@ -238,8 +296,12 @@ def test_env_contract_of_the_services() -> None:
 @pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
 def test_no_secret_values_outside_secrets(value_set: str) -> None:
     docs = render(value_set)
-    secrets = [base64.b64decode(v).decode() for d in docs if d["kind"] == "Secret"
-               for v in (d.get("data") or {}).values()]
+    secrets = [
+        base64.b64decode(v).decode()
+        for d in docs
+        if d["kind"] == "Secret"
+        for v in (d.get("data") or {}).values()
+    ]
     secrets += ["pw@db.example.internal", ":pw@redis"]
     for d in docs:
         if d["kind"] == "Secret":
@@ -248,10 +310,10 @@ def test_no_secret_values_outside_secrets(value_set: str) -> None:
         for value in secrets:
             first_line = value.strip().splitlines()[0] if value.strip() else ""
             if len(first_line) >= 8 and "BEGIN" not in first_line:
-                assert first_line not in text, f'{d["kind"]}/{d["metadata"]["name"]} leaks a secret'
+                assert first_line not in text, f"{d['kind']}/{d['metadata']['name']} leaks a secret"
             elif "BEGIN" in first_line:
                 body = value.strip().splitlines()[1]
-                assert body not in text, f'{d["kind"]}/{d["metadata"]["name"]} leaks the JWT key'
+                assert body not in text, f"{d['kind']}/{d['metadata']['name']} leaks the JWT key"
 
 
 def test_generated_secrets_are_valid() -> None:
@@ -270,8 +332,14 @@ def test_existing_secrets_are_referenced_not_created() -> None:
     assert not [d for d in docs if d["kind"] == "Secret"]
     api = named(docs, "Deployment", "-api")["spec"]["template"]["spec"]
     env = {e["name"]: e for e in api["containers"][0]["env"]}
-    assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "db-conn", "key": "database-url"}
-    assert env["REDIS_URL"]["valueFrom"]["secretKeyRef"] == {"name": "redis-conn", "key": "redis-url"}
+    assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
+        "name": "db-conn",
+        "key": "database-url",
+    }
+    assert env["REDIS_URL"]["valueFrom"]["secretKeyRef"] == {
+        "name": "redis-conn",
+        "key": "redis-url",
+    }
     assert api["volumes"][1]["secret"]["secretName"] == "scoreboard-auth"
     assert not [d for d in docs if d["kind"] == "StatefulSet"]
     job = named(docs, "Job", "-migration")
@@ -298,7 +366,10 @@ def test_migration_and_test_hooks() -> None:
     assert "serviceAccountName" not in job["spec"]["template"]["spec"], "pre-install has no SA yet"
     test = named(docs, "Job", "-test")
     assert test["metadata"]["annotations"]["helm.sh/hook"] == "test"
-    assert test["metadata"]["annotations"]["helm.sh/hook-delete-policy"] == "before-hook-creation,hook-succeeded"
+    assert (
+        test["metadata"]["annotations"]["helm.sh/hook-delete-policy"]
+        == "before-hook-creation,hook-succeeded"
+    )
 
 
 def test_ingress_routes_api_and_live_paths() -> None:
@@ -306,13 +377,17 @@ def test_ingress_routes_api_and_live_paths() -> None:
     rule = ing["spec"]["rules"][0]
     routes = {p["path"]: p["backend"]["service"]["name"] for p in rule["http"]["paths"]}
     assert routes == {
-        "/api": "sb-scoreboard-api", "/.well-known": "sb-scoreboard-api",
-        "/ws": "sb-scoreboard-realtime", "/scores/live": "sb-scoreboard-realtime",
+        "/api": "sb-scoreboard-api",
+        "/.well-known": "sb-scoreboard-api",
+        "/ws": "sb-scoreboard-realtime",
+        "/scores/live": "sb-scoreboard-realtime",
         "/": "sb-scoreboard-realtime",
     }
     assert ing["spec"]["ingressClassName"] == "nginx"
     assert ing["spec"]["tls"][0]["secretName"] == "scoreboard-tls"
-    assert ing["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-read-timeout"] == "3600"
+    assert (
+        ing["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-read-timeout"] == "3600"
+    )
     assert "Ingress" not in kinds(render("no-ingress-single-operator"))
 
 
@@ -328,7 +403,9 @@ def test_autoscaling_and_disruption_budgets() -> None:
     op = named(render("no-ingress-single-operator"), "Deployment", "-operator")
     assert op["spec"]["strategy"]["type"] == "Recreate"
     assert {p["metadata"]["name"] for p in single["PodDisruptionBudget"]} == {
-        "sb-scoreboard-api", "sb-scoreboard-realtime"}
+        "sb-scoreboard-api",
+        "sb-scoreboard-realtime",
+    }
 
 
 def _rules(role: dict[str, Any]) -> set[tuple[str, str, str, tuple[str, ...]]]:
@@ -369,7 +446,8 @@ def test_namespaced_operator_gets_a_role_in_that_namespace() -> None:
     docs = render("namespaced-operator")
     cluster = named(docs, "ClusterRole", "-operator-scoreboard")
     assert _rules(cluster) == {
-        ("apiextensions.k8s.io", "customresourcedefinitions", "", ("get", "list", "watch"))}
+        ("apiextensions.k8s.io", "customresourcedefinitions", "", ("get", "list", "watch"))
+    }
     role = named(docs, "Role", "-operator")
     assert role["metadata"]["namespace"] == "games"
     assert ("kopf.dev", "kopfpeerings", "sb-scoreboard", ("get", "patch")) in _rules(role)
@@ -381,20 +459,28 @@ def test_namespaced_operator_gets_a_role_in_that_namespace() -> None:
 def test_network_policies_cover_every_component() -> None:
     assert "NetworkPolicy" not in kinds(render("defaults"))
     pols = {p["metadata"]["name"]: p for p in kinds(render("everything-on"))["NetworkPolicy"]}
-    assert set(pols) == {f"sb-scoreboard-{c}" for c in
-                         ("api", "realtime", "operator", "migration", "postgresql", "redis")}
+    assert set(pols) == {
+        f"sb-scoreboard-{c}"
+        for c in ("api", "realtime", "operator", "migration", "postgresql", "redis")
+    }
     for p in pols.values():
         assert set(p["spec"]["policyTypes"]) == {"Ingress", "Egress"}
     api_from = pols["sb-scoreboard-api"]["spec"]["ingress"][0]["from"]
-    components = {f.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/component")
-                  for f in api_from}
+    components = {
+        f.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/component")
+        for f in api_from
+    }
     assert {"realtime", "operator", "test"} <= components
     pg_from = pols["sb-scoreboard-postgresql"]["spec"]["ingress"][0]["from"]
     assert {f["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for f in pg_from} == {
-        "api", "migration"}
+        "api",
+        "migration",
+    }
     redis_from = pols["sb-scoreboard-redis"]["spec"]["ingress"][0]["from"]
     assert {f["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for f in redis_from} == {
-        "api", "realtime"}
+        "api",
+        "realtime",
+    }
     for name in ("api", "realtime", "operator"):
         egress = pols[f"sb-scoreboard-{name}"]["spec"]["egress"]
         assert any(p.get("port") == 53 for rule in egress for p in rule.get("ports", [])), name
@@ -429,35 +515,81 @@ def test_monitoring_objects_only_with_the_monitoring_api() -> None:
     rule = mon["PrometheusRule"][0]
     canonical = yaml.safe_load((ROOT / "observability/alerts/scoreboard-rules.yaml").read_text())
     assert rule["spec"] == canonical
-    forced = kinds(tuple(d for d in yaml.safe_load_all(helm(
-        "template", "sb", str(CHART), "--set", "monitoring.serviceMonitor.force=true",
-        "--set", "monitoring.prometheusRule.force=true").stdout) if d))
+    forced = kinds(
+        tuple(
+            d
+            for d in yaml.safe_load_all(
+                helm(
+                    "template",
+                    "sb",
+                    str(CHART),
+                    "--set",
+                    "monitoring.serviceMonitor.force=true",
+                    "--set",
+                    "monitoring.prometheusRule.force=true",
+                ).stdout
+            )
+            if d
+        )
+    )
     assert len(forced["ServiceMonitor"]) == 3 and len(forced["PrometheusRule"]) == 1
-    off = kinds(tuple(d for d in yaml.safe_load_all(helm(
-        "template", "sb", str(CHART), *MONITORING, "--set", "monitoring.serviceMonitor.enabled=false",
-        "--set", "monitoring.prometheusRule.enabled=false").stdout) if d))
+    off = kinds(
+        tuple(
+            d
+            for d in yaml.safe_load_all(
+                helm(
+                    "template",
+                    "sb",
+                    str(CHART),
+                    *MONITORING,
+                    "--set",
+                    "monitoring.serviceMonitor.enabled=false",
+                    "--set",
+                    "monitoring.prometheusRule.enabled=false",
+                ).stdout
+            )
+            if d
+        )
+    )
     assert "ServiceMonitor" not in off and "PrometheusRule" not in off
 
 
 def test_services_carry_the_job_label_the_alerts_use() -> None:
     services = {s["metadata"]["name"]: s for s in kinds(render("defaults"))["Service"]}
-    assert services["sb-scoreboard-api"]["metadata"]["labels"]["scoreboard.dev/job"] == "scoreboard-api"
-    assert services["sb-scoreboard-realtime"]["metadata"]["labels"]["scoreboard.dev/job"] == "scoreboard-realtime"
-    assert services["sb-scoreboard-operator-metrics"]["metadata"]["labels"]["scoreboard.dev/job"] == "scoreboard-operator"
+    assert (
+        services["sb-scoreboard-api"]["metadata"]["labels"]["scoreboard.dev/job"]
+        == "scoreboard-api"
+    )
+    assert (
+        services["sb-scoreboard-realtime"]["metadata"]["labels"]["scoreboard.dev/job"]
+        == "scoreboard-realtime"
+    )
+    assert (
+        services["sb-scoreboard-operator-metrics"]["metadata"]["labels"]["scoreboard.dev/job"]
+        == "scoreboard-operator"
+    )
 
 
 def test_runbook_base_url_can_be_replaced() -> None:
     rule = kinds(render("everything-on"))["PrometheusRule"][0]
-    urls = [r["annotations"]["runbook_url"] for g in rule["spec"]["groups"] for r in g["rules"]
-            if "alert" in r]
+    urls = [
+        r["annotations"]["runbook_url"]
+        for g in rule["spec"]["groups"]
+        for r in g["rules"]
+        if "alert" in r
+    ]
     assert urls and all(u.startswith("https://runbooks.example.com/scoreboard#") for u in urls)
 
 
 def test_dashboards_ship_as_labelled_configmaps() -> None:
     files = sorted((ROOT / "observability" / "dashboards").glob("*.json"))
     assert len(files) >= 4
-    cms = [d for d in render("defaults") if d["kind"] == "ConfigMap"
-           and d["metadata"].get("labels", {}).get("grafana_dashboard") == "1"]
+    cms = [
+        d
+        for d in render("defaults")
+        if d["kind"] == "ConfigMap"
+        and d["metadata"].get("labels", {}).get("grafana_dashboard") == "1"
+    ]
     shipped = {k: v for cm in cms for k, v in cm["data"].items()}
     assert set(shipped) == {f.name for f in files}
     for f in files:
@@ -536,7 +668,8 @@ def _gen_schema() -> Any:
 
 def test_schema_is_generated_from_values() -> None:
     assert (CHART / "values.schema.json").read_text() == _gen_schema().build(), (
-        "values.schema.json is stale: python3 charts/scoreboard/hack/gen_schema.py")
+        "values.schema.json is stale: python3 charts/scoreboard/hack/gen_schema.py"
+    )
 
 
 def test_every_value_is_documented() -> None:

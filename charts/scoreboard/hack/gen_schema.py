@@ -23,29 +23,55 @@ SCHEMA = CHART / "values.schema.json"
 
 # Paths whose value is a Kubernetes object or a user map: any keys.
 FREE_FORM = {
-    "commonLabels", "sampleLeaderboard.spec",
-    "networkPolicy.ingressControllerNamespaceSelector", "networkPolicy.monitoringNamespaceSelector",
-    "monitoring.serviceMonitor.labels", "monitoring.prometheusRule.labels",
-    "monitoring.dashboards.annotations", "ingress.annotations",
+    "commonLabels",
+    "sampleLeaderboard.spec",
+    "networkPolicy.ingressControllerNamespaceSelector",
+    "networkPolicy.monitoringNamespaceSelector",
+    "monitoring.serviceMonitor.labels",
+    "monitoring.prometheusRule.labels",
+    "monitoring.dashboards.annotations",
+    "ingress.annotations",
 }
-FREE_FORM_SUFFIXES = ("podAnnotations", "podLabels", "nodeSelector", "affinity",
-                      "service.annotations", "serviceAccount.annotations", "resources")
-STRING_MAP = {"commonLabels", "ingress.annotations", "monitoring.serviceMonitor.labels",
-              "monitoring.prometheusRule.labels", "monitoring.dashboards.annotations"}
-STRING_MAP_SUFFIXES = ("podAnnotations", "podLabels", "nodeSelector", "service.annotations",
-                       "serviceAccount.annotations")
+FREE_FORM_SUFFIXES = (
+    "podAnnotations",
+    "podLabels",
+    "nodeSelector",
+    "affinity",
+    "service.annotations",
+    "serviceAccount.annotations",
+    "resources",
+)
+STRING_MAP = {
+    "commonLabels",
+    "ingress.annotations",
+    "monitoring.serviceMonitor.labels",
+    "monitoring.prometheusRule.labels",
+    "monitoring.dashboards.annotations",
+}
+STRING_MAP_SUFFIXES = (
+    "podAnnotations",
+    "podLabels",
+    "nodeSelector",
+    "service.annotations",
+    "serviceAccount.annotations",
+)
 
 PULL_POLICY = {"type": "string", "enum": ["Always", "IfNotPresent", "Never"]}
-PERCENT_OR_INT = {"anyOf": [{"type": "integer", "minimum": 0},
-                            {"type": "string", "pattern": "^[0-9]+%$"}]}
+PERCENT_OR_INT = {
+    "anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": "^[0-9]+%$"}]
+}
 K8S_NAME = {"type": "string", "pattern": "^$|^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", "maxLength": 253}
 DURATION = {"type": "string", "pattern": "^[0-9]+(ms|s|m|h)$"}
 QUANTITY = {"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$"}
 
 OVERRIDES: dict[str, dict[str, Any]] = {
     "config.logLevel": {"type": "string", "enum": ["DEBUG", "INFO", "WARNING", "ERROR"]},
-    "config.auth.algorithms": {"type": "array", "minItems": 1, "uniqueItems": True,
-                               "items": {"type": "string", "enum": ["ES256", "EdDSA", "RS256"]}},
+    "config.auth.algorithms": {
+        "type": "array",
+        "minItems": 1,
+        "uniqueItems": True,
+        "items": {"type": "string", "enum": ["ES256", "EdDSA", "RS256"]},
+    },
     "config.auth.jwksUrl": {"type": "string", "pattern": "^$|^https?://"},
     "tracing.sampleRatio": {"type": "number", "minimum": 0, "maximum": 1},
     "tracing.otlpEndpoint": {"type": "string", "pattern": "^$|^https?://"},
@@ -65,8 +91,11 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "redis.persistence.size": QUANTITY,
     "global.imagePullSecrets": {"type": "array", "items": {"type": "string", "minLength": 1}},
     "networkPolicy.extraEgress": {"type": "array", "items": {"type": "object"}},
-    "networkPolicy.kubeApiServerPorts": {"type": "array", "minItems": 1,
-                                         "items": {"type": "integer", "minimum": 1, "maximum": 65535}},
+    "networkPolicy.kubeApiServerPorts": {
+        "type": "array",
+        "minItems": 1,
+        "items": {"type": "integer", "minimum": 1, "maximum": 65535},
+    },
     "operator.replicaCount": {"type": "integer", "minimum": 1, "maximum": 5},
     "operator.metrics.port": {"type": "integer", "minimum": 1, "maximum": 65535},
 }
@@ -84,13 +113,27 @@ SUFFIX_OVERRIDES: dict[str, dict[str, Any]] = {
     "serviceAccount.name": K8S_NAME,
     "terminationGracePeriodSeconds": {"type": "integer", "minimum": 0},
     "preStopSleepSeconds": {"type": "integer", "minimum": 0, "maximum": 300},
-    "trustedProxies": {"type": "array", "items": {"type": "string", "pattern": "^[0-9a-fA-F.:]+/[0-9]{1,3}$"}},
-    "corsAllowedOrigins": {"type": "array", "items": {"type": "string", "pattern": "^(\\*|https?://.+)$"}},
-    "extraEnv": {"type": "array", "items": {"type": "object", "required": ["name"],
-                                            "properties": {"name": {"type": "string", "minLength": 1}}}},
+    "trustedProxies": {
+        "type": "array",
+        "items": {"type": "string", "pattern": "^[0-9a-fA-F.:]+/[0-9]{1,3}$"},
+    },
+    "corsAllowedOrigins": {
+        "type": "array",
+        "items": {"type": "string", "pattern": "^(\\*|https?://.+)$"},
+    },
+    "extraEnv": {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["name"],
+            "properties": {"name": {"type": "string", "minLength": 1}},
+        },
+    },
     "tolerations": {"type": "array", "items": {"type": "object"}},
-    "topologySpreadConstraints": {"type": "array", "items": {
-        "type": "object", "required": ["maxSkew", "topologyKey", "whenUnsatisfiable"]}},
+    "topologySpreadConstraints": {
+        "type": "array",
+        "items": {"type": "object", "required": ["maxSkew", "topologyKey", "whenUnsatisfiable"]},
+    },
     "migration.backoffLimit": {"type": "integer", "minimum": 0},
     "migration.activeDeadlineSeconds": {"type": "integer", "minimum": 1},
 }
@@ -144,7 +187,9 @@ def node(path: str, value: Any, docs: dict[str, str]) -> dict[str, Any]:
         schema = {
             "type": "object",
             "additionalProperties": False,
-            "properties": {k: node(f"{path}.{k}" if path else k, v, docs) for k, v in value.items()},
+            "properties": {
+                k: node(f"{path}.{k}" if path else k, v, docs) for k, v in value.items()
+            },
         }
     elif isinstance(value, bool):
         schema = {"type": "boolean"}
@@ -167,7 +212,11 @@ def build() -> str:
     text = VALUES.read_text(encoding="utf-8")
     values = yaml.safe_load(text)
     root = node("", values, comments(text))
-    schema = {"$schema": "http://json-schema.org/draft-07/schema#", "title": "scoreboard chart values", **root}
+    schema = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": "scoreboard chart values",
+        **root,
+    }
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -175,7 +224,9 @@ def main() -> None:
     fresh = build()
     if "--check" in sys.argv:
         if SCHEMA.read_text(encoding="utf-8") != fresh:
-            raise SystemExit("values.schema.json is stale: run python3 charts/scoreboard/hack/gen_schema.py")
+            raise SystemExit(
+                "values.schema.json is stale: run python3 charts/scoreboard/hack/gen_schema.py"
+            )
         print("values.schema.json is up to date")
         return
     SCHEMA.write_text(fresh, encoding="utf-8")

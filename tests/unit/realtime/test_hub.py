@@ -302,3 +302,23 @@ def test_policy_decoding() -> None:
     wrapped = decode_policy(b'{"spec":{"size":5},"generation":3}')
     assert wrapped.limit == 5 and wrapped.anonymous_allowed
     assert wrapped.interval_seconds(100) == 0.1
+
+
+def test_policy_written_by_the_api_decodes() -> None:
+    from scoreboard_common.policy import (
+        PublicAccess,
+        PublicBroadcast,
+        PublicPolicy,
+        encode_public_policy,
+    )
+
+    written = PublicPolicy(
+        board="b",
+        size=25,
+        access=PublicAccess(public_read=True, anonymous_live=False),
+        broadcast=PublicBroadcast(min_interval_ms=250),
+    )
+    parsed = decode_policy(encode_public_policy(written))
+    assert parsed.limit == 25
+    assert not parsed.anonymous_allowed
+    assert parsed.interval_seconds(100) == 0.25

@@ -160,7 +160,14 @@ def pod_specs(docs: tuple[dict[str, Any], ...]) -> Iterator[tuple[str, dict[str,
 
 
 def named(docs: tuple[dict[str, Any], ...], kind: str, suffix: str) -> dict[str, Any]:
-    matches = [d for d in docs if d["kind"] == kind and d["metadata"]["name"].endswith(suffix)]
+    matches = [
+        d
+        for d in docs
+        if d["kind"] == kind
+        and (
+            d["metadata"]["name"] == suffix or d["metadata"]["name"].endswith("scoreboard" + suffix)
+        )
+    ]
     assert len(matches) == 1, (
         f"expected one {kind} *{suffix}, got {[m['metadata']['name'] for m in matches]}"
     )
@@ -285,6 +292,7 @@ def test_env_contract_of_the_services() -> None:
         cm["AUTH_JWKS_URL"] == "http://sb-scoreboard-api.scoreboard.svc:8000/.well-known/jwks.json"
     )
     assert cm["PUBLIC_API_URL"] == ""
+    assert cm["WS_DRAIN_SECONDS"] == "15" and cm["TRUSTED_PROXIES"] == "[]"
     env, cm = env_of("-operator")
     assert env["SCOREBOARD_API_TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == "admin-api-key"
     assert cm["SCOREBOARD_API_URL"] == "http://sb-scoreboard-api.scoreboard.svc:8000"
@@ -325,6 +333,29 @@ def test_generated_secrets_are_valid() -> None:
     assert isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp256r1"
     admin = base64.b64decode(auth["data"]["admin-api-key"]).decode()
     assert len(admin) == 48 and admin.isalnum()
+
+
+def test_external_oidc_issuer_reaches_the_api_only() -> None:
+    out = helm(
+        "template",
+        "sb",
+        str(CHART),
+        "--set",
+        "config.auth.external.issuer=https://idp.example.com",
+        "--set",
+        "config.auth.external.jwksUrl=https://idp.example.com/jwks",
+        "--set",
+        "config.trustedProxies[0]=10.0.0.0/8",
+    ).stdout
+    docs = tuple(d for d in yaml.safe_load_all(out) if d)
+    api = named(docs, "ConfigMap", "sb-scoreboard-api")["data"]
+    assert api["AUTH_EXTERNAL_ISSUER"] == "https://idp.example.com"
+    assert api["AUTH_EXTERNAL_AUDIENCE"] == "scoreboard"
+    assert api["AUTH_JWKS_URL"] == "https://idp.example.com/jwks"
+    assert json.loads(api["TRUSTED_PROXIES"]) == ["10.0.0.0/8"]
+    realtime = named(docs, "ConfigMap", "sb-scoreboard-realtime")["data"]
+    assert realtime["AUTH_JWKS_URL"].endswith(":8000/.well-known/jwks.json")
+    assert json.loads(realtime["TRUSTED_PROXIES"]) == ["10.0.0.0/8"]
 
 
 def test_existing_secrets_are_referenced_not_created() -> None:
@@ -631,7 +662,7 @@ def test_sample_leaderboard_is_a_post_install_hook() -> None:
         (["--set", "tracing.sampleRatio=2"], "sampleRatio"),
         (["--set", "ingress.enabled=yes"], "ingress/enabled"),
         (["--set", "realtime.service.port=70000"], "realtime/service/port"),
-        (["--set", "api.trustedProxies[0]=not-a-cidr"], "trustedProxies"),
+        (["--set", "config.trustedProxies[0]=not-a-cidr"], "trustedProxies"),
         (["--set", "externalDatabase.url=mysql://x"], "externalDatabase/url"),
         (["--set", "operator.replicaCount=0"], "operator/replicaCount"),
     ],
@@ -650,6 +681,8 @@ def test_schema_rejects_bad_values(args: list[str], message: str) -> None:
         (["--set", "operator.peering.enabled=false"], "needs operator.peering.enabled=true"),
         (["--set", "ingress.tls.enabled=true"], "ingress.tls.secretName is required"),
         (["--set", "tracing.enabled=true"], "tracing.otlpEndpoint is required"),
+        (["--set", "realtime.terminationGracePeriodSeconds=20"], "must exceed preStopSleepSeconds"),
+        (["--set", "config.auth.external.issuer=https://idp"], "external.jwksUrl is required"),
     ],
 )
 def test_contradictory_values_fail_with_a_clear_message(args: list[str], message: str) -> None:

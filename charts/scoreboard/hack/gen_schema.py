@@ -72,7 +72,12 @@ OVERRIDES: dict[str, dict[str, Any]] = {
         "uniqueItems": True,
         "items": {"type": "string", "enum": ["ES256", "EdDSA", "RS256"]},
     },
-    "config.auth.jwksUrl": {"type": "string", "pattern": "^$|^https?://"},
+    "config.auth.external.jwksUrl": {"type": "string", "pattern": "^$|^https?://"},
+    "config.trustedProxies": {
+        "type": "array",
+        "items": {"type": "string", "pattern": "^[0-9a-fA-F.:]+/[0-9]{1,3}$"},
+    },
+    "realtime.drainSeconds": {"type": "integer", "minimum": 0, "maximum": 300},
     "tracing.sampleRatio": {"type": "number", "minimum": 0, "maximum": 1},
     "tracing.otlpEndpoint": {"type": "string", "pattern": "^$|^https?://"},
     "externalDatabase.url": {"type": "string", "pattern": "^$|^postgres(ql)?(\\+[a-z]+)?://"},

@@ -159,6 +159,9 @@ Fail early on contradictory values (called from the api Deployment).
 {{- if and (not .Values.redis.enabled) (not .Values.externalRedis.url) (not .Values.externalRedis.existingSecret) -}}
 {{- fail "Redis is required: set redis.enabled=true (trials) or externalRedis.url / externalRedis.existingSecret" -}}
 {{- end -}}
+{{- if le (int .Values.realtime.terminationGracePeriodSeconds) (add .Values.realtime.preStopSleepSeconds .Values.realtime.drainSeconds) -}}
+{{- fail "realtime.terminationGracePeriodSeconds must exceed preStopSleepSeconds + drainSeconds (WebSocket drain)" -}}
+{{- end -}}
 {{- if and (gt (int .Values.operator.replicaCount) 1) (not .Values.operator.peering.enabled) -}}
 {{- fail "operator.replicaCount > 1 needs operator.peering.enabled=true (kopf peering elects one active replica)" -}}
 {{- end -}}

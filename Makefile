@@ -79,8 +79,12 @@ bench: sync system-deps ## run every benchmark and print the table
 	$(BIN)/python -m bench
 
 .PHONY: chart-lint
-chart-lint: tools ## helm lint --strict and render the chart for several value sets
-	$(BIN)/pytest tests/integration/test_chart.py $(PYTEST_ARGS)
+chart-lint: sync tools ## helm lint --strict, render for several value sets, promtool rule tests
+	$(BIN)/pytest tests/integration/test_chart.py tests/integration/test_alert_rules.py $(PYTEST_ARGS)
+
+.PHONY: chart-test
+chart-test: sync tools ## install/upgrade/uninstall the chart against a real kube-apiserver
+	$(BIN)/pytest tests/k8s/test_chart_install.py $(PYTEST_ARGS)
 
 .PHONY: images
 images: ## build the three images (needs a Docker engine)

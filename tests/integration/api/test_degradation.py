@@ -137,11 +137,13 @@ def test_postgres_down_answers_503_and_writes_nothing(
 
         own_postgres.start()
         wait_for(lambda: http.get("/readyz").status_code == 200, 15, "postgres back")
+
         def retried() -> bool:
             response = http.post(
                 f"/api/v1/leaderboards/{board}/scores", json=body, headers=user.headers
             )
             return response.status_code == 200
+
         wait_for(retried, 10, "write after restart")
         again = http.post(f"/api/v1/leaderboards/{board}/scores", json=body, headers=user.headers)
         assert again.json()["replayed"] is True

@@ -14,9 +14,9 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from scoreboard_api.domain.tokens import public_jwk, thumbprint, user_id_for_subject
 from scoreboard_devstack.servers import ServiceProcess
 
-from scoreboard_api.domain.tokens import public_jwk, thumbprint, user_id_for_subject
 from tests.integration.api.conftest import make_board, register_user, submit
 
 ISSUER = "https://idp.example.test/realms/games"
@@ -94,7 +94,9 @@ def test_external_tokens_write_and_local_tokens_still_work(
         expected = user_id_for_subject("alice@example.test", ISSUER)
         assert response.json()["user_id"] == expected
         assert uuid.UUID(expected).version == 5
-        me = http.get(f"/api/v1/leaderboards/{board}/me", headers={"Authorization": f"Bearer {token}"})
+        me = http.get(
+            f"/api/v1/leaderboards/{board}/me", headers={"Authorization": f"Bearer {token}"}
+        )
         assert me.json()["score"] == 3
         assert me.json()["username"] == "alice@example.test"
         assert provider.requests >= 1

@@ -29,7 +29,9 @@ def test_login_wrong_password_and_unknown_user(client: httpx.Client, user: User)
     )
     assert wrong.status_code == 401
     assert wrong.json()["code"] == "invalid_credentials"
-    unknown = client.post("/api/v1/auth/login", json={"username": "nobody-xyz", "password": "p" * 9})
+    unknown = client.post(
+        "/api/v1/auth/login", json={"username": "nobody-xyz", "password": "p" * 9}
+    )
     assert unknown.status_code == 401
 
 
@@ -84,8 +86,15 @@ def test_forged_and_invalid_tokens_are_refused(
     board = make_board(client, admin_headers)
     kid = jwt.get_unverified_header(user.access_token)["kid"]
     now = int(time.time())
-    base = {"iss": "scoreboard", "aud": "scoreboard", "sub": user.user_id, "iat": now,
-            "nbf": now, "exp": now + 600, "scope": "scores:write:any"}
+    base = {
+        "iss": "scoreboard",
+        "aud": "scoreboard",
+        "sub": user.user_id,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+        "scope": "scores:write:any",
+    }
     other_key = ec.generate_private_key(ec.SECP256R1())
     bad_tokens = {
         "other key, same kid": _forge(base, other_key, "ES256", kid),
@@ -109,7 +118,6 @@ def test_expired_wrong_audience_and_issuer(
     from pathlib import Path
 
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
     from scoreboard_api.domain.tokens import TokenIssuer
 
     pem = Path(service_env["JWT_PRIVATE_KEY_FILE"]).read_bytes()
@@ -128,8 +136,14 @@ def test_expired_wrong_audience_and_issuer(
     kid = TokenIssuer(pem, issuer="scoreboard", audience="scoreboard").kid
     now = int(time.time())
     not_yet = jwt.encode(
-        {"iss": "scoreboard", "aud": "scoreboard", "sub": subject, "iat": now,
-         "nbf": now + 600, "exp": now + 1200},
+        {
+            "iss": "scoreboard",
+            "aud": "scoreboard",
+            "sub": subject,
+            "iat": now,
+            "nbf": now + 600,
+            "exp": now + 1200,
+        },
         key,  # type: ignore[arg-type]
         algorithm="ES256",
         headers={"kid": kid},

@@ -81,7 +81,9 @@ def test_points_per_minute_flag_records_and_counts(
     database_url: str,
 ) -> None:
     board = make_board(
-        client, admin_headers, fraud={"maxPointsPerMinute": 50, "onViolation": "flag", "burstCount": 1000}
+        client,
+        admin_headers,
+        fraud={"maxPointsPerMinute": 50, "onViolation": "flag", "burstCount": 1000},
     )
     assert submit(client, board, user.headers, 40).status_code == 200
     flagged = submit(client, board, user.headers, 40)
@@ -106,13 +108,17 @@ def test_points_per_minute_reject(
     client: httpx.Client, admin_headers: dict[str, str], user: User
 ) -> None:
     board = make_board(
-        client, admin_headers, fraud={"maxPointsPerMinute": 50, "onViolation": "reject", "burstCount": 1000}
+        client,
+        admin_headers,
+        fraud={"maxPointsPerMinute": 50, "onViolation": "reject", "burstCount": 1000},
     )
     assert submit(client, board, user.headers, 40).status_code == 200
     rejected = submit(client, board, user.headers, 40)
     assert rejected.status_code == 403
     assert rejected.json()["code"] == "fraud_rejected"
-    assert client.get(f"/api/v1/leaderboards/{board}/me", headers=user.headers).json()["score"] == 40
+    assert (
+        client.get(f"/api/v1/leaderboards/{board}/me", headers=user.headers).json()["score"] == 40
+    )
     # The refused points were given back: a small write still fits.
     assert submit(client, board, user.headers, 10).status_code == 200
 

@@ -161,7 +161,9 @@ def test_unknown_and_suspended_boards(
 def test_action_points_and_increment_bounds(
     client: httpx.Client, admin_headers: dict[str, str], user: User
 ) -> None:
-    board = make_board(client, admin_headers, scoring={"maxIncrement": 50, "actions": {"win": 10, "quest": 25}})
+    board = make_board(
+        client, admin_headers, scoring={"maxIncrement": 50, "actions": {"win": 10, "quest": 25}}
+    )
     won = submit(client, board, user.headers, None, action="win")
     assert won.status_code == 200, won.text
     assert won.json()["increment"] == 10
@@ -200,7 +202,10 @@ BAD_BODIES: list[tuple[str, Any]] = [
     ("long action_id", {"action_id": "a" * 101, "timestamp": "@", "score_increment": 1}),
     ("bad chars", {"action_id": "a b/c", "timestamp": "@", "score_increment": 1}),
     ("unknown field", {"action_id": "a8", "timestamp": "@", "score_increment": 1, "admin": True}),
-    ("naive timestamp", {"action_id": "a9", "timestamp": "2024-01-01T00:00:00", "score_increment": 1}),
+    (
+        "naive timestamp",
+        {"action_id": "a9", "timestamp": "2024-01-01T00:00:00", "score_increment": 1},
+    ),
     ("bad user id", {"action_id": "b1", "timestamp": "@", "score_increment": 1, "user_id": "x"}),
     ("array", [1, 2, 3]),
     ("null", None),
@@ -228,7 +233,9 @@ def test_bad_input_is_a_400_problem(
     [b"{", b"\xff\xfe{}", b'{"action_id": "\xc3\x28", "timestamp": "x"}', b"", b"nul\x00l"],
     ids=["truncated", "bad utf8 bom", "bad utf8 in string", "empty", "nul"],
 )
-def test_malformed_bytes(client: httpx.Client, admin_headers: dict[str, str], user: User, raw: bytes) -> None:
+def test_malformed_bytes(
+    client: httpx.Client, admin_headers: dict[str, str], user: User, raw: bytes
+) -> None:
     board = make_board(client, admin_headers)
     response = client.post(
         f"/api/v1/leaderboards/{board}/scores",
@@ -282,10 +289,14 @@ def test_total_never_exceeds_2_53(
     assert over.status_code == 400
     assert over.json()["code"] == "total_overflow"
     total = psql(
-        postgres, database_url, f"SELECT total FROM scores WHERE board = '{board}' AND user_id = '{player}'"
+        postgres,
+        database_url,
+        f"SELECT total FROM scores WHERE board = '{board}' AND user_id = '{player}'",
     )
     assert total == str(2**53 - 1)
-    events = psql(postgres, database_url, f"SELECT count(*) FROM score_events WHERE board = '{board}'")
+    events = psql(
+        postgres, database_url, f"SELECT count(*) FROM score_events WHERE board = '{board}'"
+    )
     assert events == "2"  # the refused submission left no audit row
 
 
@@ -344,7 +355,9 @@ def test_seed_routes(
     assert again.json()["replayed"] is True
     assert again.json()["new_total_score"] == 4
     other = client.post(
-        "/api/scores/update", json={"userId": str(uuid.uuid4()), "scoreIncrement": 4}, headers=user.headers
+        "/api/scores/update",
+        json={"userId": str(uuid.uuid4()), "scoreIncrement": 4},
+        headers=user.headers,
     )
     assert other.status_code == 403
     board = client.get("/api/scores/leaderboard").json()

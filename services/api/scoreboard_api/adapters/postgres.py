@@ -107,6 +107,8 @@ def postgres_errors() -> Iterator[None]:
         yield
     except ProblemError:
         raise
+    except asyncpg.DataError as error:
+        raise ProblemError(400, "validation_error", f"invalid value: {error}") from error
     except _CONNECTION_ERRORS as error:
         DEPENDENCY_ERRORS.labels("postgres").inc()
         log.warning("postgres unavailable: %s", type(error).__name__)

@@ -18,6 +18,7 @@ ACTION_NAME_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
 BoardName = Annotated[str, Meta(pattern=BOARD_NAME_PATTERN, max_length=63)]
 ActionName = Annotated[str, Meta(pattern=ACTION_NAME_PATTERN, max_length=64)]
 Points = Annotated[int, Meta(ge=1, le=2**31 - 1)]
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
 
 
 class _Spec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, rename="camel"):
@@ -34,8 +35,7 @@ class RateLimitSpec(_Spec):
         default_factory=lambda: RateWindow(limit=10, window_seconds=60)
     )
     per_ip: RateWindow = msgspec.field(
-        name="perIP",
-        default_factory=lambda: RateWindow(limit=100, window_seconds=3600)
+        name="perIP", default_factory=lambda: RateWindow(limit=100, window_seconds=3600)
     )
 
 
@@ -50,8 +50,8 @@ class AccessSpec(_Spec):
 
 
 class SeasonSpec(_Spec):
-    schedule: Annotated[str, Meta(max_length=100)] | None = None
-    time_zone: Annotated[str, Meta(max_length=64)] = "UTC"
+    schedule: Annotated[str, Meta(max_length=100, pattern=NO_NUL)] | None = None
+    time_zone: Annotated[str, Meta(max_length=64, pattern=NO_NUL)] = "UTC"
     keep: Annotated[int, Meta(ge=0, le=1000)] = 12
 
 
@@ -73,7 +73,7 @@ Writer = Literal["users", "services"]
 class BoardSpec(_Spec):
     """The CR spec (DESIGN §5). Unknown fields are refused so typos surface as 400."""
 
-    display_name: Annotated[str, Meta(max_length=100)] = ""
+    display_name: Annotated[str, Meta(max_length=100, pattern=NO_NUL)] = ""
     size: Annotated[int, Meta(ge=1, le=100)] = 10
     scoring: ScoringSpec = msgspec.field(default_factory=ScoringSpec)
     rate_limit: RateLimitSpec = msgspec.field(default_factory=RateLimitSpec)
@@ -98,17 +98,6 @@ class BoardPut(BoardSpec):
 def spec_of(put: BoardPut) -> BoardSpec:
     fields = {f: getattr(put, f) for f in BoardSpec.__struct_fields__}
     return BoardSpec(**fields)
-
-
-def validate_spec(spec: BoardSpec) -> None:
-    """Cross-field rules msgspec cannot express."""
-    from scoreboard_api.domain.errors import validation_error
-
-    for name, points in spec.scoring.actions.items():
-        if points > spec.scoring.max_increment:
-            raise validation_error(
-                f"action {name!r} awards {points} points, above scoring.maxIncrement"
-            )
 
 
 class BoardPolicy(msgspec.Struct, kw_only=True, frozen=True):

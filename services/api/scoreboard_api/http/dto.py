@@ -11,7 +11,7 @@ import msgspec
 from msgspec import Meta
 from scoreboard_common.ranking import MAX_TOTAL
 
-from scoreboard_api.domain.policy import ACTION_NAME_PATTERN
+from scoreboard_api.domain.policy import ACTION_NAME_PATTERN, NO_NUL
 from scoreboard_api.domain.scoring import ACTION_ID_PATTERN
 
 Username = Annotated[str, Meta(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_.-]{3,32}$")]
@@ -29,7 +29,7 @@ class RegisterRequest(_Request):
 
 
 class LoginRequest(_Request):
-    username: Annotated[str, Meta(min_length=1, max_length=64)]
+    username: Annotated[str, Meta(min_length=1, max_length=64, pattern=NO_NUL)]
     password: Annotated[str, Meta(min_length=1, max_length=256)]
 
 
@@ -209,7 +209,7 @@ class StatsResponse(msgspec.Struct, kw_only=True):
 
 
 class VoidRequest(_Request):
-    reason: Annotated[str, Meta(min_length=1, max_length=500)]
+    reason: Annotated[str, Meta(min_length=1, max_length=500, pattern=NO_NUL)]
     ban: bool = False
 
 

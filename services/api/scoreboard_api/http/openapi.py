@@ -15,6 +15,7 @@ from litestar import Request
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.plugins import JsonRenderPlugin
 
+from scoreboard_api.domain.policy import BOARD_NAME_PATTERN
 from scoreboard_api.http.dto import Problem
 
 _PARAM_RE = re.compile(r"\{(\w+):[^}]+\}")
@@ -38,6 +39,20 @@ def _operation_key(handler: HTTPRouteHandler) -> list[tuple[str, str]]:
         for method in handler.http_methods:
             keys.append((_PARAM_RE.sub(r"{\1}", path), method.lower()))
     return keys
+
+
+def _tidy_parameter(parameter: dict[str, Any]) -> None:
+    """Query values are never JSON null: ``oneOf [T, null]`` becomes ``T`` with its bounds, and
+    board names carry their pattern."""
+    schema = parameter.get("schema", {})
+    variants = schema.get("oneOf")
+    if isinstance(variants, list) and parameter.get("in") == "query":
+        kinds = [v for v in variants if v.get("type") != "null"]
+        if len(kinds) == 1:
+            schema.pop("oneOf")
+            schema.update(kinds[0])
+    if parameter.get("in") == "path" and parameter.get("name") == "board":
+        schema.update({"type": "string", "pattern": BOARD_NAME_PATTERN, "maxLength": 63})
 
 
 class ScoreboardOpenAPI(JsonRenderPlugin):
@@ -85,6 +100,8 @@ class ScoreboardOpenAPI(JsonRenderPlugin):
                     }
                 if key in secured:
                     operation["security"] = [{"BearerAuth": []}]
+                for parameter in operation.get("parameters", []):
+                    _tidy_parameter(parameter)
                 responses = operation["responses"]
                 for status, description in _ERROR_STATUSES.items():
                     responses[status] = {"description": description, "content": problem}

@@ -67,6 +67,9 @@ def handle_http_exception(request: Request[Any, Any, Any], error: HTTPException)
     if isinstance(error, NotFoundException):
         return problem_response(request, 404, "not_found", "no such resource")
     if isinstance(error, MethodNotAllowedException):
+        allowed = headers.pop("allowed", None)
+        if allowed:
+            headers["Allow"] = allowed
         return problem_response(
             request, 405, "method_not_allowed", "method not allowed here", headers=headers
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from litestar import delete, get, post, put
@@ -16,7 +17,6 @@ from scoreboard_api.http.deps import (
     check_board_name,
     container_of,
     decode_body,
-    parse_user_id,
     request_id,
     require_scope,
 )
@@ -58,6 +58,8 @@ async def delete_board(
     """Retire a board (`?archive=true` archives the current standings first)."""
     await require_scope(request, SCOPE_ADMIN)
     check_board_name(board)
+    if request.query_params.get("archive", "false") not in ("true", "false"):
+        raise validation_error("archive must be true or false")
     await admin.delete_board(container_of(request), board, archive=archive)
 
 
@@ -81,16 +83,16 @@ async def board_stats(request: AnyRequest, board: str) -> StatsResponse:
 
 
 @post(
-    f"{BOARD}/players/{{user_id:str}}/void",
+    f"{BOARD}/players/{{user_id:uuid}}/void",
     status_code=HTTP_200_OK,
     tags=TAGS,
     opt={"body": VoidRequest, "auth": True},
 )
-async def void_player(request: AnyRequest, board: str, user_id: str) -> VoidResponse:
+async def void_player(request: AnyRequest, board: str, user_id: uuid.UUID) -> VoidResponse:
     """Remove a player's score (audited; `ban: true` also bars further writes)."""
     caller = await require_scope(request, SCOPE_ADMIN)
     check_board_name(board)
-    uid = parse_user_id(user_id)
+    uid = str(user_id)
     body = await decode_body(request, VoidRequest)
     return await admin.void_player(
         container_of(request),
@@ -104,15 +106,15 @@ async def void_player(request: AnyRequest, board: str, user_id: str) -> VoidResp
 
 
 @put(
-    "/api/v1/admin/users/{user_id:str}",
+    "/api/v1/admin/users/{user_id:uuid}",
     status_code=HTTP_200_OK,
     tags=TAGS,
     opt={"body": UserStateRequest, "auth": True},
 )
-async def put_user(request: AnyRequest, user_id: str) -> UserStateResponse:
+async def put_user(request: AnyRequest, user_id: uuid.UUID) -> UserStateResponse:
     """Disable (or re-enable) an account: its tokens are refused at once on every replica."""
     await require_scope(request, SCOPE_ADMIN)
-    uid = parse_user_id(user_id)
+    uid = str(user_id)
     body = await decode_body(request, UserStateRequest)
     if not await admin.set_user_disabled(container_of(request), uid, body.disabled):
         raise ProblemError(404, "user_not_found", f"no user {uid}")

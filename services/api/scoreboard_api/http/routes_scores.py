@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 import msgspec
@@ -18,7 +19,6 @@ from scoreboard_api.http.deps import (
     container_of,
     decode_body,
     json_bytes,
-    parse_user_id,
     request_id,
 )
 from scoreboard_api.http.dto import (
@@ -108,27 +108,27 @@ async def top(
     return json_bytes(body)
 
 
-@get(f"{BOARD}/players/{{user_id:str}}", tags=TAGS)
-async def player(request: AnyRequest, board: str, user_id: str) -> PlayerResponse:
+@get(f"{BOARD}/players/{{user_id:uuid}}", tags=TAGS)
+async def player(request: AnyRequest, board: str, user_id: uuid.UUID) -> PlayerResponse:
     """A player's rank and score."""
     check_board_name(board)
     container = container_of(request)
     await check_read_access(request, active_board(container, board))
-    return await reads.player(container, board, parse_user_id(user_id))
+    return await reads.player(container, board, str(user_id))
 
 
-@get(f"{BOARD}/players/{{user_id:str}}/around", tags=TAGS)
+@get(f"{BOARD}/players/{{user_id:uuid}}/around", tags=TAGS)
 async def around(
     request: AnyRequest,
     board: str,
-    user_id: str,
+    user_id: uuid.UUID,
     radius: Annotated[int, Parameter(ge=0, le=50)] = 5,
 ) -> AroundResponse:
     """The entries around a player."""
     check_board_name(board)
     container = container_of(request)
     await check_read_access(request, active_board(container, board))
-    return await reads.around(container, board, parse_user_id(user_id), radius)
+    return await reads.around(container, board, str(user_id), radius)
 
 
 @get(f"{BOARD}/me", tags=TAGS, opt={"auth": True})

@@ -21,7 +21,6 @@ from scoreboard_api.http.deps import (
     container_of,
     decode_body,
     json_bytes,
-    parse_user_id,
     request_id,
 )
 from scoreboard_api.http.dto import (
@@ -108,12 +107,12 @@ async def seed_top(
     return json_bytes(await reads.top_bytes(container, DEFAULT_BOARD, limit))
 
 
-@get("/api/scores/user/{user_id:str}", tags=TAGS)
-async def seed_user(request: AnyRequest, user_id: str) -> PlayerResponse:
+@get("/api/scores/user/{user_id:uuid}", tags=TAGS)
+async def seed_user(request: AnyRequest, user_id: uuid.UUID) -> PlayerResponse:
     """A player's rank and score on the `default` board."""
     container = container_of(request)
     await check_read_access(request, active_board(container, DEFAULT_BOARD))
-    return await reads.player(container, DEFAULT_BOARD, parse_user_id(user_id))
+    return await reads.player(container, DEFAULT_BOARD, str(user_id))
 
 
 ROUTES = [seed_update, seed_leaderboard, seed_top, seed_user]

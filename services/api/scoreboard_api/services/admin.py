@@ -20,7 +20,6 @@ from scoreboard_api.domain.policy import (
     encode_spec,
     public_policy,
     spec_of,
-    validate_spec,
 )
 from scoreboard_api.http.dto import BoardState, ResetResponse, StatsResponse, VoidResponse
 from scoreboard_api.services.container import Container
@@ -78,7 +77,6 @@ async def _state(
 
 async def put_board(container: Container, name: str, put: BoardPut) -> BoardState:
     spec: BoardSpec = spec_of(put)
-    validate_spec(spec)
     result = await pg_boards.upsert_board(container.db, name, encode_spec(spec), put.generation)
     if result.applied:
         container.policies.put(result.board)

@@ -47,6 +47,19 @@ end
 return {1, version, redis.call('ZRANK', KEYS[1], ARGV[2])}
 """
 
+# The same, then PUBLISH the event (ARGV 6: channel, 7-9: template around version and rank) and
+# count the update (KEYS 5: a counter hash, ARGV 10: its field, ARGV 11: its TTL) in one trip.
+_APPLY_AND_PUBLISH = _APPLY_TOTAL.replace(
+    "return {1, version, redis.call('ZRANK', KEYS[1], ARGV[2])}",
+    """local rank = redis.call('ZRANK', KEYS[1], ARGV[2])
+redis.call('PUBLISH', ARGV[6], ARGV[7] .. string.format('%d', version) .. ARGV[8]
+  .. string.format('%d', rank + 1) .. ARGV[9])
+redis.call('HINCRBY', KEYS[5], ARGV[10], 1)
+redis.call('EXPIRE', KEYS[5], ARGV[11])
+return {1, version, rank}""",
+)
+assert _APPLY_AND_PUBLISH != _APPLY_TOTAL
+
 # KEYS: rank, member, names, version. ARGV: user_id, version seed.
 _REMOVE_PLAYER = """
 local old = redis.call('HGET', KEYS[2], ARGV[1])
@@ -115,6 +128,7 @@ class BoardStore:
         self.redis = redis
         self._apply = redis.register_script(_APPLY_TOTAL)
         self._remove = redis.register_script(_REMOVE_PLAYER)
+        self._apply_publish = redis.register_script(_APPLY_AND_PUBLISH)
         self._standing = redis.register_script(_STANDING_OF)
 
     async def apply_total(self, board: str, standing: Standing) -> ApplyResult:
@@ -128,6 +142,42 @@ class BoardStore:
                 encode_score(standing.total),
                 standing.username,
                 version_seed(),
+            ],
+        )
+        return ApplyResult(
+            changed=bool(changed),
+            version=int(version),
+            rank=None if rank is None else int(rank) + 1,
+        )
+
+    async def apply_total_and_publish(
+        self,
+        board: str,
+        standing: Standing,
+        *,
+        channel: str,
+        template: tuple[bytes, bytes, bytes],
+        counter: tuple[str, str, int],
+    ) -> ApplyResult:
+        """:meth:`apply_total`, then publish the event built from ``template`` (see
+        ``events.score_changed_template``) with the new version and rank, and ``HINCRBY`` the
+        ``counter`` (key, field, ttl seconds): one round trip. Nothing is published when the
+        total was refused as stale."""
+        keys = BoardKeys(board)
+        member = encode_member(standing.reached_at, standing.user_id)
+        counter_key, counter_field, counter_ttl = counter
+        changed, version, rank = await self._apply_publish(
+            keys=[keys.rank, keys.member, keys.names, keys.version, counter_key],
+            args=[
+                standing.user_id,
+                member,
+                encode_score(standing.total),
+                standing.username,
+                version_seed(),
+                channel,
+                *template,
+                counter_field,
+                counter_ttl,
             ],
         )
         return ApplyResult(

@@ -46,6 +46,24 @@ def encode_event(event: Event) -> bytes:
     return _encoder.encode(event)
 
 
+_VERSION_SENTINEL = 1_111_111_111_111_111_111
+_RANK_SENTINEL = 2_111_111_111_111_111_111
+
+
+def score_changed_template(event: ScoreChanged) -> tuple[bytes, bytes, bytes]:
+    """Encode ``event`` with its version and rank left open: ``a + version + b + rank + c``.
+
+    Lets a Lua script publish the event in the same round trip that computes the version and
+    rank (see ``BoardStore.apply_total_and_publish``). The sentinels sit right after their keys,
+    which cannot occur inside a JSON string, so the split is exact."""
+    encoded = _encoder.encode(
+        msgspec.structs.replace(event, version=_VERSION_SENTINEL, rank=_RANK_SENTINEL)
+    )
+    head, _, tail = encoded.partition(b'"version":%d' % _VERSION_SENTINEL)
+    middle, _, end = tail.partition(b'"rank":%d' % _RANK_SENTINEL)
+    return head + b'"version":', middle + b'"rank":', end
+
+
 def decode_event(payload: bytes | str) -> Event:
     """Decode an event; raises ``msgspec.DecodeError``/``ValidationError`` on garbage."""
     return _decoder.decode(payload)

@@ -45,6 +45,7 @@ class DependencyMonitor:
         self.postgres_up = True
         self.dirty: set[str] = set()
         self.rebuilds = 0
+        self._redis_failures = 0
         DEPENDENCY_UP.labels("redis").set(1)
         DEPENDENCY_UP.labels("postgres").set(1)
 
@@ -62,11 +63,14 @@ class DependencyMonitor:
         return True
 
     async def check_once(self) -> None:
-        redis_ok = await self.ping_redis()
+        # Two failed pings in a row before degrading: a Redis busy for a second (a big MULTI)
+        # is not down. Boards written while it was away are marked dirty by the write path;
+        # boards whose keys vanished are found below: only those are rebuilt.
+        self._redis_failures = 0 if await self.ping_redis() else self._redis_failures + 1
+        redis_ok = self._redis_failures < 2
         postgres_ok = await self.db.ping()
         if redis_ok and not self.redis_up:
-            log.info("redis is back; rebuilding every board")
-            self.dirty.update(self.policies.boards)
+            log.info("redis is back", extra={"dirty_boards": len(self.dirty)})
         if not redis_ok and self.redis_up:
             log.warning("redis is unreachable; degrading")
         if postgres_ok != self.postgres_up:

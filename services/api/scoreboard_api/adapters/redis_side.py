@@ -10,9 +10,7 @@ from typing import Any, cast
 from redis.asyncio import Redis
 from scoreboard_common.events import (
     BOARD_CHANNEL,
-    SCORE_CHANNEL,
     BoardChanged,
-    ScoreChanged,
     encode_event,
 )
 from scoreboard_common.keys import BoardKeys
@@ -182,15 +180,6 @@ class RedisSide:
             keys=[fraud_key(board, user_id)], args=[refund, "1" if replay else "0"]
         )
         return int(cast(Any, value))
-
-    async def publish_score(self, board: str, event: ScoreChanged, minute: int) -> None:
-        """Publish the event and count the update, in one round trip."""
-        key = upm_key(board)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.publish(SCORE_CHANNEL, encode_event(event))
-            pipe.hincrby(key, str(minute), 1)
-            pipe.expire(key, 180)
-            await pipe.execute()
 
     async def updates_by_minute(self, board: str, minute: int) -> tuple[int, int]:
         """Committed updates in the current and the previous clock minute."""

@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 from redis.exceptions import RedisError
 from scoreboard_common.auth import SCOPE_WRITE_ANY
 from scoreboard_common.board_store import Standing
-from scoreboard_common.events import ScoreChanged
+from scoreboard_common.events import SCORE_CHANNEL, ScoreChanged, score_changed_template
 from scoreboard_common.ranking import to_micros
 from scoreboard_common.telemetry import current_traceparent
 
 from scoreboard_api.adapters.postgres import SubmitResult
-from scoreboard_api.adapters.redis_side import GuardResult
+from scoreboard_api.adapters.redis_side import GuardResult, upm_key
 from scoreboard_api.domain.errors import ProblemError, board_not_found, forbidden
 from scoreboard_api.domain.fraud import FraudCounters, FraudHit, evaluate, rejects
 from scoreboard_api.domain.policy import BoardPolicy
@@ -305,27 +305,32 @@ async def _place(
     assert result.reached_at is not None
     if container.monitor.redis_up:
         try:
-            applied = await container.store.apply_total(
+            username = result.username or result.user_id
+            template = score_changed_template(
+                ScoreChanged(
+                    board=board,
+                    season=result.season,
+                    version=0,
+                    user_id=result.user_id,
+                    username=username,
+                    total=result.total,
+                    rank=None,
+                    increment=increment,
+                    traceparent=current_traceparent(),
+                )
+            )
+            applied = await container.store.apply_total_and_publish(
                 board,
                 Standing(
                     user_id=result.user_id,
-                    username=result.username or result.user_id,
+                    username=username,
                     total=result.total,
                     reached_at=result.reached_at,
                 ),
+                channel=SCORE_CHANNEL,
+                template=template,
+                counter=(upm_key(board), str(int(time.time() // 60)), 180),
             )
-            event = ScoreChanged(
-                board=board,
-                season=result.season,
-                version=applied.version,
-                user_id=result.user_id,
-                username=result.username or result.user_id,
-                total=result.total,
-                rank=applied.rank,
-                increment=increment,
-                traceparent=current_traceparent(),
-            )
-            await container.side.publish_score(board, event, int(time.time() // 60))
             return applied.rank
         except REDIS_ERRORS as error:
             log.warning("redis update after commit failed; board will be rebuilt: %s", error)

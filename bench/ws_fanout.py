@@ -167,7 +167,11 @@ async def run(args: argparse.Namespace) -> None:
             for _ in range(args.replicas):
                 port = free_port()
                 argv = [
-                    str(Path(sys.executable).parent / "scoreboard-realtime"),
+                    *(
+                        [sys.executable, __file__, "--profiled-serve", args.profile]
+                        if args.profile
+                        else [str(Path(sys.executable).parent / "scoreboard-realtime")]
+                    ),
                     "serve",
                     "--port",
                     str(port),
@@ -304,7 +308,30 @@ async def run(args: argparse.Namespace) -> None:
             process.stop()
 
 
+def profiled_serve(output: str, argv: list[str]) -> None:
+    """The realtime CLI under pyinstrument; the text report goes to ``output`` on SIGTERM."""
+    import signal
+
+    from pyinstrument import Profiler
+    from scoreboard_realtime.cli import main as realtime
+
+    # uvicorn re-raises the signal it caught once it has shut down: make that an exit.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    profiler = Profiler(interval=0.001, async_mode="disabled")
+    profiler.start()
+    try:
+        realtime(argv, standalone_mode=False)
+    except SystemExit:
+        pass
+    finally:
+        profiler.stop()
+        Path(output).write_text(profiler.output_text(show_all=False, color=False))
+
+
 def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == "--profiled-serve":
+        profiled_serve(sys.argv[2], sys.argv[3:])
+        return
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
@@ -314,6 +341,7 @@ def main() -> None:
     parser.add_argument("--interval-ms", type=int, default=100, help="board coalescing interval")
     parser.add_argument("--size", type=int, default=10, help="board size (top N)")
     parser.add_argument("--replicas", type=int, default=1, help="realtime processes to start")
+    parser.add_argument("--profile", help="run the realtime under pyinstrument, text to PATH")
     parser.add_argument("--api-url", help="api mode: a running api")
     parser.add_argument("--token", help="api mode: a player's access token")
     parser.add_argument("--board", default="default", help="api mode: the board")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 import socket
 from types import FrameType
 
@@ -14,6 +15,7 @@ from scoreboard_common.logs import configure_logging
 from scoreboard_common.settings import load_settings
 
 from scoreboard_realtime.app import create_app
+from scoreboard_realtime.http.direct import CaptureAsgiSend
 from scoreboard_realtime.http.runtime import Runtime
 from scoreboard_realtime.settings import RealtimeSettings
 
@@ -58,6 +60,20 @@ class DrainingServer(uvicorn.Server):
             super().handle_exit(sig, frame)
 
 
+def raise_open_file_limit() -> int:
+    """One socket per client: lift the soft open-file limit to the hard one (10,000 clients
+    need more than the usual 1,024). Returns the limit in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1_048_576)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            log.warning("cannot raise the open-file limit", extra={"soft": soft, "hard": hard})
+    return soft
+
+
 @click.group()
 def main() -> None:
     """Scoreboard live feed."""
@@ -70,11 +86,12 @@ def serve(host: str, port: int) -> None:
     """Serve the WebSocket feed and the web page with uvicorn."""
     settings = load_settings(RealtimeSettings)
     configure_logging(settings.log_level, "realtime")
+    raise_open_file_limit()
     if settings.log_level != "DEBUG":
         logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
     app = create_app(settings)
     config = uvicorn.Config(
-        app,
+        CaptureAsgiSend(app),  # lets the broadcast write frames directly (http/direct.py)
         host=host,
         port=port,
         loop="uvloop",
@@ -82,13 +99,14 @@ def serve(host: str, port: int) -> None:
         ws="websockets",
         ws_ping_interval=settings.ws_ping_interval_seconds,
         ws_ping_timeout=settings.ws_ping_timeout_seconds,
-        ws_per_message_deflate=False,
+        ws_per_message_deflate=False,  # frames are shared by all clients (http/direct.py)
         ws_max_size=settings.ws_max_message_bytes,
+        ws_max_queue=4,  # receive-only feed: any data frame closes the connection
         proxy_headers=True,
         forwarded_allow_ips=settings.trusted_proxies,
         log_config=None,
         access_log=False,
-        backlog=4096,
+        backlog=8192,  # reconnect storms
         timeout_graceful_shutdown=max(5, int(settings.ws_drain_seconds) + 5),
         server_header=False,
     )

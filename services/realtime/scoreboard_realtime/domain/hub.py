@@ -6,11 +6,16 @@ injected), so it is tested without sockets.
 * Events only mark a board dirty. A board's task reads the top N at most once per interval
   (the board policy's ``broadcast.minIntervalMs``) however many events and clients there are,
   and broadcasts only when the top N changed.
-* A broadcast is encoded once; the same ``str`` object is handed to every client.
-* Each client has a writer task and two one-message slots (latest snapshot, latest rank): a new
-  snapshot replaces an unsent older one, so a slow client only ever gets the newest. A client
-  whose write stays stuck longer than ``send_timeout`` is dropped by a watchdog; nobody else
+* A broadcast is encoded once; the same ``str`` object (and, for direct sinks, the same frame
+  bytes) is handed to every client.
+* Each client has two one-message slots (latest snapshot, latest rank): a new snapshot replaces
+  an unsent older one, so a slow client only ever gets the newest. A client whose write stays
+  stuck (or that stays behind) longer than ``send_timeout`` is dropped by a watchdog; nobody else
   waits for it.
+* A :class:`DirectSink` (a socket that can take a whole frame synchronously) is written in the
+  broadcast loop itself: no task, no await per client. Only a client that is behind (its write
+  buffer is over its bound) gets a task, which waits for the buffer to drain and then writes the
+  newest pending message. Other sinks get a writer task each.
 * Versions handed to a client strictly increase.
 """
 
@@ -23,7 +28,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from opentelemetry import trace
 from opentelemetry.trace import Link
@@ -61,6 +66,19 @@ class ClientSink(Protocol):
     async def close(self, code: int, reason: str) -> None: ...
 
 
+@runtime_checkable
+class DirectSink(ClientSink, Protocol):
+    """A sink that can take a whole message synchronously (see ``http/direct.py``)."""
+
+    def write_now(self, message: Outgoing) -> bool:
+        """Write ``message`` now; False (nothing written) when the client is behind."""
+        ...
+
+    async def writable(self) -> None:
+        """Return once the client is no longer behind (raise if the connection is gone)."""
+        ...
+
+
 class SnapshotSource(Protocol):
     async def top(self, board: str, limit: int) -> TopSnapshot: ...
 
@@ -79,6 +97,7 @@ class Client:
         self.board = channel.board
         self.user_id = user_id
         self.sink = sink
+        self.direct: DirectSink | None = sink if isinstance(sink, DirectSink) else None
         self._clock = clock
         self._snapshot: Outgoing | None = None
         self._rank: Outgoing | None = None
@@ -113,6 +132,20 @@ class Client:
                 return False
             self.last_rank_version = message.version
             replaced, self._rank = self._rank, message
+        direct = self.direct
+        if direct is not None and self.task is None and replaced is None:
+            # Nothing pending and not behind: write it in the caller's loop.
+            if direct.write_now(message):
+                if message.kind == "snapshot":
+                    self._snapshot = None
+                else:
+                    self._rank = None
+                self.sent += 1
+                self.channel.unflushed[message.kind] += 1
+                return True
+            # Behind: keep it (newest only) and let a task write it once the buffer drains.
+            self.sending_since = self._clock()
+            self.task = asyncio.create_task(self.run(), name=f"catch-up:{self.board}")
         if message.delivery is not None:
             message.delivery.remaining += 1
         if replaced is not None:
@@ -125,6 +158,20 @@ class Client:
         if self.close_request is None:
             self.close_request = (code, reason)
             self._wake.set()
+            if self.direct is not None and not self.dropped:
+                # A direct client has no writer, or one waiting for a stuck buffer to drain:
+                # (re)start one that only closes.
+                if self.task is not None and not self.task.done():
+                    self.task.cancel()
+                self.task = asyncio.create_task(self._close_now(), name=f"close:{self.board}")
+
+    async def _close_now(self) -> None:
+        self._discard_pending()
+        self.channel.hub.unregister(self)
+        assert self.close_request is not None
+        code, reason = self.close_request
+        with contextlib.suppress(Exception):
+            await self.sink.close(code, reason)
 
     def _finish(self, message: Outgoing) -> None:
         if message.delivery is not None:
@@ -139,7 +186,11 @@ class Client:
         self._snapshot = self._rank = None
 
     async def run(self) -> None:
-        """The writer: the only coroutine that writes to this client's socket."""
+        """The writer: the only coroutine that writes to this client's socket (for a direct
+        sink: only while it is behind)."""
+        if self.direct is not None:
+            await self._catch_up(self.direct)
+            return
         try:
             while True:
                 await self._wake.wait()
@@ -177,6 +228,48 @@ class Client:
             with contextlib.suppress(Exception):
                 await self.sink.close(code, reason)
 
+    async def _catch_up(self, direct: DirectSink) -> None:
+        """A direct client that is behind: wait until its buffer drains, write the newest
+        pending message, and stop once nothing is pending (later offers write directly)."""
+        try:
+            while self.close_request is None:
+                await direct.writable()
+                message = self._snapshot or self._rank
+                if message is None or self.close_request is not None:
+                    break
+                if not direct.write_now(message):
+                    await asyncio.sleep(0.01)  # drained below the transport's mark, not ours
+                    continue
+                if message is self._snapshot:
+                    self._snapshot = None
+                else:
+                    self._rank = None
+                self._finish(message)
+                self.sent += 1
+                self.channel.count_sent(message.kind)
+                if self._snapshot is None and self._rank is None:
+                    break
+                self.sending_since = self._clock()
+        except asyncio.CancelledError:
+            if not self.dropped and self.close_request is None:
+                self._discard_pending()
+                raise
+            self._discard_pending()
+        except Exception:  # the socket went away under us
+            self._discard_pending()
+            self.channel.hub.unregister(self)
+            return
+        finally:
+            self.sending_since = None
+        if self.dropped:
+            self.channel.hub.unregister(self)
+            assert self.close_request is not None
+            code, reason = self.close_request
+            with contextlib.suppress(Exception):
+                await self.sink.close(code, reason)
+        elif self.close_request is None:
+            self.task = None
+
 
 Clock = Callable[[], float]
 
@@ -208,6 +301,8 @@ class BoardChannel:
             "rank": metrics.WS_MESSAGES_SENT.labels(board, "rank"),
         }
         self._latency = metrics.WS_BROADCAST_LATENCY.labels(board)
+        # Messages written synchronously (direct sinks), added to the counters per batch.
+        self.unflushed: dict[str, int] = {"snapshot": 0, "rank": 0}
         self._connections = metrics.WS_CONNECTIONS.labels(board)
         self.task = asyncio.create_task(self._run(), name=f"board:{board}")
 
@@ -217,6 +312,12 @@ class BoardChannel:
 
     def count_sent(self, kind: str) -> None:
         self._sent[kind].inc()
+
+    def flush_counts(self) -> None:
+        for kind, count in self.unflushed.items():
+            if count:
+                self._sent[kind].inc(count)
+                self.unflushed[kind] = 0
 
     def observe_latency(self, seconds: float) -> None:
         self._latency.observe(seconds)
@@ -228,6 +329,7 @@ class BoardChannel:
         self._connections.inc()
         if self.cache_valid and not self.dirty and self.cached is not None:
             client.offer(self.cached)
+            self.flush_counts()
         else:
             self.joiners.append(client)
             self.wake.set()
@@ -329,21 +431,27 @@ class BoardChannel:
             for client in joiners:
                 if self.cached is not None:
                     client.offer(self.cached)
+            self.flush_counts()
             return False
         signature = top_signature(snapshot)
         message = encode_snapshot(snapshot)
         changed = self.signature is not None and signature != self.signature
         broadcast = changed or (force and snapshot.version > self.version)
         if broadcast:
-            message.delivery = Delivery(started_at=first_event_at or self.hub.clock())
-            for client in self.clients:
+            delivery = message.delivery = Delivery(started_at=first_event_at or self.hub.clock())
+            delivery.remaining += 1  # held until the loop is over (direct writes finish at once)
+            for client in list(self.clients):
                 client.offer(message)
+            latency = delivery.done(self.hub.clock())
+            if latency is not None:
+                self.observe_latency(latency)
             if changed:
                 self.broadcasts += 1
                 metrics.WS_BROADCASTS.labels(self.board).inc()
         else:
             for client in joiners:
                 client.offer(message)
+        self.flush_counts()
         self.signature = signature
         self.cached = message
         self.cache_valid = True
@@ -424,7 +532,8 @@ class Hub:
         if channel is None:
             channel = self.channels[board] = BoardChannel(self, board, policy)
         client = Client(channel, user_id, sink, self.clock)
-        client.task = asyncio.create_task(client.run(), name=f"client:{board}")
+        if client.direct is None:
+            client.task = asyncio.create_task(client.run(), name=f"client:{board}")
         channel.add(client)
         return client
 
@@ -473,6 +582,7 @@ class Hub:
                 message = encode_rank(event.user_id, event.rank, event.total, event.version)
                 for client in list(users):
                     client.offer(message)
+                channel.flush_counts()
             return
         self._on_board_changed(channel, event, now)
 

@@ -48,12 +48,14 @@ class Delivery:
 
 @dataclass(slots=True)
 class Outgoing:
-    """An encoded message: ``text`` is the one shared str written to every socket."""
+    """An encoded message: ``text`` is the one shared str written to every socket; ``frame``
+    caches its WebSocket frame for sinks that write frames themselves (built once)."""
 
     kind: MessageKind
     text: str
     version: int
     delivery: Delivery | None = None
+    frame: bytes | None = None
 
 
 def top_signature(snapshot: TopSnapshot) -> bytes:

@@ -27,6 +27,7 @@ from scoreboard_realtime.domain.hub import (
     CLOSE_UNAUTHORIZED,
     CLOSE_UNKNOWN_BOARD,
 )
+from scoreboard_realtime.http.direct import FrameWriter
 from scoreboard_realtime.http.runtime import Runtime
 
 log = logging.getLogger("scoreboard.realtime.ws")
@@ -36,7 +37,8 @@ DEFAULT_BOARD = "default"
 
 
 class SocketSink:
-    """Writes through the ASGI ``send`` of one WebSocket."""
+    """Writes through the ASGI ``send`` of one WebSocket (the portable path; see direct.py for
+    the fast one)."""
 
     __slots__ = ("_send",)
 
@@ -138,7 +140,8 @@ async def _serve_admitted(socket: WebSocket[Any, Any, Any], runtime: Runtime, bo
         )
         return
     await socket.accept(subprotocols=subprotocol)
-    client = hub.register(board, policy, user_id, SocketSink(socket))
+    sink = await FrameWriter.wrap(socket.scope, SocketSink(socket))  # type: ignore[arg-type]
+    client = hub.register(board, policy, user_id, sink)
     try:
         while True:
             message = await socket.receive()

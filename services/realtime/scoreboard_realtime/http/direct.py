@@ -1,0 +1,122 @@
+"""Direct frame writes: the broadcast fast path under uvicorn's ``websockets`` implementation.
+
+Why this exists: a broadcast through ASGI costs, per client, an awaited ``send`` through
+Litestar's wrapper, uvicorn's ``asgi_send``, ``websockets``' ``send`` (framing the same text
+again) and a ``drain``, plus a writer task switch: about 60-100 µs of Python per client per
+message, which made 5,000 clients miss the delay target (see docs/benchmarks.md, "Live fan-out:
+profile and fixes"). Here the frame bytes are built once per message and each client costs one
+``transport.write`` (a few µs), in the broadcast loop itself.
+
+How: under uvicorn's ``websockets`` implementation the ASGI ``send`` callable is a bound method
+of the connection's protocol object (a ``websockets`` legacy server protocol), which owns the
+transport. :class:`FrameWriter` is used only when that is so, the handshake is complete and no
+extension (per-message deflate) was negotiated; anything else (another server, uvicorn's
+``wsproto``, test clients) keeps the plain ASGI :class:`~scoreboard_realtime.http.ws.SocketSink`.
+
+Semantics kept: a client whose transport write buffer is over the transport's high-water mark is
+*behind*: nothing is written to it, the hub keeps only the newest message for it and writes that
+once the buffer drains (``writable``); the hub's watchdog drops it if it stays behind longer than
+``WS_SEND_TIMEOUT_SECONDS``. Close frames, pings and the handshake still go through
+``websockets``; only whole data frames are written here, so frames never interleave.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import MutableMapping
+from typing import Any
+
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
+
+from scoreboard_realtime.domain.hub import ClientSink
+from scoreboard_realtime.domain.messages import Outgoing
+
+log = logging.getLogger("scoreboard.realtime.direct")
+ASGI_SEND_KEY = "scoreboard.asgi_send"
+
+
+def frame_bytes(message: Outgoing) -> bytes:
+    """The unmasked text frame of ``message``, built once and shared by every client."""
+    if message.frame is None:
+        message.frame = Frame(Opcode.TEXT, message.text.encode()).serialize(mask=False)
+    return message.frame
+
+
+def _uvicorn_protocol(send: object) -> Any | None:
+    """The uvicorn ``websockets`` protocol behind an ASGI ``send``, if that is what it is."""
+    owner = getattr(send, "__self__", None)
+    if owner is None:
+        return None
+    try:
+        from uvicorn.protocols.websockets.websockets_impl import WebSocketProtocol
+    except ImportError:  # pragma: no cover - uvicorn[standard] ships it
+        return None
+    return owner if isinstance(owner, WebSocketProtocol) else None
+
+
+class FrameWriter:
+    """A :class:`~scoreboard_realtime.domain.hub.DirectSink` over a uvicorn ``websockets``
+    connection; ``send_text``/``close`` (the rare, awaited paths) go through ASGI."""
+
+    __slots__ = ("_fallback", "_high_water", "_protocol", "_transport")
+
+    def __init__(self, protocol: Any, fallback: ClientSink) -> None:
+        self._protocol = protocol
+        self._transport = protocol.transport
+        self._fallback = fallback
+        self._high_water: int = self._transport.get_write_buffer_limits()[1]
+
+    @classmethod
+    async def wrap(cls, scope: MutableMapping[str, Any], fallback: ClientSink) -> ClientSink:
+        """A FrameWriter when the connection allows it (waits for the handshake to finish),
+        else ``fallback``."""
+        protocol = _uvicorn_protocol(scope.get(ASGI_SEND_KEY))
+        if protocol is None or protocol.extensions:
+            return fallback
+        await protocol.handshake_completed_event.wait()
+        if protocol.state is not State.OPEN:
+            return fallback
+        return cls(protocol, fallback)
+
+    @property
+    def behind(self) -> bool:
+        return bool(self._transport.get_write_buffer_size() > self._high_water)
+
+    def write_now(self, message: Outgoing) -> bool:
+        state = self._protocol.state
+        if state is not State.OPEN:
+            # Closing or closed: the receive loop is about to unregister it; nothing to write.
+            return state is not State.CONNECTING
+        if self._transport.get_write_buffer_size() > self._high_water:
+            return False
+        self._transport.write(frame_bytes(message))
+        return True
+
+    async def writable(self) -> None:
+        """Returns once the transport resumed writing (``websockets``' own flow control);
+        raises ``ConnectionClosed`` if the connection is gone."""
+        await self._protocol.handshake_completed_event.wait()
+        await self._protocol.drain()
+        if self._protocol.state is not State.OPEN:
+            await self._protocol.ensure_open()
+
+    async def send_text(self, text: str) -> None:
+        await self._fallback.send_text(text)
+
+    async def close(self, code: int, reason: str) -> None:
+        await self._fallback.close(code, reason)
+
+
+class CaptureAsgiSend:
+    """Outermost ASGI wrapper (around the Litestar app, as uvicorn serves it): keeps the server's
+    own ``send`` of a WebSocket connection in the scope, since Litestar hands handlers (and its
+    own middleware) a wrapped one, so :meth:`FrameWriter.wrap` can find the protocol."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            scope[ASGI_SEND_KEY] = send
+        await self.app(scope, receive, send)

@@ -69,8 +69,8 @@ class TokenVerifier:
     def from_public_key_pem(
         cls, pem: bytes, *, kid: str | None = None, **kwargs: Any
     ) -> TokenVerifier:
-        """One static key. ``kid`` defaults to the key's RFC 7638 thumbprint; with a single
-        static key (and no JWKS URL), tokens are checked against it whatever their ``kid``."""
+        """One static key. ``kid`` defaults to the key's RFC 7638 thumbprint, which is the
+        ``kid`` the api signs with, so its tokens verify; any other ``kid`` is refused."""
         from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
         from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
@@ -115,8 +115,6 @@ class TokenVerifier:
         if key is None:
             await self.refresh(force=not self._keys)
             key = self._keys.get(kid)
-        if key is None and self._jwks_url is None and len(self._keys) == 1:
-            key = next(iter(self._keys.values()))
         if key is None:
             raise AuthError("unknown_key", "the token was signed by an unknown key")
         try:

@@ -20,7 +20,10 @@ import jwt
 import msgspec
 import pytest
 import websockets
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from redis.asyncio import Redis
+from scoreboard_common.auth import jwk_thumbprint
 from scoreboard_common.board_store import BoardStore, Standing, TopSnapshot
 from scoreboard_common.events import (
     BOARD_CHANNEL,
@@ -45,6 +48,9 @@ def rt(start_realtime: ServiceFactory) -> ServiceProcess:
 @pytest.fixture(scope="session")
 def mint(jwt_keys: tuple[Path, Path]) -> Callable[..., str]:
     private_key = jwt_keys[0].read_bytes()
+    public_key = load_pem_public_key(jwt_keys[1].read_bytes())
+    assert isinstance(public_key, EllipticCurvePublicKey)
+    kid = jwk_thumbprint(jwt.algorithms.ECAlgorithm.to_jwk(public_key, as_dict=True))
 
     def mint(subject: str, *, ttl: int = 600, **claims: Any) -> str:
         now = int(time.time())
@@ -59,7 +65,7 @@ def mint(jwt_keys: tuple[Path, Path]) -> Callable[..., str]:
             "scope": "",
             **claims,
         }
-        return jwt.encode(payload, private_key, algorithm="ES256", headers={"kid": "test"})
+        return jwt.encode(payload, private_key, algorithm="ES256", headers={"kid": kid})
 
     return mint
 

@@ -49,7 +49,7 @@ class ApiSettings(CommonSettings):
         30, ge=1, description="Per-user limit of each replica while Redis is unreachable."
     )
     auth_rate_limit_per_minute: int = Field(
-        60, ge=1, description="Per client IP limit of login/register/refresh calls."
+        600, ge=1, description="Per client IP limit of login/register/refresh calls."
     )
     policy_refresh_seconds: float = Field(
         5.0, gt=0, le=300, description="Full policy reload period (Pub/Sub makes changes instant)."

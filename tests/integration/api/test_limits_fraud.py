@@ -157,3 +157,15 @@ def test_timestamp_burst_and_replay_storm(
     metrics = client.get("/metrics").text
     assert f'board="{board_ts}",rule="timestamp_burst"' in metrics
     assert f'board="{board}",rule="replay_storm"' in metrics
+
+
+def test_credential_endpoints_are_throttled_per_ip(start_api: Any) -> None:
+    api: ServiceProcess = start_api(AUTH_RATE_LIMIT_PER_MINUTE="3")
+    with httpx.Client(base_url=api.url, timeout=10) as http:
+        codes = [
+            http.post(
+                "/api/v1/auth/login", json={"username": "nobody", "password": "wrong-password"}
+            ).status_code
+            for _ in range(4)
+        ]
+    assert codes == [401, 401, 401, 429]

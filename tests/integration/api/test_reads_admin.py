@@ -321,3 +321,21 @@ def test_one_json_log_line_per_request_without_secrets(
     assert user.password not in text
     assert user.access_token not in text
     assert register_user(client).access_token not in api.log_path.read_text()
+
+
+def test_board_gauges(
+    client: httpx.Client, admin_headers: dict[str, str], service_headers: dict[str, str]
+) -> None:
+    board = make_board(client, admin_headers)
+    for points in (3, 11):
+        submit(client, board, service_headers, points, user_id=str(uuid.uuid4()))
+    deadline = time.monotonic() + 10
+    while True:
+        text = client.get("/metrics").text
+        if (
+            f'scoreboard_board_players{{board="{board}"}} 2.0' in text
+            and f'scoreboard_board_top_score{{board="{board}"}} 11.0' in text
+        ):
+            break
+        assert time.monotonic() < deadline, "board gauges not updated"
+        time.sleep(0.3)

@@ -15,11 +15,13 @@ from scoreboard_common.board_store import BoardStore
 from scoreboard_common.events import BoardChanged
 from scoreboard_common.keys import BoardKeys
 from scoreboard_common.metrics import DEPENDENCY_ERRORS, DEPENDENCY_UP
+from scoreboard_common.ranking import decode_score
 from scoreboard_common.telemetry import current_traceparent
 
 from scoreboard_api.adapters.policy_cache import PolicyCache
 from scoreboard_api.adapters.postgres import Database
 from scoreboard_api.adapters.redis_side import RedisSide
+from scoreboard_api.metrics import BOARD_PLAYERS, BOARD_TOP_SCORE
 
 log = logging.getLogger("scoreboard.monitor")
 
@@ -46,6 +48,7 @@ class DependencyMonitor:
         self.dirty: set[str] = set()
         self.rebuilds = 0
         self._redis_failures = 0
+        self._ticks = 0
         DEPENDENCY_UP.labels("redis").set(1)
         DEPENDENCY_UP.labels("postgres").set(1)
 
@@ -82,6 +85,9 @@ class DependencyMonitor:
         if redis_ok and postgres_ok and self.policies.loaded:
             await self._find_missing()
             await self.rebuild_dirty()
+        self._ticks += 1
+        if redis_ok and self._ticks % 5 == 0:
+            await self._update_board_gauges()
 
     async def _find_missing(self) -> None:
         boards = list(self.policies.boards.values())
@@ -101,6 +107,24 @@ class DependencyMonitor:
             has_version, season, has_policy = results[index * 3 : index * 3 + 3]
             if not has_version or not has_policy or int(season or 0) != policy.season:
                 self.dirty.add(policy.name)
+
+    async def _update_board_gauges(self) -> None:
+        boards = list(self.policies.boards)
+        if not boards:
+            return
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for board in boards:
+                    keys = BoardKeys(board)
+                    pipe.zcard(keys.rank)
+                    pipe.zrange(keys.rank, 0, 0, withscores=True)
+                results: list[Any] = await pipe.execute()
+        except Exception:
+            return
+        for index, board in enumerate(boards):
+            players, first = results[index * 2 : index * 2 + 2]
+            BOARD_PLAYERS.labels(board).set(int(players))
+            BOARD_TOP_SCORE.labels(board).set(decode_score(first[0][1]) if first else 0)
 
     async def rebuild_dirty(self) -> None:
         for board in sorted(self.dirty):

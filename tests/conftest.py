@@ -27,7 +27,7 @@ from scoreboard_devstack.servers import (
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
-TIERS = ("unit", "integration", "k8s", "e2e")
+TIERS = ("unit", "integration", "k8s", "e2e", "chaos")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -64,10 +64,11 @@ test-e2e: sync system-deps ## browser tier only
 	$(BIN)/pytest -m e2e $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: sync ## ruff (lint + format check) and mypy strict
+lint: sync ## ruff (lint + format check), mypy strict, import-linter layer contracts
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 .PHONY: fmt
 fmt: sync ## format and autofix

@@ -1,22 +1,28 @@
 """Fan-out delay of the live feed: from a score write to the snapshot's arrival at every client.
 
-By default it starts its own Redis and realtime replica(s) (real processes, loopback), opens
-``--clients`` WebSocket connections (a minimal raw-socket client, so the bench's own CPU cost per
-message stays small next to the server's), then performs ``--updates`` score writes spaced by
-``--gap-ms`` and measures, for every (client, write) pair, the delay until the client received
-the first snapshot that contains the write:
+It opens ``--clients`` WebSocket connections to one realtime process (a raw asyncio client: one
+handshake per connection, then only frame headers are parsed and each distinct payload is
+decoded once, so the load generator's cost per message stays small next to the server's), then
+performs score writes spaced by ``--gap-ms`` for ``--seconds`` and measures, for every
+(client, write) pair, the delay until the client received the first snapshot that contains the
+write:
 
 * ``direct`` mode (default): the write is the shared BoardStore's Lua write plus the
   ``ScoreChanged`` PUBLISH, exactly what the api does after its PostgreSQL commit; the clock
-  starts when the write is acknowledged by Redis.
+  starts when the PUBLISH is acknowledged by Redis.
 * ``api`` mode (``--api-url``, ``--token``, ``--board``): the write is ``POST .../scores`` on a
   running api; the clock starts when the POST is acknowledged. ``--realtime-url`` then points to
   the running realtime (raise its ``WS_MAX_CONNECTIONS_PER_IP`` first).
 
-The delay includes the board's coalescing interval (``--interval-ms``, 100 ms by default as in
-the design), which bounds how often a board is broadcast. It prints figures; nothing asserts.
+Reported: p50/p99/p999 of the delay, messages per second delivered (all clients), server memory
+per connection (RSS delta / clients), and the CPU seconds the server and this load generator
+used while the writes ran (they share the machine's cores). The delay includes the board's
+coalescing interval (``--interval-ms``, 100 ms by default as in the design). Nothing asserts.
 
-    .venv/bin/python bench/ws_fanout.py --clients 2000 --updates 100
+    .venv/bin/python bench/ws_fanout.py --clients 10000 --seconds 20
+    .venv/bin/python bench/ws_fanout.py --clients 2000 --profile /tmp/realtime.txt  # pyinstrument
+
+``make bench`` runs :func:`scenario` (10,000 clients on the stack's realtime process).
 """
 
 from __future__ import annotations
@@ -26,130 +32,428 @@ import asyncio
 import base64
 import json
 import os
+import resource
 import statistics
 import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from array import array
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
+import psutil
+import uvloop
 from redis.asyncio import Redis
 from scoreboard_common.board_store import BoardStore, Standing
 from scoreboard_common.events import SCORE_CHANNEL, ScoreChanged, encode_event
 from scoreboard_common.keys import BoardKeys
-from scoreboard_devstack.servers import RedisServer, ServiceProcess, free_port
+
+if TYPE_CHECKING:
+    from bench.report import Row
+    from bench.stack import Stack
 
 clock = time.perf_counter
-PAYLOADS: dict[bytes, int] = {}
+PAYLOADS: dict[bytes, int] = {}  # every distinct message received, numbered
+FANOUT_BOARD = "fanout"
+FANOUT_CLIENTS = 10_000
 
 
-@dataclass
 class Client(asyncio.Protocol):
-    host: str
-    port: int
-    path: str
-    records: list[tuple[float, int]] = field(default_factory=list)
-    opened: asyncio.Future[None] | None = None
-    transport: asyncio.Transport | None = None
-    buffer: bytearray = field(default_factory=bytearray)
-    upgraded: bool = False
-    closed: bool = False
+    """One WebSocket connection: the handshake, then (arrival time, payload number) records."""
+
+    __slots__ = ("buffer", "closed", "ids", "opened", "path_host", "times", "transport", "upgraded")
+
+    def __init__(self, path_host: bytes, opened: asyncio.Future[None]) -> None:
+        self.path_host = path_host
+        self.opened = opened
+        self.transport: Any = None
+        self.buffer = b""
+        self.upgraded = False
+        self.closed = False
+        self.times = array("d")
+        self.ids = array("l")
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # uvloop's is no asyncio.Transport
-        key = base64.b64encode(os.urandom(16)).decode()
-        transport.write(
-            (
-                f"GET {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
-                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-            ).encode()
+        self.transport = transport
+        key = base64.b64encode(os.urandom(16))
+        transport.write(  # type: ignore[attr-defined]
+            self.path_host + b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: " + key + b"\r\nSec-WebSocket-Version: 13\r\n\r\n"
         )
 
     def data_received(self, data: bytes) -> None:
         now = clock()
-        buf = self.buffer
-        buf += data
+        if self.buffer:
+            data, self.buffer = self.buffer + data, b""
+        pos = 0
         if not self.upgraded:
-            end = buf.find(b"\r\n\r\n")
+            end = data.find(b"\r\n\r\n")
             if end < 0:
+                self.buffer = data
                 return
-            ok = buf.startswith(b"HTTP/1.1 101")
-            del buf[: end + 4]
             self.upgraded = True
-            if self.opened is not None and not self.opened.done():
-                if ok:
+            if not self.opened.done():
+                if data.startswith(b"HTTP/1.1 101"):
                     self.opened.set_result(None)
                 else:
-                    self.opened.set_exception(ConnectionError("handshake refused"))
-        while len(buf) >= 2:
-            opcode, length, offset = buf[0] & 0x0F, buf[1] & 0x7F, 2
+                    self.opened.set_exception(ConnectionError(data[:end].decode(errors="replace")))
+            pos = end + 4
+        size = len(data)
+        payloads = PAYLOADS
+        while size - pos >= 2:
+            length, head = data[pos + 1] & 0x7F, 2
             if length == 126:
-                if len(buf) < 4:
-                    return
-                length, offset = int.from_bytes(buf[2:4], "big"), 4
+                if size - pos < 4:
+                    break
+                length, head = int.from_bytes(data[pos + 2 : pos + 4], "big"), 4
             elif length == 127:
-                if len(buf) < 10:
-                    return
-                length, offset = int.from_bytes(buf[2:10], "big"), 10
-            if len(buf) < offset + length:
-                return
-            payload = bytes(buf[offset : offset + length])
-            del buf[: offset + length]
+                if size - pos < 10:
+                    break
+                length, head = int.from_bytes(data[pos + 2 : pos + 10], "big"), 10
+            end = pos + head + length
+            if end > size:
+                break
+            opcode = data[pos] & 0x0F
             if opcode == 1:
-                self.records.append((now, PAYLOADS.setdefault(payload, len(PAYLOADS))))
+                payload = data[pos + head : end]
+                ident = payloads.get(payload)
+                if ident is None:
+                    ident = payloads[payload] = len(payloads)
+                self.times.append(now)
+                self.ids.append(ident)
             elif opcode == 9:
-                self._send_control(0xA, payload)
+                self._control(0xA, data[pos + head : end])
             elif opcode == 8:
                 self.closed = True
+            pos = end
+        if pos < size:
+            self.buffer = data[pos:]
 
-    def _send_control(self, opcode: int, payload: bytes) -> None:
+    def _control(self, opcode: int, payload: bytes) -> None:
         mask = os.urandom(4)
         masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        assert self.transport is not None
         self.transport.write(bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + masked)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if not self.opened.done():
+            self.opened.set_exception(exc or ConnectionError("closed during the handshake"))
 
 
-async def open_clients(urls: list[str], count: int, batch: int = 200) -> list[Client]:
+def raise_open_file_limit() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+async def open_clients(url: str, count: int, batch: int = 250) -> tuple[list[Client], str]:
+    """Open up to ``count`` connections; stops at the first batch with failures (the machine's
+    limit) and says why."""
     loop = asyncio.get_running_loop()
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    path_host = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n".encode()
     clients: list[Client] = []
 
-    async def one(url: str) -> Client:
-        parts = urlsplit(url)
-        host, port = parts.hostname or "127.0.0.1", parts.port or 80
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-        client = Client(host, port, path)
-        client.opened = loop.create_future()
+    async def one() -> Client:
+        client = Client(path_host, loop.create_future())
         await loop.create_connection(lambda: client, host, port)
-        await asyncio.wait_for(client.opened, 30)
+        await asyncio.wait_for(client.opened, 60)
         return client
 
     for start in range(0, count, batch):
-        size = min(batch, count - start)
-        clients += await asyncio.gather(*(one(urls[(start + i) % len(urls)]) for i in range(size)))
-    return clients
+        results = await asyncio.gather(
+            *(one() for _ in range(min(batch, count - start))), return_exceptions=True
+        )
+        clients += [r for r in results if isinstance(r, Client)]
+        errors = [r for r in results if not isinstance(r, Client)]
+        if errors:
+            return clients, f"{len(errors)} connections failed: {errors[0]!r}"
+    return clients, ""
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
+def percentile(ordered: list[float], q: float) -> float:
+    if not ordered:
+        return float("nan")
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
+@dataclass(frozen=True)
+class Window:
+    """One measured stream of writes."""
+
+    clients: int
+    writes: int
+    p50_ms: float
+    p99_ms: float
+    p999_ms: float
+    max_ms: float
+    missed: int
+    messages_per_s: float
+    cpu_server_s: float
+    cpu_client_s: float
+    seconds: float
+    cpu_server_system_s: float = float("nan")
+
+
+Writer = Callable[[int], Awaitable[tuple[float, int]]]  # i -> (acknowledged at, target)
+
+
+async def measure(
+    clients: list[Client],
+    write: Writer,
+    covers: Callable[[dict[str, Any], int], bool],
+    *,
+    seconds: float,
+    gap_ms: int,
+    server: psutil.Process | None,
+    settle: float = 1.5,
+) -> Window:
+    """Writes every ``gap_ms`` for ``seconds``, then the delay of every (client, write) pair."""
+    me = psutil.Process()
+    marks = [len(c.times) for c in clients]
+    cpu_client = me.cpu_times()
+    cpu_server = server.cpu_times() if server is not None else None
+    started = clock()
+    writes: list[tuple[float, int]] = []
+    index = 0
+    while clock() - started < seconds:
+        writes.append(await write(index))
+        index += 1
+        await asyncio.sleep(max(0.0, started + index * gap_ms / 1000 - clock()))
+    await asyncio.sleep(settle)
+    ended = clock()
+    after_client = me.cpu_times()
+    cpu_client_s = (after_client.user + after_client.system) - (cpu_client.user + cpu_client.system)
+    cpu_server_s = cpu_server_system_s = float("nan")
+    if server is not None and cpu_server is not None:
+        after = server.cpu_times()
+        cpu_server_s = (after.user + after.system) - (cpu_server.user + cpu_server.system)
+        cpu_server_system_s = after.system - cpu_server.system
+
+    decoded = {ident: json.loads(payload) for payload, ident in PAYLOADS.items()}
+    covering = [[covers(decoded[i], target) for i in range(len(decoded))] for _, target in writes]
+    delays: list[float] = []
+    missed = received = 0
+    for client, mark in zip(clients, marks, strict=True):
+        times, ids = client.times, client.ids
+        received += len(times) - mark
+        position = mark
+        for (acked_at, _), table in zip(writes, covering, strict=True):
+            # The bench's loop may read a frame before it reads the write's own acknowledgement:
+            # a message that arrived shortly before the ack still counts (delay 0).
+            while position < len(times) and not (
+                times[position] >= acked_at - 0.5 and table[ids[position]]
+            ):
+                position += 1
+            if position == len(times):
+                missed += 1
+                continue
+            delays.append(max(0.0, times[position] - acked_at) * 1000)
+    delays.sort()
+    return Window(
+        clients=len(clients),
+        writes=len(writes),
+        p50_ms=percentile(delays, 50),
+        p99_ms=percentile(delays, 99),
+        p999_ms=percentile(delays, 99.9),
+        max_ms=delays[-1] if delays else float("nan"),
+        missed=missed,
+        messages_per_s=received / (ended - started),
+        cpu_server_s=cpu_server_s,
+        cpu_client_s=cpu_client_s,
+        seconds=ended - started,
+        cpu_server_system_s=cpu_server_system_s,
+    )
+
+
+async def prepare_board(redis: Redis, board: str, size: int, interval_ms: int) -> BoardStore:
+    store = BoardStore(redis)
+    spec = {"size": size, "broadcast": {"minIntervalMs": interval_ms}}
+    await redis.set(BoardKeys(board).policy, json.dumps(spec))
+    for i in range(size):
+        await store.apply_total(
+            board,
+            Standing(
+                user_id=f"seed{i}",
+                username=f"Seed player {i}",
+                total=1000 + i,
+                reached_at=datetime.now(UTC),
+            ),
+        )
+    return store
+
+
+def direct_writer(redis: Redis, store: BoardStore, board: str) -> Writer:
+    """BoardStore write + PUBLISH (what the api does after its commit); target = version."""
+    state = {"total": int(time.time())}
+
+    async def write(i: int) -> tuple[float, int]:
+        state["total"] += 1
+        total, user = state["total"], f"player{i % 20}"
+        result = await store.apply_total(
+            board, Standing(user_id=user, username=user, total=total, reached_at=datetime.now(UTC))
+        )
+        event = ScoreChanged(
+            board=board,
+            season=1,
+            version=result.version,
+            user_id=user,
+            username=user,
+            total=total,
+            rank=result.rank,
+            increment=1,
+        )
+        await redis.publish(SCORE_CHANNEL, encode_event(event))
+        return clock(), result.version
+
+    return write
+
+
+def covers_version(message: dict[str, Any], target: int) -> bool:
+    return message.get("type") == "snapshot" and int(message["version"]) >= target
+
+
+def covers_score(message: dict[str, Any], target: int) -> bool:
+    return message.get("type") == "snapshot" and any(
+        e["score"] >= target for e in message["entries"]
+    )
+
+
+async def connect_and_wait(url: str, count: int) -> tuple[list[Client], str, float]:
+    started = clock()
+    clients, problem = await open_clients(url, count)
+    deadline = clock() + 60
+    while any(not c.times for c in clients) and clock() < deadline:
+        await asyncio.sleep(0.05)
+    return clients, problem, clock() - started
+
+
+def rss(process: psutil.Process | None) -> float:
+    return float(process.memory_info().rss) if process is not None else float("nan")
+
+
+def summary(windows: list[Window], memory_per_connection: float, target_ms: float) -> str:
+    med = statistics.median
+    return (
+        f"clients={windows[0].clients} windows={len(windows)} "
+        f"writes/window={windows[0].writes}\n"
+        f"  write acknowledged -> snapshot arrived (ms): p50={med(w.p50_ms for w in windows):.1f} "
+        f"p99={med(w.p99_ms for w in windows):.1f} p999={med(w.p999_ms for w in windows):.1f} "
+        f"max={max(w.max_ms for w in windows):.1f} (target p99 < {target_ms:.0f}); "
+        f"missed={sum(w.missed for w in windows)}\n"
+        f"  delivered {med(w.messages_per_s for w in windows):,.0f} msgs/s; "
+        f"memory/connection {memory_per_connection / 1024:.1f} KiB; CPU per window of "
+        f"{med(w.seconds for w in windows):.1f}s: server {med(w.cpu_server_s for w in windows):.1f}s "
+        f"({med(w.cpu_server_system_s for w in windows):.1f}s system), "
+        f"client {med(w.cpu_client_s for w in windows):.1f}s"
+    )
+
+
+def scenario(
+    stack: Stack,
+    *,
+    runs: int,
+    seconds: int,
+    clients: int = FANOUT_CLIENTS,
+    interval_ms: int = 100,
+    gap_ms: int = 250,
+) -> list[Row]:
+    """``make bench``: ``clients`` connections on the stack's realtime process, ``runs`` windows
+    of ``seconds`` of writes (one every ``gap_ms``), medians."""
+    from bench.report import Row
+
+    raise_open_file_limit()
+    service = stack.start_service(
+        "realtime", WS_MAX_CONNECTIONS_PER_IP="1000000", WS_PING_INTERVAL_SECONDS="60"
+    )
+    assert service.pid is not None
+    server = psutil.Process(service.pid)
+    url = f"ws://127.0.0.1:{service.port}/ws/v1/leaderboards/{FANOUT_BOARD}"
+
+    async def go() -> tuple[list[Window], float, str, float]:
+        redis = Redis.from_url(stack.env["REDIS_URL"])
+        try:
+            store = await prepare_board(redis, FANOUT_BOARD, 10, interval_ms)
+            before = rss(server)
+            fleet, problem, took = await connect_and_wait(url, clients)
+            memory = (rss(server) - before) / max(1, len(fleet))
+            write = direct_writer(redis, store, FANOUT_BOARD)
+            windows = [
+                await measure(
+                    fleet, write, covers_version, seconds=seconds, gap_ms=gap_ms, server=server
+                )
+                for _ in range(runs)
+            ]
+            for client in fleet:
+                client.transport.close()
+            return windows, memory, problem, took
+        finally:
+            await redis.aclose()
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        windows, memory, problem, took = runner.run(go())
+    target = interval_ms + 100.0
+    med = statistics.median
+    p99 = med(w.p99_ms for w in windows)
+    count = windows[0].clients
+    print(summary(windows, memory, target), flush=True)
+    cpu = (
+        f"CPU per {med(w.seconds for w in windows):.0f}s window: realtime "
+        f"{med(w.cpu_server_s for w in windows):.1f}s, load generator "
+        f"{med(w.cpu_client_s for w in windows):.1f}s (2 shared cores)"
+    )
+    return [
+        Row(
+            f"fan-out p99 at {count:,} clients (ms)",
+            p99,
+            "coalescing interval + 100 ms",
+            target,
+            target=f"< {target:.0f} ms",
+            met=p99 < target and count >= clients,
+            lower_is_better=True,
+            note=f"write ack -> snapshot at client: p50 {med(w.p50_ms for w in windows):.0f} ms, "
+            f"p999 {med(w.p999_ms for w in windows):.0f} ms, missed "
+            f"{sum(w.missed for w in windows)}; one realtime process, one write per {gap_ms} ms; "
+            f"{count:,} of {clients:,} clients connected in {took:.0f}s"
+            + (f" ({problem})" if problem else "")
+            + f"; {cpu}",
+        ),
+        Row(
+            "fan-out msgs delivered/s",
+            med(w.messages_per_s for w in windows),
+            "clients x writes/s (ideal)",
+            count * 1000 / gap_ms,
+            note="every write changes the top 10, so each is one broadcast to every client",
+        ),
+        Row(
+            "fan-out memory per connection (KiB)",
+            memory / 1024,
+            "—",
+            float("nan"),
+            lower_is_better=True,
+            note="realtime RSS after connecting minus before, divided by the clients",
+        ),
+    ]
+
+
 async def run(args: argparse.Namespace) -> None:
+    from scoreboard_devstack.servers import RedisServer, ServiceProcess, free_port
+
     processes: list[Any] = []
     tmp = Path(tempfile.mkdtemp(prefix="ws-fanout-"))
+    server: psutil.Process | None = None
     try:
         if args.api_url:
-            redis_url, board = None, args.board
-            realtime_urls = args.realtime_url
+            redis_url, board, url = None, args.board, args.realtime_url
         else:
             redis_server = RedisServer(tmp / "redis", durable=False)
             redis_server.start()
@@ -163,58 +467,31 @@ async def run(args: argparse.Namespace) -> None:
                 "LOG_LEVEL": "WARNING",
                 "AUTH_PUBLIC_KEY_FILE": "",
             }
-            realtime_urls = []
-            for _ in range(args.replicas):
-                port = free_port()
-                argv = [
-                    *(
-                        [sys.executable, __file__, "--profiled-serve", args.profile]
-                        if args.profile
-                        else [str(Path(sys.executable).parent / "scoreboard-realtime")]
-                    ),
-                    "serve",
-                    "--port",
-                    str(port),
-                ]
-                service = ServiceProcess("realtime", argv, port, env, tmp)
-                service.start()
-                processes.append(service)
-                realtime_urls.append(service.url)
-        ws_urls = [
-            u.replace("http://", "ws://").replace("https://", "wss://").rstrip("/")
-            + f"/ws/v1/leaderboards/{board}"
-            for u in realtime_urls
-        ]
+            port = free_port()
+            command = (
+                [sys.executable, __file__, "--profiled-serve", args.profile]
+                if args.profile
+                else [str(Path(sys.executable).parent / "scoreboard-realtime")]
+            )
+            service = ServiceProcess(
+                "realtime", [*command, "serve", "--port", str(port)], port, env, tmp
+            )
+            service.start()
+            processes.append(service)
+            assert service.pid is not None
+            server = psutil.Process(service.pid)
+            url = service.url
+        ws_url = url.replace("http", "ws", 1).rstrip("/") + f"/ws/v1/leaderboards/{board}"
 
         redis = Redis.from_url(redis_url) if redis_url else None
-        store = BoardStore(redis) if redis else None
-        if redis is not None:
-            spec = {"size": args.size, "broadcast": {"minIntervalMs": args.interval_ms}}
-            await redis.set(BoardKeys(board).policy, json.dumps(spec))
-            for i in range(args.size):
-                await store.apply_total(  # type: ignore[union-attr]
-                    board,
-                    Standing(
-                        user_id=f"seed{i}",
-                        username=f"Seed player {i}",
-                        total=1000 + i,
-                        reached_at=datetime.now(UTC),
-                    ),
-                )
-
-        started = clock()
-        clients = await open_clients(ws_urls, args.clients)
-        print(f"{len(clients)} clients connected in {clock() - started:.1f}s", flush=True)
-        deadline = clock() + 30
-        while any(not c.records for c in clients) and clock() < deadline:
-            await asyncio.sleep(0.05)
-        missing_first = sum(1 for c in clients if not c.records)
-
-        writes: list[tuple[float, int]] = []  # (acknowledged at, version or total)
         http = httpx.AsyncClient(base_url=args.api_url, timeout=10) if args.api_url else None
-        total = 10_000
-        for i in range(args.updates):
-            if http is not None:
+        if redis is not None:
+            store = await prepare_board(redis, board, args.size, args.interval_ms)
+            write, covers = direct_writer(redis, store, board), covers_version
+        else:
+            assert http is not None
+
+            async def write(i: int) -> tuple[float, int]:
                 response = await http.post(
                     f"/api/v1/leaderboards/{board}/scores",
                     json={
@@ -225,84 +502,35 @@ async def run(args: argparse.Namespace) -> None:
                     headers={"Authorization": f"Bearer {args.token}"},
                 )
                 response.raise_for_status()
-                writes.append((clock(), int(response.json()["new_total_score"])))
-            else:
-                assert store is not None and redis is not None
-                total += 1
-                user = f"player{i % 20}"
-                result = await store.apply_total(
-                    board,
-                    Standing(
-                        user_id=user, username=user, total=total, reached_at=datetime.now(UTC)
-                    ),
-                )
-                event = ScoreChanged(
-                    board=board,
-                    season=1,
-                    version=result.version,
-                    user_id=user,
-                    username=user,
-                    total=total,
-                    rank=result.rank,
-                    increment=1,
-                )
-                await redis.publish(SCORE_CHANNEL, encode_event(event))
-                writes.append((clock(), result.version))
-            await asyncio.sleep(args.gap_ms / 1000)
-        await asyncio.sleep(2.0)
+                return clock(), int(response.json()["new_total_score"])
 
-        # Decode each distinct message once (every client got the same bytes).
-        decoded: dict[int, dict[str, Any]] = {}
-        for payload, ident in PAYLOADS.items():
-            decoded[ident] = json.loads(payload)
+            covers = covers_score
 
-        def covers(message: dict[str, Any], target: int) -> bool:
-            if message.get("type") != "snapshot":
-                return False
-            if http is None:
-                return int(message["version"]) >= target
-            return any(e["score"] >= target for e in message["entries"])
-
-        delays: list[float] = []
-        missed = 0
+        before = rss(server)
+        clients, problem, took = await connect_and_wait(ws_url, args.clients)
+        memory = (rss(server) - before) / max(1, len(clients))
+        print(
+            f"{len(clients)} clients connected in {took:.1f}s"
+            + (f" ({problem})" if problem else "")
+            + f"; without a first snapshot: {sum(1 for c in clients if not c.times)}",
+            flush=True,
+        )
+        windows = [
+            await measure(
+                clients, write, covers, seconds=args.seconds, gap_ms=args.gap_ms, server=server
+            )
+            for _ in range(args.runs)
+        ]
+        mode = "api POST" if http is not None else "BoardStore write + PUBLISH"
+        print(f"mode={mode} gap={args.gap_ms}ms interval={args.interval_ms}ms size={args.size}")
+        print(summary(windows, memory, args.interval_ms + 100.0))
+        print(f"closed by the server: {sum(c.closed for c in clients)}")
         for client in clients:
-            position = 0
-            records = client.records
-            for acked_at, target in writes:
-                while position < len(records) and not (
-                    records[position][0] >= acked_at - 0.5
-                    and covers(decoded[records[position][1]], target)
-                ):
-                    position += 1
-                if position == len(records):
-                    missed += 1
-                    continue
-                delays.append(max(0.0, records[position][0] - acked_at))
-        received = sum(len(c.records) for c in clients)
+            client.transport.close()
         if http is not None:
             await http.aclose()
         if redis is not None:
             await redis.aclose()
-        mode = "api POST" if http is not None else "BoardStore write + PUBLISH"
-        print(
-            f"mode={mode} clients={len(clients)} replicas={len(ws_urls)} "
-            f"updates={len(writes)} gap={args.gap_ms}ms interval={args.interval_ms}ms "
-            f"board size={args.size}"
-        )
-        print(
-            f"messages received={received} distinct={len(PAYLOADS)} missed={missed} "
-            f"clients without first snapshot={missing_first} closed={sum(c.closed for c in clients)}"
-        )
-        if delays:
-            ms = [d * 1000 for d in delays]
-            print(
-                "write-acknowledged -> snapshot arrived (ms): "
-                f"p50={percentile(ms, 50):.1f} p90={percentile(ms, 90):.1f} "
-                f"p99={percentile(ms, 99):.1f} max={max(ms):.1f} mean={statistics.fmean(ms):.1f}"
-            )
-        for client in clients:
-            if client.transport is not None:
-                client.transport.close()
     finally:
         for process in reversed(processes):
             process.stop()
@@ -336,26 +564,22 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--clients", type=int, default=2000)
-    parser.add_argument("--updates", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=15, help="writes per window, seconds")
+    parser.add_argument("--runs", type=int, default=1, help="windows (medians are printed)")
     parser.add_argument("--gap-ms", type=int, default=250, help="pause between writes")
     parser.add_argument("--interval-ms", type=int, default=100, help="board coalescing interval")
     parser.add_argument("--size", type=int, default=10, help="board size (top N)")
-    parser.add_argument("--replicas", type=int, default=1, help="realtime processes to start")
     parser.add_argument("--profile", help="run the realtime under pyinstrument, text to PATH")
     parser.add_argument("--api-url", help="api mode: a running api")
     parser.add_argument("--token", help="api mode: a player's access token")
     parser.add_argument("--board", default="default", help="api mode: the board")
-    parser.add_argument("--realtime-url", action="append", default=[], help="api mode")
+    parser.add_argument("--realtime-url", help="api mode: the running realtime")
     args = parser.parse_args()
     if args.api_url and not (args.token and args.realtime_url):
         parser.error("api mode needs --token and --realtime-url")
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    asyncio.run(run(args))
+    print(f"open-file limit {raise_open_file_limit()}", flush=True)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(run(args))
 
 
 if __name__ == "__main__":

@@ -36,10 +36,10 @@ from scoreboard_api.http import (
     routes_scores,
     routes_seed,
 )
-from scoreboard_api.http.auth import Authenticator
 from scoreboard_api.http.middleware import RequestContextMiddleware
 from scoreboard_api.http.openapi import ScoreboardOpenAPI
 from scoreboard_api.http.problems import handle_http_exception, handle_problem, handle_unexpected
+from scoreboard_api.services.auth import Authenticator
 from scoreboard_api.services.container import Container
 from scoreboard_api.settings import ApiSettings
 
@@ -64,6 +64,7 @@ def _lifespan(settings: ApiSettings, issuer: TokenIssuer | None) -> Any:
             max_size=settings.db_pool_max_size,
             command_timeout=settings.db_command_timeout_seconds,
             connect_timeout=settings.db_connect_timeout_seconds,
+            acquire_timeout=settings.db_pool_acquire_timeout_seconds,
         )
         redis = create_redis(settings.redis_url)
         store = BoardStore(redis)

@@ -45,6 +45,13 @@ class ApiSettings(CommonSettings):
     db_pool_max_size: int = Field(20, ge=1, le=500)
     db_command_timeout_seconds: float = Field(3.0, gt=0, le=60)
     db_connect_timeout_seconds: float = Field(2.0, gt=0, le=60)
+    db_pool_acquire_timeout_seconds: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="Longest wait for a free pooled connection; then 503 (fail fast when the "
+        "pool is exhausted).",
+    )
     fallback_rate_limit_per_minute: int = Field(
         30, ge=1, description="Per-user limit of each replica while Redis is unreachable."
     )

@@ -10,6 +10,7 @@ from prometheus_client import REGISTRY
 from scoreboard_common.board_store import Entry, TopSnapshot
 from scoreboard_common.events import BoardChanged, ScoreChanged
 from scoreboard_realtime.domain.hub import Hub
+from scoreboard_realtime.domain.messages import Outgoing
 from scoreboard_realtime.domain.policy import BoardPolicy, decode_policy
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -322,3 +323,106 @@ def test_policy_written_by_the_api_decodes() -> None:
     assert parsed.limit == 25
     assert not parsed.anonymous_allowed
     assert parsed.interval_seconds(100) == 0.25
+
+
+class DirectFake(Sink):
+    """A DirectSink: takes whole messages synchronously until ``behind`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.behind = False
+        self.drained = asyncio.Event()
+        self.drained.set()
+
+    def write_now(self, message: Outgoing) -> bool:
+        if self.behind:
+            self.drained.clear()
+            return False
+        self.texts.append(message.text)
+        return True
+
+    async def writable(self) -> None:
+        await self.drained.wait()
+
+    def drain(self) -> None:
+        self.behind = False
+        self.drained.set()
+
+
+async def test_direct_sinks_are_written_in_the_broadcast_loop_without_tasks(
+    setup: tuple[Hub, FakeBoards],
+) -> None:
+    hub, boards = setup
+    before = metric("scoreboard_ws_messages_sent_total", board="b", type="snapshot")
+    sinks = [DirectFake() for _ in range(3)]
+    clients = [hub.register("b", policy(), None, sink) for sink in sinks]
+    await until(lambda: all(len(s.texts) == 1 for s in sinks))
+    assert all(c.task is None for c in clients)
+    boards.set("u", 5)
+    hub.on_event(score_event("u", 5, boards.version))
+    await until(lambda: all(len(s.texts) == 2 for s in sinks))
+    assert all(c.task is None for c in clients)
+    assert sinks[0].texts[1] is sinks[1].texts[1]  # encoded once
+    assert metric("scoreboard_ws_messages_sent_total", board="b", type="snapshot") == before + 6
+
+
+async def test_direct_sink_behind_gets_only_the_newest_once_drained(
+    setup: tuple[Hub, FakeBoards],
+) -> None:
+    hub, boards = setup
+    hub.send_timeout = 30
+    slow, fast = DirectFake(), DirectFake()
+    slow_client = hub.register("b", policy(), None, slow)
+    hub.register("b", policy(), None, fast)
+    await until(lambda: len(slow.texts) == 1 and len(fast.texts) == 1)
+    slow.behind = True
+    for round_ in range(4):
+        boards.set("u", 10 + round_)
+        hub.on_event(score_event("u", 10 + round_, boards.version))
+        await until(lambda r=round_: len(fast.texts) == 2 + r)
+    assert slow_client.task is not None and slow_client.sending_since is not None
+    slow.drain()
+    await until(lambda: len(slow.texts) == 2)
+    await until(lambda: slow_client.task is None)
+    assert [m["version"] for m in slow.decoded()][-1] == boards.version
+    # Caught up: the next broadcast is written directly again.
+    boards.set("v", 99)
+    hub.on_event(score_event("v", 99, boards.version))
+    await until(lambda: len(slow.texts) == 3)
+    assert slow_client.task is None
+
+
+async def test_direct_sink_that_stays_behind_is_dropped(setup: tuple[Hub, FakeBoards]) -> None:
+    hub, boards = setup
+    before = metric("scoreboard_ws_slow_client_drops_total", board="b")
+    stuck, ok = DirectFake(), DirectFake()
+    stuck_client = hub.register("b", policy(), None, stuck)
+    hub.register("b", policy(), None, ok)
+    await until(lambda: len(stuck.texts) == 1)
+    stuck.behind = True
+    boards.set("u", 7)
+    hub.on_event(score_event("u", 7, boards.version))
+    await until(lambda: stuck.closed is not None, timeout=3)
+    assert stuck.closed == (1008, "client too slow")
+    assert stuck_client not in hub.channels["b"].clients
+    assert len(ok.texts) == 2 and ok.closed is None
+    assert metric("scoreboard_ws_slow_client_drops_total", board="b") == before + 1
+
+
+async def test_direct_sinks_drain_with_1001_even_when_behind(
+    setup: tuple[Hub, FakeBoards],
+) -> None:
+    hub, boards = setup
+    hub.send_timeout = 30
+    behind, idle = DirectFake(), DirectFake()
+    behind_client = hub.register("b", policy(), None, behind)
+    hub.register("b", policy(), None, idle)
+    await until(lambda: len(behind.texts) == 1)
+    behind.behind = True
+    boards.set("u", 3)
+    hub.on_event(score_event("u", 3, boards.version))
+    await until(lambda: behind_client.task is not None and len(idle.texts) == 2)
+    await hub.drain(0.05)
+    assert behind.closed == (1001, "server shutting down")
+    assert idle.closed == (1001, "server shutting down")
+    assert hub.connection_count() == 0

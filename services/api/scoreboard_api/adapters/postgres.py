@@ -154,9 +154,55 @@ async def _reset_on_release(connection: asyncpg.Connection) -> None:
         await connection.execute("ROLLBACK")
 
 
+class BoundedPool:
+    """asyncpg's pool with a bounded wait for a free connection. asyncpg waits forever by
+    default, so an exhausted pool (connections stuck behind a lock, a slow query) would queue
+    every request; here a request that gets no connection within ``acquire_timeout`` fails with
+    ``TimeoutError``, which :func:`postgres_errors` turns into a 503 with Retry-After."""
+
+    def __init__(self, pool: asyncpg.Pool, acquire_timeout: float) -> None:
+        self.raw = pool
+        self.acquire_timeout = acquire_timeout
+
+    @contextlib.asynccontextmanager
+    async def acquire(self, *, timeout: float | None = None) -> AsyncIterator[Any]:
+        try:
+            connection = await self.raw.acquire(timeout=timeout or self.acquire_timeout)
+        except asyncio.TimeoutError:
+            log.warning("postgres pool exhausted: no free connection in time")
+            raise
+        try:
+            yield connection
+        finally:
+            await self.raw.release(connection)
+
+    async def fetch(self, query: str, *args: Any, timeout: float | None = None) -> Any:
+        async with self.acquire() as connection:
+            return await connection.fetch(query, *args, timeout=timeout)
+
+    async def fetchrow(self, query: str, *args: Any, timeout: float | None = None) -> Any:
+        async with self.acquire() as connection:
+            return await connection.fetchrow(query, *args, timeout=timeout)
+
+    async def fetchval(self, query: str, *args: Any, timeout: float | None = None) -> Any:
+        async with self.acquire() as connection:
+            return await connection.fetchval(query, *args, timeout=timeout)
+
+    async def execute(self, query: str, *args: Any, timeout: float | None = None) -> Any:
+        async with self.acquire() as connection:
+            return await connection.execute(query, *args, timeout=timeout)
+
+    async def executemany(self, query: str, args: Any, *, timeout: float | None = None) -> Any:
+        async with self.acquire() as connection:
+            return await connection.executemany(query, args, timeout=timeout)
+
+    async def close(self) -> None:
+        await self.raw.close()
+
+
 class Database:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
+    def __init__(self, pool: asyncpg.Pool, acquire_timeout: float = 1.0) -> None:
+        self.pool = BoundedPool(pool, acquire_timeout)
 
     @classmethod
     async def connect(
@@ -167,6 +213,7 @@ class Database:
         max_size: int,
         command_timeout: float,
         connect_timeout: float,
+        acquire_timeout: float = 1.0,
     ) -> Database:
         kwargs: dict[str, Any] = {
             "max_size": max_size,
@@ -180,7 +227,7 @@ class Database:
         except _CONNECTION_ERRORS as error:
             log.warning("postgres not reachable at start (%s); connecting lazily", error)
             pool = await asyncpg.create_pool(dsn, min_size=0, **kwargs)
-        return cls(pool)
+        return cls(pool, acquire_timeout)
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):

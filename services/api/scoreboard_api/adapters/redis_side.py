@@ -15,6 +15,7 @@ from scoreboard_common.events import (
 )
 from scoreboard_common.keys import BoardKeys
 from scoreboard_common.policy import PublicPolicy, encode_public_policy
+from scoreboard_common.redis_client import scan_hash_tag
 
 from scoreboard_api.domain.fraud import FraudCounters
 from scoreboard_api.domain.ratelimit import Decision, Limit
@@ -195,21 +196,16 @@ class RedisSide:
 
     async def write_policy(self, policy: PublicPolicy) -> None:
         keys = BoardKeys(policy.board)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(keys.policy, encode_public_policy(policy))
-            pipe.set(keys.season, policy.season)
-            await pipe.execute()
+        # One MSET (atomic; both keys in the board's slot) rather than a MULTI pipeline.
+        await self.redis.mset(
+            {keys.policy: encode_public_policy(policy), keys.season: policy.season}
+        )
 
     async def delete_board(self, board: str) -> None:
-        keys = BoardKeys(board)
-        cursor = 0
-        pattern = f"{keys.prefix}:*"
-        while True:
-            cursor, found = await self.redis.scan(cursor, match=pattern, count=500)
-            if found:
-                await self.redis.delete(*found)
-            if cursor == 0:
-                break
+        # Every key of the board shares its hash tag: on a cluster one node holds them all.
+        found = [key async for key in scan_hash_tag(self.redis, BoardKeys(board).prefix)]
+        for start in range(0, len(found), 500):
+            await self.redis.delete(*found[start : start + 500])
 
     # ---- encoded /top cache ------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from litestar import Request, Response
 
 from scoreboard_api.domain.errors import ProblemError, validation_error
 from scoreboard_api.domain.policy import BOARD_NAME_RE, BoardPolicy
-from scoreboard_api.http.auth import Caller
+from scoreboard_api.services.auth import Caller
 from scoreboard_api.services.container import Container
 
 T = TypeVar("T")

@@ -16,7 +16,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.plugins import JsonRenderPlugin
 
 from scoreboard_api.domain.policy import BOARD_NAME_PATTERN
-from scoreboard_api.http.dto import Problem
+from scoreboard_api.schemas import Problem
 
 _PARAM_RE = re.compile(r"\{(\w+):[^}]+\}")
 _ERROR_STATUSES = {

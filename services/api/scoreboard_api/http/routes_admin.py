@@ -20,7 +20,7 @@ from scoreboard_api.http.deps import (
     request_id,
     require_scope,
 )
-from scoreboard_api.http.dto import (
+from scoreboard_api.schemas import (
     BoardState,
     ResetRequest,
     ResetResponse,

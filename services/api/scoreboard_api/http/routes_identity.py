@@ -11,14 +11,14 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 from scoreboard_api.domain.errors import ProblemError
 from scoreboard_api.domain.ratelimit import Limit
 from scoreboard_api.http.deps import AnyRequest, client_ip, container_of, decode_body
-from scoreboard_api.http.dto import (
+from scoreboard_api.metrics import RATE_LIMITED
+from scoreboard_api.schemas import (
     LoginRequest,
     RefreshRequest,
     RegisterRequest,
     RegisterResponse,
     TokenResponse,
 )
-from scoreboard_api.metrics import RATE_LIMITED
 from scoreboard_api.services import identity
 from scoreboard_api.services.scores import REDIS_ERRORS
 

@@ -6,8 +6,8 @@ from litestar import Response, get
 from scoreboard_common.metrics import metrics_payload
 
 from scoreboard_api.http.deps import AnyRequest, container_of
-from scoreboard_api.http.dto import HealthResponse
 from scoreboard_api.http.problems import problem_response
+from scoreboard_api.schemas import HealthResponse
 
 TAGS = ["operations"]
 

@@ -21,7 +21,7 @@ from scoreboard_api.http.deps import (
     json_bytes,
     request_id,
 )
-from scoreboard_api.http.dto import (
+from scoreboard_api.schemas import (
     AroundResponse,
     BoardDetail,
     BoardsResponse,

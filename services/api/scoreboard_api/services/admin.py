@@ -21,7 +21,7 @@ from scoreboard_api.domain.policy import (
     public_policy,
     spec_of,
 )
-from scoreboard_api.http.dto import BoardState, ResetResponse, StatsResponse, VoidResponse
+from scoreboard_api.schemas import BoardState, ResetResponse, StatsResponse, VoidResponse
 from scoreboard_api.services.container import Container
 from scoreboard_api.services.reads import board_numbers
 from scoreboard_api.services.scores import REDIS_ERRORS, active_board

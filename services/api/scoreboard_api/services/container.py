@@ -13,7 +13,7 @@ from scoreboard_api.adapters.postgres import Database
 from scoreboard_api.adapters.redis_side import RedisSide
 from scoreboard_api.domain.ratelimit import MemoryLimiter
 from scoreboard_api.domain.tokens import TokenIssuer
-from scoreboard_api.http.auth import Authenticator
+from scoreboard_api.services.auth import Authenticator
 from scoreboard_api.settings import ApiSettings
 
 

@@ -12,8 +12,8 @@ from scoreboard_api.adapters import pg_identity
 from scoreboard_api.adapters.postgres import UserRow
 from scoreboard_api.domain.errors import ProblemError
 from scoreboard_api.domain.tokens import hash_refresh_token, new_refresh_token
-from scoreboard_api.http.dto import RegisterResponse, TokenResponse
 from scoreboard_api.metrics import AUTH_FAILURES
+from scoreboard_api.schemas import RegisterResponse, TokenResponse
 from scoreboard_api.services.container import Container
 
 _hasher = PasswordHasher()

@@ -13,7 +13,8 @@ from scoreboard_common.ranking import decode_member, decode_score, from_micros
 from scoreboard_api.adapters import pg_boards
 from scoreboard_api.domain.errors import ProblemError
 from scoreboard_api.domain.policy import BoardPolicy
-from scoreboard_api.http.dto import (
+from scoreboard_api.metrics import BOARD_PLAYERS, BOARD_TOP_SCORE, CACHE_REQUESTS
+from scoreboard_api.schemas import (
     AroundResponse,
     BoardDetail,
     BoardsResponse,
@@ -25,7 +26,6 @@ from scoreboard_api.http.dto import (
     SeasonTopResponse,
     TopResponse,
 )
-from scoreboard_api.metrics import BOARD_PLAYERS, BOARD_TOP_SCORE, CACHE_REQUESTS
 from scoreboard_api.services.container import Container
 from scoreboard_api.services.scores import REDIS_ERRORS, active_board
 

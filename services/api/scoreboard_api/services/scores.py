@@ -29,7 +29,6 @@ from scoreboard_api.domain.ratelimit import (
     ratelimit_header,
 )
 from scoreboard_api.domain.scoring import Submission, check_clock_skew, resolve_increment
-from scoreboard_api.http.auth import Caller
 from scoreboard_api.metrics import (
     FRAUD_HITS,
     RATE_LIMITED,
@@ -37,6 +36,7 @@ from scoreboard_api.metrics import (
     SCORE_REPLAYS,
     SCORE_WRITES,
 )
+from scoreboard_api.services.auth import Caller
 from scoreboard_api.services.container import Container
 
 log = logging.getLogger("scoreboard.scores")

@@ -283,7 +283,7 @@ async def _sync(
         return
 
     api = _api(memo)
-    payload = board_payload(name, spec, generation)
+    payload = board_payload(name, spec, generation, body.get("metadata", {}).get("uid"))
     success_message: str | None = None
     conflict_note: str | None = None
     reason: str | None = None

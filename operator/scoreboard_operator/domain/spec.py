@@ -44,14 +44,21 @@ def _merge(defaults: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, A
     return out
 
 
-def board_payload(name: str, spec: Mapping[str, Any], generation: int) -> dict[str, Any]:
-    """The body of ``PUT /api/v1/admin/leaderboards/{name}`` for this spec and generation."""
+def board_payload(
+    name: str, spec: Mapping[str, Any], generation: int, owner_uid: str | None = None
+) -> dict[str, Any]:
+    """The body of ``PUT /api/v1/admin/leaderboards/{name}`` for this spec and generation.
+
+    ``owner_uid`` (the resource's ``metadata.uid``) lets the api accept a re-created resource
+    whose generation restarted at 1."""
     given = {k: v for k, v in spec.items() if k not in OPERATOR_ONLY_FIELDS}
     payload = _merge(DEFAULTS, given)
     payload.setdefault("displayName", name)
     season = payload.get("season")
     payload["season"] = _merge(SEASON_DEFAULTS, season) if isinstance(season, Mapping) else None
     payload["generation"] = int(generation)
+    if owner_uid:
+        payload["ownerUid"] = owner_uid
     return payload
 
 

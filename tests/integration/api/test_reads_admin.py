@@ -339,3 +339,21 @@ def test_board_gauges(
             break
         assert time.monotonic() < deadline, "board gauges not updated"
         time.sleep(0.3)
+
+
+def test_a_new_owner_restarting_at_generation_one_is_accepted(
+    client: httpx.Client, admin_headers: dict[str, str]
+) -> None:
+    """A Leaderboard deleted with Retain and created again has a new uid and generation 1."""
+    name = new_board_name()
+    first = put_board(client, admin_headers, name, generation=5, size=5, ownerUid="uid-a")
+    assert first.json()["applied"] is True
+    stale = put_board(client, admin_headers, name, generation=1, size=9, ownerUid="uid-a")
+    assert stale.json()["applied"] is False
+    assert stale.json()["spec"]["size"] == 5
+    reborn = put_board(client, admin_headers, name, generation=1, size=7, ownerUid="uid-b")
+    assert reborn.json()["applied"] is True
+    assert reborn.json()["generation"] == 1
+    assert reborn.json()["spec"]["size"] == 7
+    anonymous_stale = put_board(client, admin_headers, name, generation=0, size=3)
+    assert anonymous_stale.json()["applied"] is False

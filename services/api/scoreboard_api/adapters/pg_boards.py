@@ -28,21 +28,27 @@ class UpsertResult:
     created: bool
 
 
-async def upsert_board(db: Database, name: str, spec_json: bytes, generation: int) -> UpsertResult:
+async def upsert_board(
+    db: Database, name: str, spec_json: bytes, generation: int, owner_uid: str | None = None
+) -> UpsertResult:
     async with db.transaction() as connection:
         row = await connection.fetchrow(
             """
-            INSERT INTO leaderboards AS l (name, spec, generation)
-            VALUES ($1, $2::jsonb, $3)
+            INSERT INTO leaderboards AS l (name, spec, generation, owner_uid)
+            VALUES ($1, $2::jsonb, $3, $4)
             ON CONFLICT (name) DO UPDATE
                 SET spec = EXCLUDED.spec, generation = EXCLUDED.generation,
+                    owner_uid = COALESCE(EXCLUDED.owner_uid, l.owner_uid),
                     updated_at = now(), deleted_at = NULL
                 WHERE l.generation <= EXCLUDED.generation OR l.deleted_at IS NOT NULL
+                   OR (EXCLUDED.owner_uid IS NOT NULL
+                       AND l.owner_uid IS DISTINCT FROM EXCLUDED.owner_uid)
             RETURNING name, spec::text AS spec, generation, season, season_started_at, last_reset, (xmax = 0) AS created
             """,
             name,
             spec_json.decode(),
             generation,
+            owner_uid,
         )
         if row is not None:
             return UpsertResult(_row(row), applied=True, created=bool(row["created"]))

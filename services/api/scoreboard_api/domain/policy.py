@@ -90,9 +90,13 @@ class BoardSpec(_Spec):
 
 
 class BoardPut(BoardSpec):
-    """Admin PUT body: the CR spec plus the CR's ``metadata.generation``."""
+    """Admin PUT body: the CR spec plus the CR's ``metadata.generation`` and ``metadata.uid``.
+
+    A PUT with an older generation than the stored one is ignored, unless it comes from a
+    different owner (a resource deleted with ``Retain`` and created again restarts at 1)."""
 
     generation: Annotated[int, Meta(ge=0, le=2**62)] = 0
+    owner_uid: Annotated[str, Meta(min_length=1, max_length=128)] | None = None
 
 
 def spec_of(put: BoardPut) -> BoardSpec:

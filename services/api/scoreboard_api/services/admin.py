@@ -77,7 +77,9 @@ async def _state(
 
 async def put_board(container: Container, name: str, put: BoardPut) -> BoardState:
     spec: BoardSpec = spec_of(put)
-    result = await pg_boards.upsert_board(container.db, name, encode_spec(spec), put.generation)
+    result = await pg_boards.upsert_board(
+        container.db, name, encode_spec(spec), put.generation, put.owner_uid
+    )
     if result.applied:
         container.policies.put(result.board)
         await _announce(container, result.board, "policy")

@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -106,7 +106,9 @@ class Stack:
         return self._service("api", env)
 
     def start_realtime(self, **overrides: str) -> ServiceProcess:
-        return self._service("realtime", {**self.base_env, "REDIS_URL": self.redis.url, **overrides})
+        return self._service(
+            "realtime", {**self.base_env, "REDIS_URL": self.redis.url, **overrides}
+        )
 
     def sql(self, query: str) -> str:
         return self.postgres.psql("chaos", query).strip()
@@ -127,9 +129,11 @@ class Stack:
             events[action_id] = (user_id, int(increment))
         return events
 
-    def redis_totals(self, board: str) -> dict[str, int]:
-        with redis_sync.Redis.from_url(self.redis.url) as r:
-            members = r.zrange(BoardKeys(board).rank, 0, -1, withscores=True)
+    def redis_totals(self, board: str, client: redis_sync.Redis | None = None) -> dict[str, int]:
+        if client is None:
+            with redis_sync.Redis.from_url(self.redis.url) as r:
+                return self.redis_totals(board, r)
+        members = client.zrange(BoardKeys(board).rank, 0, -1, withscores=True)
         return {m.decode().rsplit(":", 1)[1]: int(-score) for m, score in members}
 
 
@@ -318,7 +322,9 @@ class WriteLoad:
         return sums
 
 
-def check_postgres_matches(stack: Stack, board: str, load: WriteLoad) -> dict[str, int]:
+def check_postgres_matches(
+    stack: Stack, board: str, load: WriteLoad, also_sent: Collection[str] = ()
+) -> dict[str, int]:
     """Every acknowledged write is in PostgreSQL exactly once, with its increment; every total
     equals the sum of its audit rows (no partial write). Returns the PostgreSQL totals."""
     events = stack.pg_events(board)
@@ -330,7 +336,7 @@ def check_postgres_matches(stack: Stack, board: str, load: WriteLoad) -> dict[st
     for user_id, increment in events.values():
         sums[user_id] = sums.get(user_id, 0) + increment
     assert totals == sums, "a total differs from the sum of its audit rows"
-    known = {a.action_id for a in load.attempts}
+    known = {a.action_id for a in load.attempts} | set(also_sent)
     assert set(events) <= known, "a row nobody sent"
     return totals
 

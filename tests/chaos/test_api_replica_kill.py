@@ -60,7 +60,11 @@ def test_api_replica_sigkill_loses_nothing_and_counts_nothing_twice(stack: Stack
         assert {e["user_id"]: e["score"] for e in top["entries"]} == totals
         metrics = http.get("/metrics").text
     replay_line = next(
-        (line for line in metrics.splitlines() if line.startswith("scoreboard_score_replays_total")),
+        (
+            line
+            for line in metrics.splitlines()
+            if line.startswith("scoreboard_score_replays_total")
+        ),
         "",
     )
 

@@ -1,0 +1,181 @@
+"""Exhausted resources: a 2-connection database pool stuck behind a table lock, and a Redis
+that refuses clients beyond ``maxclients``. Requests fail fast (503 with Retry-After, or the
+documented degradation), and the service recovers by itself when the pressure is gone."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import redis as redis_sync
+
+from tests.chaos.conftest import (
+    Stack,
+    WriteLoad,
+    board_and_users,
+    check_postgres_matches,
+    figures,
+    psql_background,
+    wait_for,
+)
+from tests.integration.api.conftest import User, new_action, now_iso
+
+BURST = 24
+
+
+def _burst(
+    url: str, board: str, users: list[User], n: int, sent: list[str] | None = None
+) -> list[tuple[int, float, Any]]:
+    """``n`` concurrent writes; (status, seconds, response) each."""
+
+    def one(index: int) -> tuple[int, float, Any]:
+        user = users[index % len(users)]
+        action_id = new_action()
+        if sent is not None:
+            sent.append(action_id)
+        started = time.monotonic()
+        with httpx.Client(base_url=url, timeout=30) as http:
+            response = http.post(
+                f"/api/v1/leaderboards/{board}/scores",
+                json={"action_id": action_id, "score_increment": 1, "timestamp": now_iso()},
+                headers=user.headers,
+            )
+        return response.status_code, time.monotonic() - started, response
+
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(one, range(n)))
+
+
+def _redis_errors(url: str) -> float:
+    text = httpx.get(f"{url}/metrics", timeout=5).text
+    prefix = 'scoreboard_dependency_errors_total{dependency="redis"} '
+    return sum(float(line[len(prefix) :]) for line in text.splitlines() if line.startswith(prefix))
+
+
+def test_database_pool_exhausted_fails_fast_and_recovers(stack: Stack) -> None:
+    api = stack.start_api(
+        DB_POOL_MIN_SIZE="1",
+        DB_POOL_MAX_SIZE="2",
+        DB_COMMAND_TIMEOUT_SECONDS="3",
+        DB_POOL_ACQUIRE_TIMEOUT_SECONDS="0.5",
+    )
+    board, users = board_and_users(api, stack)
+    before = stack.pg_totals(board)
+    # Hold an exclusive lock on the scores table for 6 s: the two pooled connections get stuck
+    # behind it, every other request waits for a connection.
+    locker = psql_background(
+        stack, "BEGIN; LOCK TABLE scores IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(6); COMMIT;"
+    )
+    wait_for(
+        lambda: stack.sql(
+            "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' "
+            "AND relation = 'scores'::regclass"
+        )
+        == "1",
+        5,
+        "the lock",
+    )
+    locked = time.monotonic()
+    results = _burst(api.url, board, users, BURST)
+    burst_s = time.monotonic() - locked
+    statuses = Counter(status for status, _, _ in results)
+    assert set(statuses) <= {503}, statuses
+    for _, _, response in results:
+        assert response.json()["code"] == "dependency_unavailable"
+        assert int(response.headers["Retry-After"]) >= 1
+    latencies = sorted(seconds for _, seconds, _ in results)
+    # Fail fast: the requests that never got a connection give up after the acquire timeout,
+    # not after queueing behind the stuck ones.
+    fast = [s for s in latencies if s < 2.0]
+    assert len(fast) >= BURST - 2, latencies
+    assert latencies[-1] < 3 + 2.0, latencies  # the two stuck ones: the command timeout
+    with httpx.Client(base_url=api.url, timeout=10) as http:
+        reads = http.get(f"/api/v1/leaderboards/{board}/top")
+        assert reads.status_code == 200  # reads come from Redis
+    # Recovery: when the lock goes, writes succeed again with no restart.
+    locker.wait(15)
+    assert locker.returncode == 0, locker.stderr.read() if locker.stderr else ""
+    released = time.monotonic()
+    with WriteLoad([api.url], board, users, workers=4, max_writes=200, duration=5.0) as load:
+        pass
+    assert load.status_counts() == Counter({200: 200}), load.status_counts()
+    totals = check_postgres_matches(stack, board, load)
+    for user_id, acked in load.acked_sum_by_user().items():
+        assert totals[user_id] == before.get(user_id, 0) + acked
+    figures(
+        "database pool exhausted",
+        pool_size=2,
+        concurrent_writes=BURST,
+        statuses=dict(statuses),
+        burst_s=burst_s,
+        p50_latency_s=latencies[len(latencies) // 2],
+        max_latency_s=latencies[-1],
+        recovery_writes_ok=load.status_counts()[200],
+        recovered_after_release_s=time.monotonic() - released,
+    )
+
+
+def test_redis_maxclients_reached_degrades_fast_and_recovers(
+    stack_factory: Any,
+) -> None:
+    stack: Stack = stack_factory(redis_args=["--maxclients", "6"])
+    api = stack.start_api()
+    board, users = board_and_users(api, stack)
+    # The test's own connection, taken first: the api grabs every free slot under load.
+    observer = redis_sync.Redis.from_url(stack.redis.url, single_connection_client=True)
+    before = observer.info("clients")["connected_clients"]
+    # Take every remaining client slot from outside, as a noisy neighbour would.
+    hogs: list[redis_sync.Redis] = []
+    for _ in range(10):
+        try:
+            hog = redis_sync.Redis.from_url(stack.redis.url, single_connection_client=True)
+            hog.ping()
+        except redis_sync.RedisError:
+            break
+        hogs.append(hog)
+    assert hogs, "no client slot was free to take"
+    sent: list[str] = []
+    errors_before = _redis_errors(api.url)
+    results = _burst(api.url, board, users, BURST, sent)
+    redis_errors = _redis_errors(api.url) - errors_before
+    assert redis_errors > 0, "the client limit was never hit: nothing was tested"
+    statuses = Counter(status for status, _, _ in results)
+    latencies = sorted(seconds for _, seconds, _ in results)
+    # The write path degrades as documented (commits to PostgreSQL, per-replica fallback
+    # limit), or answers 503 with Retry-After; never a 500, never a hang.
+    assert set(statuses) <= {200, 503}, statuses
+    for status, _, response in results:
+        if status == 503:
+            assert int(response.headers["Retry-After"]) >= 1
+    assert latencies[-1] < 6.0, latencies
+    for hog in hogs:
+        hog.close()
+    released = time.monotonic()
+    with WriteLoad([api.url], board, users, workers=4, max_writes=200, duration=5.0) as load:
+        pass
+    assert load.status_counts() == Counter({200: 200}), load.status_counts()
+    totals = check_postgres_matches(stack, board, load, also_sent=sent)
+    acked = [r.json()["action_id"] for status, _, r in results if status == 200]
+    assert set(acked) <= set(stack.pg_events(board))
+    recovered = wait_for(
+        lambda: stack.redis_totals(board, observer) == totals, 15, "redis equals postgres"
+    )
+    observer.close()
+    with httpx.Client(base_url=api.url, timeout=10) as http:
+        assert http.get("/readyz").status_code == 200
+    figures(
+        "redis maxclients reached",
+        maxclients=6,
+        clients_before=before,
+        hogs=len(hogs),
+        redis_errors_during_burst=redis_errors,
+        concurrent_writes=BURST,
+        statuses=dict(statuses),
+        max_latency_s=latencies[-1],
+        redis_matches_postgres_after_load_s=recovered,
+        recovery_writes_ok=load.status_counts()[200],
+        recovered_within_s=time.monotonic() - released,
+    )

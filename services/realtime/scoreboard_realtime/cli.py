@@ -74,23 +74,11 @@ def raise_open_file_limit() -> int:
     return soft
 
 
-@click.group()
-def main() -> None:
-    """Scoreboard live feed."""
-
-
-@main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8001, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
-    """Serve the WebSocket feed and the web page with uvicorn."""
-    settings = load_settings(RealtimeSettings)
-    configure_logging(settings.log_level, "realtime")
-    raise_open_file_limit()
-    if settings.log_level != "DEBUG":
-        logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
-    app = create_app(settings)
-    config = uvicorn.Config(
+def uvicorn_config(
+    app: Litestar, settings: RealtimeSettings, host: str, port: int
+) -> uvicorn.Config:
+    """How the service is served (also used by the tests that need the real fast path)."""
+    return uvicorn.Config(
         CaptureAsgiSend(app),  # lets the broadcast write frames directly (http/direct.py)
         host=host,
         port=port,
@@ -110,4 +98,23 @@ def serve(host: str, port: int) -> None:
         timeout_graceful_shutdown=max(5, int(settings.ws_drain_seconds) + 5),
         server_header=False,
     )
+
+
+@click.group()
+def main() -> None:
+    """Scoreboard live feed."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8001, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Serve the WebSocket feed and the web page with uvicorn."""
+    settings = load_settings(RealtimeSettings)
+    configure_logging(settings.log_level, "realtime")
+    raise_open_file_limit()
+    if settings.log_level != "DEBUG":
+        logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+    app = create_app(settings)
+    config = uvicorn_config(app, settings, host, port)
     DrainingServer(config, app, settings.ws_drain_seconds).run()

@@ -64,7 +64,7 @@ def ensure_board(name: str, size: int, display_name: str | None) -> None:
     """Create a board with the default policy if it does not exist (dev bootstrap)."""
     from scoreboard_api.domain.policy import BOARD_NAME_RE, BoardSpec, encode_spec
 
-    if not BOARD_NAME_RE.match(name):
+    if not BOARD_NAME_RE.fullmatch(name):
         raise click.BadParameter("board names are 1-63 chars of [a-z0-9-]", param_hint="NAME")
     spec = BoardSpec(size=size, display_name=display_name or name.capitalize())
     created = asyncio.run(_ensure_board(name, encode_spec(spec)))

@@ -23,9 +23,21 @@ class _Request(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     pass
 
 
+def _no_newline(**fields: str | None) -> None:
+    """msgspec checks ``pattern`` with ``re.search``, where ``$`` also matches before a final
+    newline (``"name\n"`` would pass ``^[a-z]+$``); the published JSON Schema patterns mean
+    end of input, so enforce that here."""
+    for name, value in fields.items():
+        if value is not None and "\n" in value:
+            raise ValueError(f"`{name}` must not contain a line break")
+
+
 class RegisterRequest(_Request):
     username: Username
     password: Password
+
+    def __post_init__(self) -> None:
+        _no_newline(username=self.username)
 
 
 class LoginRequest(_Request):
@@ -58,6 +70,9 @@ class ScoreSubmission(_Request):
     ) = None
     score_increment: Annotated[int, Meta(ge=1, le=MAX_TOTAL)] | None = None
     user_id: uuid.UUID | None = None
+
+    def __post_init__(self) -> None:
+        _no_newline(action_id=self.action_id, action=self.action)
 
 
 class SubmitResponse(msgspec.Struct, kw_only=True):

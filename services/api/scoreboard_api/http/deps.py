@@ -59,7 +59,7 @@ async def decode_body(request: AnyRequest, kind: type[T]) -> T:
 
 
 def check_board_name(board: str) -> None:
-    if len(board) > 63 or not BOARD_NAME_RE.match(board):
+    if len(board) > 63 or not BOARD_NAME_RE.fullmatch(board):
         raise ProblemError(404, "board_not_found", "no leaderboard has this name")
 
 

@@ -47,6 +47,57 @@ def client_ip(scope: dict[str, Any], trusted: tuple[Network, ...]) -> str | None
     return peer
 
 
+# Sent on every response (DESIGN.md: a JSON API is never framed, sniffed or referred from).
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+)
+_CSP_JSON = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+_CSP_HTML = (b"content-security-policy", b"frame-ancestors 'none'")  # the schema viewer pages
+_NO_STORE = (b"cache-control", b"no-store")
+# uvicorn's httptools parser has no limit on header size: requests whose headers exceed this
+# many bytes in total get a 431 before any handler runs (h11 refuses above 16 KiB as well).
+MAX_HEADER_BYTES = 16384
+
+
+def _needs_no_store(scope: dict[str, Any]) -> bool:
+    """Credentials and per-caller data: auth endpoints and any request with a credential."""
+    return str(scope.get("path", "")).startswith("/api/v1/auth/") or any(
+        key == b"authorization" for key, _ in scope.get("headers", ())
+    )
+
+
+def _decorate(headers: list[Any], no_store: bool) -> list[Any]:
+    names = {bytes(key).lower() for key, _ in headers}
+    extra = [item for item in SECURITY_HEADERS if item[0] not in names]
+    if b"content-security-policy" not in names:
+        html = any(
+            bytes(key).lower() == b"content-type" and bytes(value).startswith(b"text/html")
+            for key, value in headers
+        )
+        extra.append(_CSP_HTML if html else _CSP_JSON)
+    if no_store and b"cache-control" not in names:
+        extra.append(_NO_STORE)
+    return [*headers, *extra]
+
+
+async def _headers_too_large(send: Any, request_id: str) -> None:
+    body = (
+        b'{"type":"https://scoreboard.dev/problems/headers-too-large",'
+        b'"title":"Request Header Fields Too Large","status":431,"code":"headers_too_large",'
+        b'"detail":"the request headers are too large"}'
+    )
+    headers = [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-request-id", request_id.encode()),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": 431, "headers": _decorate(headers, True)})
+    await send({"type": "http.response.body", "body": body})
+
+
 class RequestContextMiddleware:
     def __init__(self, app: Any, trusted: tuple[Network, ...]) -> None:
         self.app = app
@@ -59,22 +110,29 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         incoming = _header(scope, b"x-request-id")
         request_id = incoming.decode("latin-1") if incoming else ""
-        if not _REQUEST_ID_RE.match(request_id):
+        if not _REQUEST_ID_RE.fullmatch(request_id):
             request_id = uuid.uuid4().hex
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         state["client_ip"] = client_ip(scope, self.trusted)
         status = 500
+        no_store = _needs_no_store(scope)
         request_id_header = (b"x-request-id", request_id.encode())
 
         async def send_wrapper(message: dict[str, Any]) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), request_id_header]
+                message["headers"] = _decorate(
+                    [*message.get("headers", ()), request_id_header], no_store
+                )
             await send(message)
 
         try:
+            if sum(len(k) + len(v) for k, v in scope.get("headers", ())) > MAX_HEADER_BYTES:
+                status = 431
+                await _headers_too_large(send, request_id)
+                return
             await self.app(scope, receive, send_wrapper)
         finally:
             log.info(

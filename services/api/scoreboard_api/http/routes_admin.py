@@ -41,7 +41,7 @@ async def put_board(request: AnyRequest, board: str) -> BoardState:
     """Create or update a board from the Leaderboard CR's spec plus its `generation`. A PUT
     with a lower generation than stored changes nothing and returns the stored state."""
     await require_scope(request, SCOPE_ADMIN)
-    if len(board) > 63 or not BOARD_NAME_RE.match(board):
+    if len(board) > 63 or not BOARD_NAME_RE.fullmatch(board):
         raise validation_error(
             "board names are 1-63 chars of [a-z0-9-], starting and ending alphanumeric"
         )

@@ -50,7 +50,7 @@ async def seed_update(request: AnyRequest) -> Response[SeedUpdateResponse]:
     active_board(container, DEFAULT_BOARD)
     body = await decode_body(request, SeedUpdateRequest)
     key = request.headers.get("idempotency-key")
-    if key is not None and not _ACTION_ID_RE.match(key):
+    if key is not None and not _ACTION_ID_RE.fullmatch(key):
         raise validation_error("Idempotency-Key must be 1-100 chars of [A-Za-z0-9._:-]")
     outcome = await scores.submit(
         container,

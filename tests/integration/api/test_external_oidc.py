@@ -14,7 +14,8 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from scoreboard_api.domain.tokens import public_jwk, thumbprint, user_id_for_subject
+from scoreboard_api.domain.tokens import public_jwk, user_id_for_subject
+from scoreboard_common.auth import jwk_thumbprint
 from scoreboard_devstack.servers import ServiceProcess
 
 from tests.integration.api.conftest import make_board, register_user, submit
@@ -27,7 +28,7 @@ class Idp:
     def __init__(self) -> None:
         self.key = ec.generate_private_key(ec.SECP256R1())
         jwk = public_jwk(self.key.public_key())
-        self.kid = thumbprint(jwk)
+        self.kid = jwk_thumbprint(jwk)
         self.document = {"keys": [{**jwk, "kid": self.kid, "use": "sig", "alg": "ES256"}]}
         self.requests = 0
 

@@ -26,10 +26,10 @@ from scoreboard_api.domain.tokens import (
     generate_private_key_pem,
     hash_refresh_token,
     new_refresh_token,
-    thumbprint,
     user_id_for_subject,
 )
 from scoreboard_api.http.middleware import client_ip
+from scoreboard_common.auth import jwk_thumbprint
 from scoreboard_common.events import ScoreChanged, decode_event, score_changed_template
 
 
@@ -151,7 +151,7 @@ def test_tokens_and_thumbprint() -> None:
     expected = base64.urlsafe_b64encode(
         hashlib.sha256(b'{"crv":"P-256","kty":"EC","x":"abc","y":"def"}').digest()
     ).rstrip(b"=")
-    assert thumbprint(jwk) == expected.decode()
+    assert jwk_thumbprint(jwk) == expected.decode()
     issuer = TokenIssuer(generate_private_key_pem(), issuer="iss", audience="aud")
     token = issuer.issue(subject="s", username="u", scopes=["a", "b"], ttl_seconds=60)
     assert jwt.get_unverified_header(token) == {"alg": "ES256", "kid": issuer.kid, "typ": "JWT"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import secrets
 import time
 import uuid
@@ -19,6 +18,7 @@ from cryptography.hazmat.primitives.serialization import (
     PrivateFormat,
     load_pem_private_key,
 )
+from scoreboard_common.auth import jwk_thumbprint
 
 _EXTERNAL_NAMESPACE = uuid.UUID("6f1c4f8e-2f5d-4a53-9d1e-3b7c0c1d2e4f")
 
@@ -42,13 +42,6 @@ def public_jwk(key: ec.EllipticCurvePublicKey) -> dict[str, str]:
     }
 
 
-def thumbprint(jwk: dict[str, str]) -> str:
-    """RFC 7638: SHA-256 of the required members, lexicographic order, no whitespace."""
-    required = {k: jwk[k] for k in ("crv", "kty", "x", "y")}
-    canonical = json.dumps(required, separators=(",", ":"), sort_keys=True).encode()
-    return _b64(hashlib.sha256(canonical).digest())
-
-
 class TokenIssuer:
     def __init__(self, private_key_pem: bytes, *, issuer: str, audience: str) -> None:
         key = load_pem_private_key(private_key_pem, password=None)
@@ -58,7 +51,7 @@ class TokenIssuer:
         self.issuer = issuer
         self.audience = audience
         jwk = public_jwk(key.public_key())
-        self.kid = thumbprint(jwk)
+        self.kid = jwk_thumbprint(jwk)
         self.jwk: dict[str, str] = {**jwk, "kid": self.kid, "use": "sig", "alg": "ES256"}
 
     @property

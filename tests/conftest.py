@@ -14,8 +14,12 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
+import redis as redis_sync
+from redis.cluster import ClusterNode
+from scoreboard_common.redis_client import CLUSTER_SCHEME, cluster_seeds
 from scoreboard_devstack.keys import ensure_signing_key
 from scoreboard_devstack.servers import (
     PostgresServer,
@@ -94,6 +98,39 @@ def redis(
 @pytest.fixture(scope="session")
 def redis_url(redis: RedisServer | RedisClusterServer) -> str:
     return redis.url
+
+
+RedisFactory = Callable[..., "RedisServer | RedisClusterServer"]
+
+
+@pytest.fixture
+def redis_factory(tmp_path: Path, pytestconfig: pytest.Config) -> Iterator[RedisFactory]:
+    """A Redis of a test's own, of the session's kind (server or cluster), for tests that
+    stop, kill or restart it: ``redis_factory(durable=True)``. Started; stopped at the end."""
+    started: list[RedisServer | RedisClusterServer] = []
+
+    def make(*, durable: bool = False) -> RedisServer | RedisClusterServer:
+        path = tmp_path / f"redis{len(started)}"
+        server: RedisServer | RedisClusterServer
+        if pytestconfig.getoption("--redis-cluster"):
+            server = RedisClusterServer(path, durable=durable)
+        else:
+            server = RedisServer(path, durable=durable)
+        started.append(server)
+        server.start()
+        return server
+
+    yield make
+    for server in reversed(started):
+        server.stop()
+
+
+def sync_redis(url: str) -> redis_sync.Redis:
+    """A synchronous client for a test's checks: ``redis://`` or ``redis+cluster://`` URLs."""
+    if url.startswith(CLUSTER_SCHEME):
+        nodes = [ClusterNode(host, port) for host, port in cluster_seeds(url)]
+        return cast(redis_sync.Redis, redis_sync.RedisCluster(startup_nodes=nodes))
+    return redis_sync.Redis.from_url(url)
 
 
 @pytest.fixture(scope="session")

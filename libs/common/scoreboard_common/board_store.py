@@ -85,6 +85,22 @@ return {rank, redis.call('ZSCORE', KEYS[1], member)}
 """
 
 
+# KEYS: rank, names, version, season. ARGV: limit.
+# The top N with scores, the player count, version, season and the N names: one round trip,
+# atomic (names always match the ranked members), and a single slot on Redis Cluster.
+_TOP = """
+local ranked = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
+local names = {}
+for i = 1, #ranked, 2 do
+  local member = ranked[i]
+  local name = redis.call('HGET', KEYS[2], string.sub(member, string.find(member, ':', 1, true) + 1))
+  names[#names + 1] = name or ''
+end
+return {ranked, redis.call('ZCARD', KEYS[1]), redis.call('GET', KEYS[3]) or '0',
+  redis.call('GET', KEYS[4]) or '1', names}
+"""
+
+
 def version_seed() -> int:
     """A version to start from when the counter is missing: the clock, so versions only grow."""
     return int(time.time() * 1000) * 1000
@@ -130,6 +146,7 @@ class BoardStore:
         self._remove = redis.register_script(_REMOVE_PLAYER)
         self._apply_publish = redis.register_script(_APPLY_AND_PUBLISH)
         self._standing = redis.register_script(_STANDING_OF)
+        self._top = redis.register_script(_TOP)
 
     async def apply_total(self, board: str, standing: Standing) -> ApplyResult:
         keys = BoardKeys(board)
@@ -218,26 +235,20 @@ class BoardStore:
 
     async def top(self, board: str, limit: int) -> TopSnapshot:
         keys = BoardKeys(board)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.zrange(keys.rank, 0, limit - 1, withscores=True)
-            pipe.zcard(keys.rank)
-            pipe.get(keys.version)
-            pipe.get(keys.season)
-            ranked, total_players, version, season = await pipe.execute()
-        ranked = cast(list[tuple[bytes, float]], ranked)
-        user_ids = [decode_member(member)[1] for member, _ in ranked]
-        names: list[Any] = (
-            await cast(Any, self.redis.hmget(keys.names, user_ids)) if user_ids else []
+        reply = await self._top(
+            keys=[keys.rank, keys.names, keys.version, keys.season], args=[limit]
         )
+        ranked, total_players, version, season, names = cast(list[Any], reply)
         entries = []
-        for position, ((member, score), name) in enumerate(zip(ranked, names, strict=True), 1):
-            micros, user_id = decode_member(member)
+        for position, index in enumerate(range(0, len(ranked), 2), 1):
+            micros, user_id = decode_member(ranked[index])
+            name = names[position - 1]
             entries.append(
                 Entry(
                     rank=position,
                     user_id=user_id,
                     username=name.decode() if isinstance(name, bytes) else str(name or ""),
-                    score=decode_score(score),
+                    score=decode_score(float(ranked[index + 1])),
                     last_updated=from_micros(micros),
                 )
             )

@@ -1,20 +1,136 @@
-"""Create the Redis client a service uses: a single server or a Redis Cluster."""
+"""Create the Redis client a service uses: a single server or a Redis Cluster.
+
+On a cluster every per-board key carries the board's hash tag (``sb:{board}:...``), so each
+multi-key Lua script or transaction touches one slot, and the cluster client routes it to the
+node holding it. Pub/Sub is classic ``PUBLISH``/``SUBSCRIBE``: a message published on any node
+is forwarded to every node over the cluster bus, so a subscriber connected to any one node
+receives everything (see docs/scaling.md for why not sharded Pub/Sub).
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, cast
 
-from redis.asyncio import Redis
-from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.client import PubSub
+from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException, RedisError
 from redis.retry import Retry
 
 CLUSTER_SCHEME = "redis+cluster://"
 
 
+def cluster_seeds(url: str) -> list[tuple[str, int]]:
+    """``redis+cluster://h1:p1,h2:p2`` → ``[(h1, p1), (h2, p2)]``."""
+    seeds = []
+    for seed in url.removeprefix(CLUSTER_SCHEME).split("/")[0].split(","):
+        host, _, port = seed.strip().rpartition(":")
+        seeds.append((host or "127.0.0.1", int(port)))
+    return seeds
+
+
+class SeedRotatingRedis(Redis):
+    """A plain client for Pub/Sub that moves to the next seed node on every new subscription.
+
+    Subscribers call :meth:`pubsub` once, and again only after their connection failed: so a
+    subscriber whose node died reconnects to another node (round-robin over the seeds). On a
+    cluster any node will do, because classic ``PUBLISH`` reaches every node. Other commands
+    (``PUBLISH``, ``PING``) go to the node of the latest subscription.
+    """
+
+    def __init__(self, seeds: list[tuple[str, int]], **options: Any) -> None:
+        if not seeds:
+            raise ValueError("at least one seed node is needed")
+        self._pools = [ConnectionPool(host=host, port=port, **options) for host, port in seeds]
+        self._next = 0
+        super().__init__(connection_pool=self._pools[0])
+
+    @property
+    def seeds(self) -> list[str]:
+        return [
+            f"{pool.connection_kwargs['host']}:{pool.connection_kwargs['port']}"
+            for pool in self._pools
+        ]
+
+    def pubsub(self, **kwargs: Any) -> PubSub:
+        pool = self._pools[self._next % len(self._pools)]
+        self._next += 1
+        self.connection_pool = pool
+        return PubSub(pool, **kwargs)
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool=False)
+        for pool in self._pools:
+            await pool.disconnect()
+
+
+class ScoreboardRedisCluster(RedisCluster):
+    """redis-py's asyncio cluster client plus the Pub/Sub it lacks: ``publish`` goes to any
+    primary (the cluster bus forwards it to all), ``pubsub`` subscribes on one seed node,
+    rotating over the seeds on each new subscription."""
+
+    def __init__(self, *, startup_nodes: list[ClusterNode], **options: Any) -> None:
+        super().__init__(startup_nodes=startup_nodes, **options)
+        self._pubsub_client = SeedRotatingRedis(
+            [(node.host, int(node.port)) for node in startup_nodes], **_pubsub_options()
+        )
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        with _unreachable_is_a_connection_error():
+            return await super().execute_command(*args, **kwargs)
+
+    def pipeline(self, transaction: Any | None = None, shard_hint: Any | None = None) -> Any:
+        if shard_hint:
+            return super().pipeline(transaction, shard_hint)
+        return _ClusterPipeline(self, transaction)
+
+    async def publish(self, channel: str | bytes, message: str | bytes) -> int:
+        return int(
+            await self.execute_command(
+                "PUBLISH", channel, message, target_nodes=RedisCluster.RANDOM
+            )
+        )
+
+    def pubsub(self, **kwargs: Any) -> PubSub:
+        return self._pubsub_client.pubsub(**kwargs)
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        await self._pubsub_client.aclose()
+
+
+@contextlib.contextmanager
+def _unreachable_is_a_connection_error() -> Iterator[None]:
+    """redis-py raises ``RedisClusterException`` (not a ``RedisError``) when no node answers or
+    a slot is not covered: make it the ``ConnectionError`` a single server would raise, so
+    callers' "Redis is down" handling is the same for both."""
+    try:
+        yield
+    except RedisError:
+        raise
+    except RedisClusterException as error:
+        raise RedisConnectionError(f"Redis Cluster unreachable: {error}") from error
+
+
+class _ClusterPipeline(ClusterPipeline):
+    async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> Any:
+        with _unreachable_is_a_connection_error():
+            return await super().execute(raise_on_error, allow_redirections)
+
+
+def _pubsub_options() -> dict[str, Any]:
+    # Health checks keep idle subscriptions honest.
+    return {"socket_connect_timeout": 1.0, "health_check_interval": 10, "socket_keepalive": True}
+
+
 def create_redis(url: str, **options: Any) -> Redis:
     """``redis://`` gives a client for one server, ``redis+cluster://h1:p1,h2:p2`` a
-    cluster-aware one seeded with those nodes.
+    cluster-aware one seeded with those nodes (with ``publish``/``pubsub``, see
+    :class:`ScoreboardRedisCluster`).
 
     Short timeouts: when Redis is down, requests must degrade fast, not hang.
     """
@@ -26,23 +142,40 @@ def create_redis(url: str, **options: Any) -> Redis:
     }
     common.update(options)
     if url.startswith(CLUSTER_SCHEME):
-        seeds = [seed.rpartition(":") for seed in url.removeprefix(CLUSTER_SCHEME).split(",")]
-        nodes = [ClusterNode(host or "127.0.0.1", int(port)) for host, _, port in seeds]
+        nodes = [ClusterNode(host, port) for host, port in cluster_seeds(url)]
         common.pop("health_check_interval")
-        return cast(Redis, RedisCluster(startup_nodes=nodes, **common))
+        return cast(Redis, ScoreboardRedisCluster(startup_nodes=nodes, **common))
     return cast(Redis, Redis.from_url(url, **common))
 
 
 def create_pubsub_redis(url: str) -> Redis:
-    """A client for Pub/Sub. On a cluster, classic ``PUBLISH`` reaches every node, so a plain
-    connection to the first seed node receives every message (redis-py's asyncio cluster
-    client has no Pub/Sub of its own). Health checks keep idle subscriptions honest."""
+    """A client for Pub/Sub. On a cluster, a :class:`SeedRotatingRedis` over the URL's seed
+    nodes: each subscription uses one node, the next one after a failure."""
     if url.startswith(CLUSTER_SCHEME):
-        first_seed = url.removeprefix(CLUSTER_SCHEME).split(",")[0]
-        url = "redis://" + first_seed
-    return cast(
-        Redis,
-        Redis.from_url(
-            url, socket_connect_timeout=1.0, health_check_interval=10, socket_keepalive=True
-        ),
-    )
+        return SeedRotatingRedis(cluster_seeds(url), **_pubsub_options())
+    return cast(Redis, Redis.from_url(url, **_pubsub_options()))
+
+
+async def scan_hash_tag(
+    redis: Redis, hash_tag_prefix: str, count: int = 500
+) -> AsyncIterator[bytes]:
+    """Every key starting with ``hash_tag_prefix`` (e.g. ``sb:{board}``), which all live in the
+    tag's slot: on a cluster only the node holding that slot is scanned."""
+    options: dict[str, Any] = {}
+    client: Any = redis  # typed as Redis everywhere; may be a cluster client at run time
+    if isinstance(client, RedisCluster):
+        options["target_nodes"] = client.get_node_from_key(hash_tag_prefix)
+    match = _glob_escape(hash_tag_prefix) + ":*"
+    cursor = 0
+    while True:
+        reply, found = await redis.scan(cursor, match=match, count=count, **options)
+        # The cluster client answers {node: cursor} (one node here); a plain client an int.
+        cursor = int(next(iter(reply.values())) if isinstance(reply, dict) else reply)
+        for key in found:
+            yield key
+        if cursor == 0:
+            return
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + char if char in "*?[]\\" else char for char in text)

@@ -11,10 +11,14 @@ from typing import Any
 
 import httpx
 import pytest
-import redis as redis_sync
-from scoreboard_devstack.servers import PostgresServer, RedisServer, ServiceProcess
+from scoreboard_devstack.servers import (
+    PostgresServer,
+    RedisClusterServer,
+    RedisServer,
+    ServiceProcess,
+)
 
-from tests.conftest import migrate
+from tests.conftest import RedisFactory, migrate, sync_redis
 from tests.integration.api.conftest import make_board, new_action, now_iso, register_user, submit
 
 
@@ -27,11 +31,9 @@ def scratch() -> Iterator[Path]:
 
 
 @pytest.fixture
-def own_redis(scratch: Path) -> Iterator[RedisServer]:
-    server = RedisServer(scratch / "redis", durable=False)
-    server.start()
-    yield server
-    server.stop()
+def own_redis(redis_factory: RedisFactory) -> RedisServer | RedisClusterServer:
+    # One server, or (--redis-cluster) a cluster whose nodes are all killed and restarted.
+    return redis_factory(durable=False)
 
 
 @pytest.fixture
@@ -50,7 +52,7 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 def test_redis_down_writes_commit_reads_fall_back_and_state_is_rebuilt(
-    own_redis: RedisServer, start_api: Any, admin_token: str
+    own_redis: RedisServer | RedisClusterServer, start_api: Any, admin_token: str
 ) -> None:
     api: ServiceProcess = start_api(
         REDIS_URL=own_redis.url,
@@ -94,7 +96,7 @@ def test_redis_down_writes_commit_reads_fall_back_and_state_is_rebuilt(
 
         own_redis.start()  # empty: it was not durable
         wait_for(lambda: http.get("/readyz").status_code == 200, 10, "readyz after restart")
-        with redis_sync.Redis.from_url(own_redis.url) as r:
+        with sync_redis(own_redis.url) as r:
             wait_for(lambda: r.zcard(f"sb:{{{board}}}:rank") == 1, 10, "rebuild")
             assert r.get(f"sb:{{{board}}}:policy") is not None
         rebuilt = http.get(f"/api/v1/leaderboards/{board}/top").json()

@@ -8,10 +8,10 @@ from typing import Any
 
 import httpx
 import msgspec
-import redis as redis_sync
 from scoreboard_common.policy import decode_public_policy
 from scoreboard_devstack.servers import PostgresServer, ServiceProcess
 
+from tests.conftest import sync_redis
 from tests.integration.api.conftest import (
     User,
     make_board,
@@ -147,7 +147,7 @@ def test_put_generations_and_policy_in_redis(
         client, admin_headers, name, generation=4, size=8, broadcast={"minIntervalMs": 250}
     )
     assert newer.json()["spec"]["size"] == 8
-    with redis_sync.Redis.from_url(redis_url) as r:
+    with sync_redis(redis_url) as r:
         raw = r.get(f"sb:{{{name}}}:policy")
         assert raw is not None
         policy = decode_public_policy(raw)

@@ -9,7 +9,7 @@ import contextlib
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +34,7 @@ from scoreboard_common.events import (
     encode_event,
 )
 from scoreboard_common.keys import BoardKeys
+from scoreboard_common.redis_client import create_redis
 from scoreboard_devstack.servers import ServiceProcess
 
 ServiceFactory = Callable[..., ServiceProcess]
@@ -134,7 +135,7 @@ def comparable(snapshot: TopSnapshot | dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 async def boards(redis_url: str) -> AsyncIterator[Boards]:
-    redis = Redis.from_url(redis_url)
+    redis = create_redis(redis_url)  # one server or a cluster (--redis-cluster)
     yield Boards(redis, BoardStore(redis))
     await redis.aclose()
 
@@ -244,11 +245,7 @@ async def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> No
 
 
 @pytest.fixture
-def fresh_redis(tmp_path: Path) -> Iterator[Any]:
-    """A Redis of the test's own (persistent, so it can be restarted with its data)."""
-    from scoreboard_devstack.servers import RedisServer
-
-    server = RedisServer(tmp_path / "redis", durable=True)
-    server.start()
-    yield server
-    server.stop()
+def fresh_redis(redis_factory: Any) -> Any:
+    """A Redis (or Redis Cluster) of the test's own, persistent so it can be restarted with
+    its data."""
+    return redis_factory(durable=True)

@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from redis.asyncio import Redis
 from scoreboard_common.board_store import BoardStore, Standing
 from scoreboard_common.events import SCORE_CHANNEL, ScoreChanged, encode_event
-from scoreboard_devstack.servers import RedisServer, ServiceProcess
+from scoreboard_common.redis_client import create_redis
+from scoreboard_devstack.servers import RedisClusterServer, RedisServer, ServiceProcess
 
 from .conftest import Boards, Feed, comparable, eventually, metric_value, ws_url
 
@@ -115,10 +115,12 @@ async def test_two_replicas_deliver_every_change(
 
 
 async def test_pubsub_interruption_resubscribes_and_rereads(
-    start_realtime: ServiceFactory, fresh_redis: RedisServer, connect: Callable[..., Any]
+    start_realtime: ServiceFactory,
+    fresh_redis: RedisServer | RedisClusterServer,
+    connect: Callable[..., Any],
 ) -> None:
     service = start_realtime(REDIS_URL=fresh_redis.url)
-    redis = Redis.from_url(fresh_redis.url)
+    redis = create_redis(fresh_redis.url)
     boards = Boards(redis, BoardStore(redis))
     board = await boards.create(size=5, interval_ms=20)
     await boards.score(board, "before", 10)
@@ -132,7 +134,7 @@ async def test_pubsub_interruption_resubscribes_and_rereads(
     assert metric_value(service, "scoreboard_dependency_up", dependency="redis") == 0.0
     fresh_redis.start()
 
-    redis = Redis.from_url(fresh_redis.url)
+    redis = create_redis(fresh_redis.url)
     boards = Boards(redis, BoardStore(redis))
     # A change whose event is lost: published before the replica has resubscribed.
     version = await boards.score(board, "during", 99)

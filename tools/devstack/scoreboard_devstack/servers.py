@@ -32,12 +32,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def free_cluster_port() -> int:
-    """A port whose cluster bus port (+10000) is free too; Redis Cluster needs port <= 55535."""
+    """A port whose cluster bus port (+10000) is free too.
+
+    Both are picked below the kernel's ephemeral range (32768+ on Linux), where ``free_port``
+    and outgoing connections take theirs, and checked by binding, not connecting: a port used
+    by an outgoing connection accepts no connection but cannot be listened on either.
+    """
     rng = random.Random()
-    for _ in range(200):
-        port = rng.randint(20000, 45000)
-        if not port_open(port) and not port_open(port + 10000):
+    for _ in range(500):
+        port = rng.randint(12000, 22000)
+        if _bindable(port) and _bindable(port + 10000):
             return port
     raise RuntimeError("no free port pair for a Redis Cluster node")
 
@@ -386,27 +400,31 @@ class RedisClusterServer:
 
     Same surface as :class:`RedisServer` (``url``, ``start``, ``stop``, ``kill``) so tests can
     run against either; ``url`` uses the ``redis+cluster://`` scheme the services understand.
+    ``stop``/``kill`` act on every node; ``start`` after them brings the same cluster back
+    (each node keeps its ``nodes.conf``; the data too when ``durable``).
     """
 
-    def __init__(self, data_dir: Path, primaries: int = 3) -> None:
+    def __init__(self, data_dir: Path, primaries: int = 3, *, durable: bool = False) -> None:
         self.data_dir = data_dir
-        self.nodes = [
-            RedisServer(
-                data_dir / f"node{i}",
-                free_cluster_port(),
-                durable=False,
-                extra_args=[
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    "nodes.conf",
-                    "--cluster-node-timeout",
-                    "2000",
-                ],
-            )
-            for i in range(primaries)
-        ]
+        self.primaries = primaries
+        self.durable = durable
+        self.nodes = [self._node(i) for i in range(primaries)]
         self._created = False
+
+    def _node(self, index: int) -> RedisServer:
+        return RedisServer(
+            self.data_dir / f"node{index}",
+            free_cluster_port(),
+            durable=self.durable,
+            extra_args=[
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-node-timeout",
+                "2000",
+            ],
+        )
 
     @property
     def port(self) -> int:
@@ -424,8 +442,19 @@ class RedisClusterServer:
             raise
 
     def _start(self, timeout: float) -> None:
-        for node in self.nodes:
-            node.start(timeout)
+        for index, node in enumerate(self.nodes):
+            for attempt in range(5):
+                try:
+                    node.start(timeout)
+                    break
+                except RuntimeError:
+                    # Another process took the port (or its bus port) since it was picked:
+                    # before the cluster exists, pick new ones.
+                    if self._created or attempt == 4 or "Address already in use" not in (
+                        node.log_tail()
+                    ):
+                        raise
+                    node = self.nodes[index] = self._node(index)
         if not self._created:
             cli_binary = str(Path(self.nodes[0].binary).with_name("redis-cli"))
             subprocess.run(

@@ -20,7 +20,6 @@ from scoreboard_devstack.servers import PostgresServer, ServiceProcess
 
 from tests.conftest import migrate, mint_token
 
-
 BOARD_PUT = ("/api/v1/admin/leaderboards/{board}", "put")
 SCORE_POST = ("/api/v1/leaderboards/{board}/scores", "post")
 RESET_POST = ("/api/v1/admin/leaderboards/{board}/reset", "post")

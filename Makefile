@@ -50,8 +50,11 @@ tools: ## build/fetch kube-apiserver, etcd, helm, kubectl and monitoring CRDs in
 	@bash scripts/tools.sh
 
 .PHONY: test
-test: sync system-deps tools ## run every test tier (unit, integration, k8s, e2e)
+REDIS_SUITES := tests/integration/api tests/integration/realtime tests/integration/common
+
+test: sync system-deps tools ## run every test tier, then the Redis suites on a Redis Cluster
 	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest --redis-cluster $(REDIS_SUITES) $(PYTEST_ARGS)
 
 .PHONY: test-unit test-integration test-k8s test-e2e
 test-unit: sync ## unit tier only

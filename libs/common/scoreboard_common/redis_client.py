@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, cast
+from urllib.parse import unquote
 
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.client import PubSub
@@ -24,13 +25,33 @@ from redis.retry import Retry
 CLUSTER_SCHEME = "redis+cluster://"
 
 
+def _cluster_netloc(url: str) -> tuple[str, str]:
+    """``redis+cluster://[user:password@]h1:p1,h2:p2[/...]`` → (userinfo, hosts)."""
+    netloc = url.removeprefix(CLUSTER_SCHEME).split("/")[0]
+    userinfo, _, hosts = netloc.rpartition("@")
+    return userinfo, hosts
+
+
 def cluster_seeds(url: str) -> list[tuple[str, int]]:
     """``redis+cluster://h1:p1,h2:p2`` → ``[(h1, p1), (h2, p2)]``."""
     seeds = []
-    for seed in url.removeprefix(CLUSTER_SCHEME).split("/")[0].split(","):
+    for seed in _cluster_netloc(url)[1].split(","):
         host, _, port = seed.strip().rpartition(":")
         seeds.append((host or "127.0.0.1", int(port)))
     return seeds
+
+
+def cluster_credentials(url: str) -> dict[str, str]:
+    """``username``/``password`` from ``redis+cluster://user:password@...`` (or ``:password@``),
+    as ``redis://`` URLs carry them; the same for every node."""
+    userinfo = _cluster_netloc(url)[0]
+    if not userinfo:
+        return {}
+    user, has_password, password = userinfo.partition(":")
+    credentials = {"password": unquote(password)} if has_password else {}
+    if user:
+        credentials["username"] = unquote(user)
+    return credentials
 
 
 class SeedRotatingRedis(Redis):
@@ -75,8 +96,11 @@ class ScoreboardRedisCluster(RedisCluster):
 
     def __init__(self, *, startup_nodes: list[ClusterNode], **options: Any) -> None:
         super().__init__(startup_nodes=startup_nodes, **options)
+        credentials = {k: options[k] for k in ("username", "password") if options.get(k)}
         self._pubsub_client = SeedRotatingRedis(
-            [(node.host, int(node.port)) for node in startup_nodes], **_pubsub_options()
+            [(node.host, int(node.port)) for node in startup_nodes],
+            **_pubsub_options(),
+            **credentials,
         )
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
@@ -144,6 +168,7 @@ def create_redis(url: str, **options: Any) -> Redis:
     if url.startswith(CLUSTER_SCHEME):
         nodes = [ClusterNode(host, port) for host, port in cluster_seeds(url)]
         common.pop("health_check_interval")
+        common.update(cluster_credentials(url))
         return cast(Redis, ScoreboardRedisCluster(startup_nodes=nodes, **common))
     return cast(Redis, Redis.from_url(url, **common))
 
@@ -152,7 +177,9 @@ def create_pubsub_redis(url: str) -> Redis:
     """A client for Pub/Sub. On a cluster, a :class:`SeedRotatingRedis` over the URL's seed
     nodes: each subscription uses one node, the next one after a failure."""
     if url.startswith(CLUSTER_SCHEME):
-        return SeedRotatingRedis(cluster_seeds(url), **_pubsub_options())
+        return SeedRotatingRedis(
+            cluster_seeds(url), **_pubsub_options(), **cluster_credentials(url)
+        )
     return cast(Redis, Redis.from_url(url, **_pubsub_options()))
 
 

@@ -30,7 +30,7 @@ from scoreboard_common.events import (
     score_changed_template,
 )
 from scoreboard_common.keys import BoardKeys
-from scoreboard_common.redis_client import create_redis
+from scoreboard_common.redis_client import cluster_credentials, cluster_seeds, create_redis
 from scoreboard_devstack.servers import RedisClusterServer, ServiceProcess
 
 from tests.integration.api.conftest import OPEN_LIMITS, register_user, submit
@@ -273,3 +273,14 @@ async def test_api_and_realtime_on_a_cluster_survive_the_subscriber_node_dying(
             assert comparable(pushed) == comparable(top)
         finally:
             await feed.close()
+
+
+def test_cluster_urls_carry_seeds_and_credentials() -> None:
+    url = "redis+cluster://:p%40ss@10.0.0.1:7000,10.0.0.2:7001/0"
+    assert cluster_seeds(url) == [("10.0.0.1", 7000), ("10.0.0.2", 7001)]
+    assert cluster_credentials(url) == {"password": "p@ss"}
+    assert cluster_credentials("redis+cluster://app:s3cret@h:1") == {
+        "username": "app",
+        "password": "s3cret",
+    }
+    assert cluster_credentials("redis+cluster://h:1,h:2") == {}

@@ -450,8 +450,10 @@ class RedisClusterServer:
                 except RuntimeError:
                     # Another process took the port (or its bus port) since it was picked:
                     # before the cluster exists, pick new ones.
-                    if self._created or attempt == 4 or "Address already in use" not in (
-                        node.log_tail()
+                    if (
+                        self._created
+                        or attempt == 4
+                        or "Address already in use" not in node.log_tail()
                     ):
                         raise
                     node = self.nodes[index] = self._node(index)

@@ -10,6 +10,7 @@ receives everything (see docs/scaling.md for why not sharded Pub/Sub).
 from __future__ import annotations
 
 import contextlib
+import random
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, cast
 from urllib.parse import unquote
@@ -59,16 +60,20 @@ class SeedRotatingRedis(Redis):
 
     Subscribers call :meth:`pubsub` once, and again only after their connection failed: so a
     subscriber whose node died reconnects to another node (round-robin over the seeds). On a
-    cluster any node will do, because classic ``PUBLISH`` reaches every node. Other commands
-    (``PUBLISH``, ``PING``) go to the node of the latest subscription.
+    cluster any node will do, because classic ``PUBLISH`` reaches every node. Each process
+    starts at a random seed (``start`` to choose), so many replicas' subscriptions, and the
+    fan-out work they cost Redis, spread over the nodes. Other commands (``PUBLISH``,
+    ``PING``) go to the node of the latest subscription.
     """
 
-    def __init__(self, seeds: list[tuple[str, int]], **options: Any) -> None:
+    def __init__(
+        self, seeds: list[tuple[str, int]], *, start: int | None = None, **options: Any
+    ) -> None:
         if not seeds:
             raise ValueError("at least one seed node is needed")
         self._pools = [ConnectionPool(host=host, port=port, **options) for host, port in seeds]
-        self._next = 0
-        super().__init__(connection_pool=self._pools[0])
+        self._next = random.randrange(len(seeds)) if start is None else start % len(seeds)
+        super().__init__(connection_pool=self._pools[self._next])
 
     @property
     def seeds(self) -> list[str]:
@@ -177,9 +182,8 @@ def create_pubsub_redis(url: str) -> Redis:
     """A client for Pub/Sub. On a cluster, a :class:`SeedRotatingRedis` over the URL's seed
     nodes: each subscription uses one node, the next one after a failure."""
     if url.startswith(CLUSTER_SCHEME):
-        return SeedRotatingRedis(
-            cluster_seeds(url), **_pubsub_options(), **cluster_credentials(url)
-        )
+        options: dict[str, Any] = {**_pubsub_options(), **cluster_credentials(url)}
+        return SeedRotatingRedis(cluster_seeds(url), **options)
     return cast(Redis, Redis.from_url(url, **_pubsub_options()))
 
 

@@ -101,6 +101,18 @@ def subscribers(port: int, channel: str = SCORE_CHANNEL) -> int:
         return int(dict(r.pubsub_numsub(channel))[channel.encode()])
 
 
+async def subscribed_node(cluster: RedisClusterServer) -> int:
+    """Index of the node the (one) realtime replica subscribed on: a random seed."""
+    found: list[int] = []
+
+    def check() -> bool:
+        found[:] = [i for i, node in enumerate(cluster.nodes) if subscribers(node.port) >= 1]
+        return len(found) == 1
+
+    await eventually(check, 10, "realtime's subscription")
+    return found[0]
+
+
 async def eventually(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -196,12 +208,11 @@ async def test_keys_of_a_board_share_a_slot_and_boards_spread_over_the_nodes(
 async def test_live_feed_crosses_nodes(
     cluster: RedisClusterServer, store: BoardStore, start_realtime: ServiceFactory
 ) -> None:
-    """The realtime replica subscribes on the first seed node; the board lives on another
+    """The realtime replica subscribes on one seed node; the board lives on another
     node, whose Lua script publishes the event there. The cluster bus carries it over."""
     service = start_realtime(REDIS_URL=cluster.url)
-    first = cluster.nodes[0].port
-    await eventually(lambda: subscribers(first) >= 1, 10, "the subscriber on the first seed")
-    board = board_on(slot_owners(cluster), 0, avoid=first)
+    subscribed = cluster.nodes[await subscribed_node(cluster)].port
+    board = board_on(slot_owners(cluster), 0, avoid=subscribed)
     await store.redis.set(
         BoardKeys(board).policy,
         '{"size": 5, "access": {"publicRead": true, "anonymousLive": true},'
@@ -229,10 +240,11 @@ async def test_api_and_realtime_on_a_cluster_survive_the_subscriber_node_dying(
     subscribed on is killed; realtime moves to the next seed node and the feed resumes."""
     api = start_api(REDIS_URL=own_cluster.url, HEALTH_CHECK_INTERVAL_SECONDS="0.2")
     rt = start_realtime(REDIS_URL=own_cluster.url, PUBLIC_API_URL=api.url)
-    first, second, third = (node.port for node in own_cluster.nodes)
-    await eventually(lambda: subscribers(first) >= 1, 10, "realtime on the first seed")
+    first = await subscribed_node(own_cluster)  # a random seed; after it, the next ones
+    second, third = ((first + step) % 3 for step in (1, 2))
     owners = slot_owners(own_cluster)
-    board = board_on(owners, third)  # neither where realtime subscribes now nor next
+    # The board lives neither where realtime subscribes now nor where it will next.
+    board = board_on(owners, own_cluster.nodes[third].port)
     admin = {"Authorization": f"Bearer {admin_token}"}
     spec: dict[str, Any] = {
         "size": 5,
@@ -253,18 +265,20 @@ async def test_api_and_realtime_on_a_cluster_survive_the_subscriber_node_dying(
             await feed.wait_for(lambda m: bool(m.get("entries")) and m["entries"][0]["score"] == 7)
 
             reconnects = metric_value(rt, "scoreboard_pubsub_reconnects_total")
-            own_cluster.nodes[0].kill()
+            own_cluster.nodes[first].kill()
             # Round-robin: the next seed in the URL.
-            await eventually(lambda: subscribers(second) >= 1, 20, "realtime on the second seed")
+            await eventually(
+                lambda: subscribers(own_cluster.nodes[second].port) >= 1, 20, "the next seed"
+            )
             assert metric_value(rt, "scoreboard_pubsub_reconnects_total") >= reconnects + 1
-            own_cluster.nodes[0].start()  # its slots come back (empty: not durable)
+            own_cluster.nodes[first].start()  # its slots come back (empty: not durable)
             await eventually(own_cluster._cluster_ok, 20, "cluster state ok")
             await eventually(
                 lambda: http.get("/readyz").status_code == 200, 20, "the api to see Redis back"
             )
             answer = submit(http, board, player.headers, 5)
             assert answer.status_code == 200, answer.text
-            # The event is published on the third node and received on the second.
+            # The event is published on the third node and received on the second one.
             pushed = await feed.wait_for(
                 lambda m: bool(m.get("entries")) and m["entries"][0]["score"] == 12, timeout=15
             )

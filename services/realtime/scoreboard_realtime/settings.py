@@ -39,9 +39,9 @@ class RealtimeSettings(CommonSettings):
         4096, ge=125, description="Largest frame accepted from a client (they only send pings)."
     )
     trusted_proxies: list[str] = Field(
-        default_factory=lambda: ["127.0.0.1"],
+        default_factory=list,
         description="Proxy addresses (JSON list, or `*`) whose X-Forwarded-For is believed "
-        "for the client IP.",
+        "for the client IP. Empty (the default, like the api's): the socket peer is the client.",
     )
     default_broadcast_interval_ms: int = Field(
         100,

@@ -56,13 +56,15 @@ test: sync system-deps tools ## run every test tier, then the Redis suites on a 
 	$(BIN)/pytest $(PYTEST_ARGS)
 	$(BIN)/pytest --redis-cluster $(REDIS_SUITES) $(PYTEST_ARGS)
 
-.PHONY: test-unit test-integration test-k8s test-e2e
+.PHONY: test-unit test-integration test-k8s test-e2e test-chaos
 test-unit: sync ## unit tier only
 	$(BIN)/pytest -m unit $(PYTEST_ARGS)
 test-integration: sync system-deps ## integration tier only
 	$(BIN)/pytest -m integration $(PYTEST_ARGS)
 test-k8s: sync tools ## k8s tier only
 	$(BIN)/pytest -m k8s $(PYTEST_ARGS)
+test-chaos: sync system-deps ## fault tier only
+	$(BIN)/pytest -m chaos -s $(PYTEST_ARGS)
 test-e2e: sync system-deps ## browser tier only
 	$(BIN)/pytest -m e2e $(PYTEST_ARGS)
 

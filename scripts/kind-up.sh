@@ -34,9 +34,9 @@ kubectl apply -f "$INGRESS_NGINX_MANIFEST"
 kubectl -n ingress-nginx rollout status deploy/ingress-nginx-controller --timeout=180s
 
 log "building images ($REPO/scoreboard-{api,realtime,operator}:$TAG)"
-docker build -f "$ROOT/services/api/Dockerfile" -t "$REPO/scoreboard-api:$TAG" "$ROOT"
-docker build -f "$ROOT/services/realtime/Dockerfile" -t "$REPO/scoreboard-realtime:$TAG" "$ROOT"
-docker build -f "$ROOT/operator/Dockerfile" -t "$REPO/scoreboard-operator:$TAG" "$ROOT"
+for target in api realtime operator; do
+  docker build --target "$target" -t "$REPO/scoreboard-$target:$TAG" "$ROOT"
+done
 for image in api realtime operator; do
   kind load docker-image --name "$CLUSTER" "$REPO/scoreboard-$image:$TAG"
 done

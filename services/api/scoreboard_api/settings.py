@@ -61,6 +61,13 @@ class ApiSettings(CommonSettings):
     policy_refresh_seconds: float = Field(
         5.0, gt=0, le=300, description="Full policy reload period (Pub/Sub makes changes instant)."
     )
+    top_cache_fresh_ms: int = Field(
+        100,
+        ge=0,
+        le=10_000,
+        description="How long a cached /top answer is served without checking Redis for a newer "
+        "version (0 = always check). Writes through this replica refresh it at once.",
+    )
     health_check_interval_seconds: float = Field(1.0, gt=0, le=60)
 
     @field_validator("database_url")

@@ -30,3 +30,10 @@ class Container:
     issuer: TokenIssuer | None
     fallback_limiter: MemoryLimiter = field(default_factory=MemoryLimiter)
     top_cache: dict[tuple[str, int], tuple[int, bytes]] = field(default_factory=dict)
+    # When each cached /top was last confirmed current against Redis (monotonic seconds).
+    top_checked: dict[tuple[str, int], float] = field(default_factory=dict)
+
+    def forget_top(self, board: str) -> None:
+        """This replica changed the board: the next /top must look at Redis again."""
+        for key in [k for k in self.top_checked if k[0] == board]:
+            self.top_checked.pop(key, None)

@@ -331,6 +331,7 @@ async def _place(
                 template=template,
                 counter=(upm_key(board), str(int(time.time() // 60)), 180),
             )
+            container.forget_top(board)
             return applied.rank
         except REDIS_ERRORS as error:
             log.warning("redis update after commit failed; board will be rebuilt: %s", error)

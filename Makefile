@@ -13,6 +13,11 @@ export UV_CACHE_DIR := $(CURDIR)/.cache/uv
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 PYPROJECTS := pyproject.toml $(wildcard */pyproject.toml */*/pyproject.toml)
 PYTEST_ARGS ?=
+# Where scripts/tools.sh keeps kube-apiserver, etcd, helm, kubectl (CI points it at a
+# per-machine cache); the tests read the tool paths from its env.sh.
+SCOREBOARD_CACHE ?= $(CURDIR)/.cache
+export SCOREBOARD_CACHE
+TOOLS_ENV = set -a; if [ -f "$(SCOREBOARD_CACHE)/tools/env.sh" ]; then . "$(SCOREBOARD_CACHE)/tools/env.sh"; fi; set +a;
 
 .PHONY: help
 help: ## list the targets
@@ -53,16 +58,16 @@ tools: ## build/fetch kube-apiserver, etcd, helm, kubectl and monitoring CRDs in
 REDIS_SUITES := tests/integration/api tests/integration/realtime tests/integration/common
 
 test: sync system-deps tools ## run every test tier, then the Redis suites on a Redis Cluster
-	$(BIN)/pytest $(PYTEST_ARGS)
-	$(BIN)/pytest --redis-cluster $(REDIS_SUITES) $(PYTEST_ARGS)
+	$(TOOLS_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+	$(TOOLS_ENV) $(BIN)/pytest --redis-cluster $(REDIS_SUITES) $(PYTEST_ARGS)
 
 .PHONY: test-unit test-integration test-k8s test-e2e test-chaos
 test-unit: sync ## unit tier only
 	$(BIN)/pytest -m unit $(PYTEST_ARGS)
-test-integration: sync system-deps ## integration tier only
-	$(BIN)/pytest -m integration $(PYTEST_ARGS)
+test-integration: sync system-deps tools ## integration tier only
+	$(TOOLS_ENV) $(BIN)/pytest -m integration $(PYTEST_ARGS)
 test-k8s: sync tools ## k8s tier only
-	$(BIN)/pytest -m k8s $(PYTEST_ARGS)
+	$(TOOLS_ENV) $(BIN)/pytest -m k8s $(PYTEST_ARGS)
 test-chaos: sync system-deps ## fault tier only
 	$(BIN)/pytest -m chaos -s $(PYTEST_ARGS)
 test-e2e: sync system-deps ## browser tier only

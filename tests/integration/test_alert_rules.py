@@ -29,7 +29,7 @@ DASHBOARDS = sorted((OBS / "dashboards").glob("*.json"))
 CHART_COPY = ROOT / "charts" / "scoreboard" / "files" / "observability"
 RUNBOOKS = ROOT / "docs" / "runbooks.md"
 ARCHITECTURE = ROOT / "docs" / "architecture.md"
-ENV_SH = ROOT / ".cache" / "tools" / "env.sh"
+ENV_SH = Path(os.environ.get("SCOREBOARD_CACHE") or ROOT / ".cache") / "tools" / "env.sh"
 RUNBOOK_BASE = "https://github.com/scoreboard-dev/scoreboard/blob/main/docs/runbooks.md#"
 
 PROMQL_WORDS = {

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "scoreboard"
-ENV_SH = ROOT / ".cache" / "tools" / "env.sh"
+ENV_SH = Path(os.environ.get("SCOREBOARD_CACHE") or ROOT / ".cache") / "tools" / "env.sh"
 MONITORING = ["--api-versions", "monitoring.coreos.com/v1"]
 
 # Value sets every check runs against (helm args after the chart path).

@@ -6,6 +6,7 @@ update. A rebuild is ``BoardStore.replace_all`` followed by ``BoardChanged(kind=
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -62,6 +63,10 @@ class DependencyMonitor:
         try:
             await asyncio.wait_for(self.redis.ping(), 1.0)
         except Exception:
+            # Drop pooled connections: ones opened while the server refused clients (maxclients)
+            # or died can stay broken; the next ping then starts from fresh connections.
+            with contextlib.suppress(Exception):
+                await self.redis.connection_pool.disconnect()
             return False
         return True
 
@@ -141,7 +146,10 @@ class DependencyMonitor:
             return None
         lock = f"{BoardKeys(board).prefix}:rebuild-lock"
         if not await self.redis.set(lock, "1", nx=True, px=10_000):
-            return None  # another replica is rebuilding this board right now
+            # Another replica is rebuilding it, or a failed attempt could not release the lock
+            # (it expires in 10 s): keep the board dirty so a later tick rebuilds it for sure.
+            self.dirty.add(board)
+            return None
         try:
             started = datetime.now(UTC) - timedelta(seconds=1)
             standings = await self.db.all_standings(board, policy.season)

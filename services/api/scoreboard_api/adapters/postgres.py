@@ -97,6 +97,8 @@ _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError,
     asyncpg.ConnectionFailureError,
+    # A connection left mid-operation by a dropped server: a dependency failure, not a bug.
+    asyncpg.InternalClientError,
 )
 
 
@@ -144,14 +146,6 @@ class UserRow:
     username: str
     password_hash: str | None
     disabled: bool
-
-
-async def _reset_on_release(connection: asyncpg.Connection) -> None:
-    """Replace asyncpg's default release reset (RESET ALL, UNLISTEN, ... — one extra round trip
-    per request) with the only reset this api needs: it never changes session state, so just
-    make sure no transaction is left open (a cancelled request)."""
-    if connection.is_in_transaction():
-        await connection.execute("ROLLBACK")
 
 
 class BoundedPool:
@@ -221,7 +215,6 @@ class Database:
             "command_timeout": command_timeout,
             "timeout": connect_timeout,
             "max_inactive_connection_lifetime": 120.0,
-            "reset": _reset_on_release,
         }
         try:
             pool = await asyncpg.create_pool(dsn, min_size=min_size, **kwargs)

@@ -25,10 +25,11 @@ import pytest
 import websockets
 from scoreboard_devstack.servers import ManagedProcess, ServiceProcess, free_port, wait_until
 
+from tests.integration.helpers import board_and_player
+
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = ROOT / "observability" / "dashboards"
 PROMETHEUS = "/usr/bin/prometheus"
-PASSWORD = "correct-horse-battery-staple-7"
 
 # Panels that must show data after the traffic below (title -> dashboard file).
 KEY_PANELS = {
@@ -132,23 +133,8 @@ def prometheus(
 async def traffic(api: ServiceProcess, realtime: ServiceProcess, admin_token: str) -> str:
     """Users, a board, scores with a live WebSocket client, and a few 4xx; returns the board."""
     async with httpx.AsyncClient(base_url=api.url, timeout=15) as http:
-        board = f"prom-{uuid.uuid4().hex[:8]}"
-        created = await http.put(
-            f"/api/v1/admin/leaderboards/{board}",
-            json={"displayName": board, "size": 5, "generation": 1},
-            headers={"Authorization": f"Bearer {admin_token}"},
-        )
-        assert created.status_code == 200, created.text
-        username = f"p{uuid.uuid4().hex[:8]}"
-        registered = await http.post(
-            "/api/v1/auth/register", json={"username": username, "password": PASSWORD}
-        )
-        assert registered.status_code == 201, registered.text
-        login = await http.post(
-            "/api/v1/auth/login", json={"username": username, "password": PASSWORD}
-        )
-        assert login.status_code == 200, login.text
-        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        board, username, token = await board_and_player(http, admin_token, "prom")
+        headers = {"Authorization": f"Bearer {token}"}
 
         ws = realtime.url.replace("http://", "ws://") + f"/ws/v1/leaderboards/{board}"
         async with websockets.connect(ws, open_timeout=5) as feed:

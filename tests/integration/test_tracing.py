@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import time
 import uuid
 from collections.abc import Callable
@@ -18,8 +17,9 @@ import httpx
 import websockets
 from scoreboard_devstack.servers import ServiceProcess
 
+from tests.integration.helpers import board_and_player
+
 ServiceFactory = Callable[..., ServiceProcess]
-PASSWORD = "correct-horse-battery-staple-7"
 
 
 def spans_in(log: Path) -> list[dict[str, Any]]:
@@ -53,24 +53,8 @@ async def test_a_score_update_is_one_trace_across_api_and_realtime(
         OTEL_SERVICE_NAME="scoreboard-realtime",
         PUBLIC_API_URL=api.url,
     )
-    board = f"trace-{secrets.token_hex(4)}"
     async with httpx.AsyncClient(base_url=api.url, timeout=15) as http:
-        created = await http.put(
-            f"/api/v1/admin/leaderboards/{board}",
-            json={"displayName": board, "size": 5, "generation": 1},
-            headers={"Authorization": f"Bearer {admin_token}"},
-        )
-        assert created.status_code == 200, created.text
-        username = f"t{secrets.token_hex(4)}"
-        registered = await http.post(
-            "/api/v1/auth/register", json={"username": username, "password": PASSWORD}
-        )
-        assert registered.status_code == 201, registered.text
-        login = await http.post(
-            "/api/v1/auth/login", json={"username": username, "password": PASSWORD}
-        )
-        assert login.status_code == 200, login.text
-        token = login.json()["access_token"]
+        board, _, token = await board_and_player(http, admin_token, "trace")
 
         ws = realtime.url.replace("http://", "ws://") + f"/ws/v1/leaderboards/{board}"
         async with websockets.connect(ws, open_timeout=5) as feed:

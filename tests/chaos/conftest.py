@@ -5,6 +5,7 @@ of the session. Load is bounded in count and time, loopback only; figures are pr
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 import tempfile
@@ -12,7 +13,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +47,21 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> float:
             pass
         assert time.monotonic() - started < timeout, f"timed out after {timeout}s: {what}"
         time.sleep(0.05)
+
+
+async def async_wait_for(
+    predicate: Callable[[], Awaitable[bool]], timeout: float, what: str
+) -> float:
+    """``wait_for`` for an async predicate, without blocking the event loop."""
+    started = time.monotonic()
+    while True:
+        try:
+            if await predicate():
+                return time.monotonic() - started
+        except (httpx.HTTPError, redis_sync.RedisError):
+            pass
+        assert time.monotonic() - started < timeout, f"timed out after {timeout}s: {what}"
+        await asyncio.sleep(0.05)
 
 
 def figures(title: str, **values: Any) -> None:
@@ -187,9 +203,12 @@ class Attempt:
 
 
 class WriteLoad:
-    """Threads submitting scores with fresh action_ids, bounded by ``max_writes`` and
-    ``duration``. With ``retry``, a failed write (5xx or a broken connection) is resent with the
-    SAME action_id, to the next url, until it is acknowledged or ``retries`` are used up."""
+    """Threads submitting scores with fresh action_ids at no more than ``rate`` writes per
+    second, bounded by ``max_writes`` and ``duration``. The pace makes the load last as long on
+    a fast machine as on a slow one, so a test moves through its phases by waiting on what the
+    load has done (``count_after``), then calls ``stop()``; the bounds are only a safety net.
+    With ``retry``, a failed write (5xx or a broken connection) is resent with the SAME
+    action_id, to the next url, until it is acknowledged or ``retries`` are used up."""
 
     def __init__(
         self,
@@ -200,6 +219,7 @@ class WriteLoad:
         workers: int = 4,
         max_writes: int = 2000,
         duration: float = 8.0,
+        rate: float = 200.0,
         retry: bool = False,
         retries: int = 40,
         timeout: float = 10.0,
@@ -210,6 +230,7 @@ class WriteLoad:
         self.workers = workers
         self.max_writes = max_writes
         self.duration = duration
+        self.interval = workers / rate  # seconds between two writes of one worker
         self.retry = retry
         self.retries = retries
         self.timeout = timeout
@@ -253,7 +274,11 @@ class WriteLoad:
         clients = [httpx.Client(base_url=url, timeout=self.timeout) for url in self.urls]
         try:
             target = index % len(clients)
+            next_at = time.monotonic()
             while not self._stop.is_set() and time.monotonic() - self.started < self.duration:
+                if self._stop.wait(max(0.0, next_at - time.monotonic())):
+                    return
+                next_at = max(next_at + self.interval, time.monotonic() - self.interval)
                 attempt = self._next(index)
                 if attempt is None:
                     return
@@ -302,10 +327,19 @@ class WriteLoad:
 
     @property
     def acknowledged(self) -> list[Attempt]:
-        return [a for a in self.attempts if a.acknowledged]
+        return [a for a in list(self.attempts) if a.acknowledged]
 
     def status_counts(self) -> Counter[int | str]:
         return Counter(status for _, status in self.events)
+
+    def count_after(self, mark: float) -> int:
+        """How many requests finished after a ``time.monotonic()`` mark."""
+        with self._lock:
+            return sum(1 for at, _ in self.events if at > mark)
+
+    def wait_acknowledged(self, count: int, timeout: float = 30.0) -> float:
+        """Wait until ``count`` writes are acknowledged; returns the seconds it took."""
+        return wait_for(lambda: len(self.acknowledged) >= count, timeout, f"{count} acks")
 
     def during(self, start: float, end: float) -> Counter[int | str]:
         """Statuses of the requests that finished between two ``time.monotonic()`` marks."""

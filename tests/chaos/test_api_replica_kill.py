@@ -27,13 +27,15 @@ def test_api_replica_sigkill_loses_nothing_and_counts_nothing_twice(stack: Stack
         board,
         users,
         workers=6,
-        max_writes=3000,
-        duration=6.0,
+        max_writes=20000,
+        duration=90.0,
         retry=True,
     ) as load:
-        time.sleep(2.0)
+        load.wait_acknowledged(100)
         victim.kill()
         killed = time.monotonic()
+        wait_for(lambda: load.count_after(killed) >= 100, 30, "writes after the kill")
+        load.stop()
     statuses = load.status_counts()
     broken = {s: n for s, n in statuses.items() if not isinstance(s, int)}
 

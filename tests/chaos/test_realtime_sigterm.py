@@ -6,11 +6,19 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from typing import Any
 
 import httpx
 import websockets
 
-from tests.chaos.conftest import Stack, WriteLoad, board_and_users, figures
+from tests.chaos.conftest import (
+    Stack,
+    WriteLoad,
+    async_wait_for,
+    board_and_users,
+    figures,
+    wait_for,
+)
 from tests.integration.realtime.conftest import Feed, comparable, ws_url
 
 CLIENTS = 20
@@ -26,8 +34,8 @@ async def test_realtime_sigterm_clients_move_to_the_other_replica(stack: Stack) 
     for feed in feeds:
         await feed.wait_for(lambda m: m["type"] == "snapshot")
 
-    with WriteLoad([api.url], board, users, workers=2, max_writes=400, duration=4.0) as load:
-        await asyncio.sleep(1.0)
+    with WriteLoad([api.url], board, users, workers=2, max_writes=20000, duration=90.0) as load:
+        await asyncio.to_thread(load.wait_acknowledged, 20)
         leaving.send_signal(signal.SIGTERM)
         signalled = time.monotonic()
         codes = [(await feed.wait_closed(timeout=10))[0] for feed in feeds]
@@ -36,6 +44,11 @@ async def test_realtime_sigterm_clients_move_to_the_other_replica(stack: Stack) 
         moved = [Feed(await websockets.connect(ws_url(staying, path))) for _ in range(CLIENTS)]
         first = [await feed.wait_for(lambda m: m["type"] == "snapshot") for feed in moved]
         reconnected_in = time.monotonic() - signalled
+        moved_at = time.monotonic()
+        await asyncio.to_thread(
+            wait_for, lambda: load.count_after(moved_at) >= 20, 30, "writes after the move"
+        )
+        load.stop()
     assert codes == [1001] * CLIENTS, codes
     assert leaving.process is not None
     await asyncio.to_thread(leaving.process.wait, 15)
@@ -44,9 +57,17 @@ async def test_realtime_sigterm_clients_move_to_the_other_replica(stack: Stack) 
         # The first snapshot after the move is at least as new as what the old replica sent.
         last_seen = max(f.snapshots[-1]["version"] for f in feeds)
         assert all(s["version"] >= last_seen for s in first)
-        # Once the writes stop, every moved client converges on exactly GET /top.
-        await asyncio.sleep(0.3)
-        top = (await http.get(f"/api/v1/leaderboards/{board}/top")).json()
+        # Once the writes stop, every moved client converges on exactly GET /top (once GET /top
+        # shows every committed write: its cache is fresh for 100 ms).
+        totals = stack.pg_totals(board)
+        top: dict[str, Any] = {}
+
+        async def top_is_committed() -> bool:
+            nonlocal top
+            top = (await http.get(f"/api/v1/leaderboards/{board}/top")).json()
+            return {e["user_id"]: e["score"] for e in top["entries"]} == totals
+
+        await async_wait_for(top_is_committed, 10, "GET /top shows every committed write")
         expected = comparable(top)
         for feed in moved:
             await feed.wait_for(
@@ -58,7 +79,6 @@ async def test_realtime_sigterm_clients_move_to_the_other_replica(stack: Stack) 
         late = Feed(await websockets.connect(ws_url(staying, path)))
         snapshot = await late.wait_for(lambda m: m["type"] == "snapshot")
         assert comparable(snapshot)["entries"] == expected["entries"]
-        assert {e["user_id"]: e["score"] for e in top["entries"]} == stack.pg_totals(board)
     for feed in [*moved, late]:
         await feed.close()
 

@@ -27,15 +27,17 @@ async def test_redis_sigkill_under_load_loses_nothing_and_is_rebuilt(stack: Stac
     feed = Feed(await websockets.connect(ws_url(realtime, f"/ws/v1/leaderboards/{board}")))
     await feed.wait_for(lambda m: m["type"] == "snapshot")
 
-    with WriteLoad([api.url], board, users, workers=4, max_writes=3000, duration=6.0) as load:
-        time.sleep(1.5)
+    with WriteLoad([api.url], board, users, workers=4, max_writes=20000, duration=90.0) as load:
+        load.wait_acknowledged(50)
         stack.redis.kill()
         killed = time.monotonic()
         unready = wait_for(lambda: http.get("/readyz").status_code == 503, 10, "readyz 503")
-        time.sleep(1.5)
+        wait_for(lambda: load.during(killed, time.monotonic())[200] >= 20, 30, "writes, Redis down")
         stack.redis.start()  # same port, empty (not durable)
         restarted = time.monotonic()
         ready = wait_for(lambda: http.get("/readyz").status_code == 200, 15, "readyz 200")
+        wait_for(lambda: load.count_after(restarted) >= 50, 30, "writes after the restart")
+        load.stop()
     statuses = load.status_counts()
     outage = load.during(killed, restarted)
     assert outage[200] > 0, "no write happened while Redis was down"

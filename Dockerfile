@@ -1,19 +1,35 @@
-# syntax=docker/dockerfile:1.7
 # The three images from one file; choose one with --target (build from the repository root):
 #   docker build --target api      -t ghcr.io/scoreboard-dev/scoreboard-api:dev .
 #   docker build --target realtime -t ghcr.io/scoreboard-dev/scoreboard-realtime:dev .
 #   docker build --target operator -t ghcr.io/scoreboard-dev/scoreboard-operator:dev .
 # Build stages: uv installs the locked dependencies and the workspace packages (non-editable)
-# into /app/.venv. Final stages: python:slim with that venv only, running as an unprivileged
-# user and fine with a read-only root filesystem (the chart mounts /tmp). No build tools ship.
+# into /app/.venv. Final stages: the Python base with that venv only, running as an
+# unprivileged user and fine with a read-only root filesystem (the chart mounts /tmp). No build
+# tools ship. `make images` (scripts/build-images.sh) builds all three, on a base made from
+# Debian's packages when python:slim cannot be pulled (PYTHON_IMAGE selects it).
+# Plain Dockerfile syntax (no `# syntax=` frontend, no RUN --mount): the legacy builder works.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS workspace
 ARG UV_VERSION=0.13.9
-RUN pip install --no-cache-dir "uv==${UV_VERSION}"
+# A CA bundle for the build stages only (a proxy's CA, say): scripts/build-images.sh puts the
+# host's bundle at .build/ca-certificates.crt (git-ignored). The glob copies nothing when it is
+# absent; the final images start from a fresh base and never get it.
+COPY pyproject.toml .build/ca-certificates.cr[t] /tmp/build-ca/
+RUN if [ -f /tmp/build-ca/ca-certificates.crt ]; then \
+      mkdir -p /etc/ssl/certs && cp /tmp/build-ca/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt; \
+    fi; rm -rf /tmp/build-ca
+ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
+    PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+# uv in a venv of its own (Debian's python3 has no pip of its own), linked onto PATH so that
+# `python3` stays the base interpreter the images run.
+RUN python3 -m venv /opt/uv && /opt/uv/bin/pip install --no-cache-dir "uv==${UV_VERSION}" \
+ && ln -s /opt/uv/bin/uv /usr/local/bin/uv
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
+    UV_NO_CACHE=1 \
     UV_PYTHON_DOWNLOADS=never \
     UV_PROJECT_ENVIRONMENT=/app/.venv
 WORKDIR /src
@@ -28,22 +44,19 @@ COPY tools/devstack/pyproject.toml tools/devstack/pyproject.toml
 
 # One build stage per image: dependencies first (cached until uv.lock changes), then the code.
 FROM workspace AS build-api
-RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-install-workspace --package scoreboard-api
+RUN uv sync --frozen --no-dev --no-install-workspace --package scoreboard-api
 COPY libs/common libs/common
 COPY services/api services/api
 RUN uv sync --frozen --no-dev --no-editable --package scoreboard-api
 
 FROM workspace AS build-realtime
-RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-install-workspace --package scoreboard-realtime
+RUN uv sync --frozen --no-dev --no-install-workspace --package scoreboard-realtime
 COPY libs/common libs/common
 COPY services/realtime services/realtime
 RUN uv sync --frozen --no-dev --no-editable --package scoreboard-realtime
 
 FROM workspace AS build-operator
-RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-install-workspace --package scoreboard-operator
+RUN uv sync --frozen --no-dev --no-install-workspace --package scoreboard-operator
 COPY libs/common libs/common
 COPY operator operator
 RUN uv sync --frozen --no-dev --no-editable --package scoreboard-operator

@@ -17,7 +17,10 @@ PYTEST_ARGS ?=
 # per-machine cache); the tests read the tool paths from its env.sh.
 SCOREBOARD_CACHE ?= $(CURDIR)/.cache
 export SCOREBOARD_CACHE
-TOOLS_ENV = set -a; if [ -f "$(SCOREBOARD_CACHE)/tools/env.sh" ]; then . "$(SCOREBOARD_CACHE)/tools/env.sh"; fi; set +a;
+TOOLS_ENV = set -a; for f in env.sh cluster-env.sh; do if [ -f "$(SCOREBOARD_CACHE)/tools/$$f" ]; then . "$(SCOREBOARD_CACHE)/tools/$$f"; fi; done; set +a;
+# What `make images` builds and the cluster runs (scripts/build-images.sh names them).
+CLUSTER_IMAGES := $(foreach c,api realtime operator,ghcr.io/scoreboard-dev/scoreboard-$(c):dev) \
+	scoreboard.local/postgresql:15-bookworm scoreboard.local/redis:7-bookworm
 
 .PHONY: help
 help: ## list the targets
@@ -97,9 +100,17 @@ chart-lint: sync tools ## helm lint --strict, render for several value sets, pro
 chart-test: sync tools ## install/upgrade/uninstall the chart against a real kube-apiserver
 	$(BIN)/pytest tests/k8s/test_chart_install.py $(PYTEST_ARGS)
 
-.PHONY: images
-images: ## build the three images (needs a Docker engine)
-	bash scripts/build-images.sh
+.PHONY: cluster-tools docker-engine images cluster-up cluster-down
+cluster-tools: ## build kubelet, controller-manager, scheduler, kube-proxy, CoreDNS, Traefik; apt: containerd, runc, CNI, docker.io
+	@bash scripts/cluster-tools.sh
+docker-engine: cluster-tools ## start Debian's Docker engine when none answers
+	@bash scripts/docker-engine.sh
+images: docker-engine tools ## build the api, realtime, operator, PostgreSQL, Redis and pause images (no registry needed)
+	@bash scripts/build-images.sh
+cluster-up: sync tools images ## single-node Kubernetes on this machine (needs root), images loaded
+	$(TOOLS_ENV) $(BIN)/scoreboard-cluster up $(foreach i,$(CLUSTER_IMAGES),--image $(i))
+cluster-down: sync ## stop the cluster and remove everything it made
+	$(TOOLS_ENV) $(BIN)/scoreboard-cluster down
 
 .PHONY: kind-up
 kind-up: ## kind cluster + ingress + images + helm install (needs Docker and kind)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import atexit
 import base64
 import contextlib
-import datetime as dt
 import ipaddress
 import json
 import os
@@ -37,10 +36,9 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from scoreboard_devstack.pki import CertificateAuthority, KeyPair, pem_key
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -138,131 +136,6 @@ def _parse_env_sh(path: Path) -> dict[str, str]:
         parts = shlex.split(raw)
         values[name.strip()] = parts[0] if parts else ""
     return values
-
-
-# --------------------------------------------------------------------------- certificates
-
-
-def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-
-
-def _pem_cert(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-@dataclass(frozen=True)
-class KeyPair:
-    cert: Path
-    key: Path
-
-
-class CertificateAuthority:
-    """A throwaway CA that signs the serving cert and client certs."""
-
-    def __init__(self, directory: Path, common_name: str = "scoreboard-test-ca") -> None:
-        self.directory = directory
-        self._key = ec.generate_private_key(ec.SECP256R1())
-        now = dt.datetime.now(dt.UTC)
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-        self._cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(self._key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(
-                x509.SubjectKeyIdentifier.from_public_key(self._key.public_key()), critical=False
-            )
-            .sign(self._key, hashes.SHA256())
-        )
-        self.cert_file = directory / "ca.crt"
-        self.cert_file.write_bytes(_pem_cert(self._cert))
-
-    @property
-    def cert_pem(self) -> bytes:
-        return _pem_cert(self._cert)
-
-    def issue(
-        self,
-        name: str,
-        *,
-        common_name: str,
-        organizations: Iterable[str] = (),
-        server: bool = False,
-        client: bool = False,
-        dns_names: Iterable[str] = (),
-        ip_addresses: Iterable[str] = (),
-    ) -> KeyPair:
-        key = ec.generate_private_key(ec.SECP256R1())
-        now = dt.datetime.now(dt.UTC)
-        attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations]
-        attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
-        usages = []
-        if server:
-            usages.append(ExtendedKeyUsageOID.SERVER_AUTH)
-        if client:
-            usages.append(ExtendedKeyUsageOID.CLIENT_AUTH)
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name(attrs))
-            .issuer_name(self._cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()),
-                critical=False,
-            )
-        )
-        sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns_names]
-        sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ip_addresses]
-        if sans:
-            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        cert = builder.sign(self._key, hashes.SHA256())
-        pair = KeyPair(self.directory / f"{name}.crt", self.directory / f"{name}.key")
-        pair.cert.write_bytes(_pem_cert(cert))
-        pair.key.write_bytes(_pem_key(key))
-        pair.key.chmod(0o600)
-        return pair
 
 
 # --------------------------------------------------------------------------- processes
@@ -439,7 +312,7 @@ class KubeAPIServer:
         )
         sa_key = ec.generate_private_key(ec.SECP256R1())
         self._sa_key_file = pki / "sa.key"
-        self._sa_key_file.write_bytes(_pem_key(sa_key))
+        self._sa_key_file.write_bytes(pem_key(sa_key))
         self._sa_pub_file = pki / "sa.pub"
         self._sa_pub_file.write_bytes(
             sa_key.public_key().public_bytes(

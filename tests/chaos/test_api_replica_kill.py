@@ -7,14 +7,9 @@ import time
 
 import httpx
 
-from tests.chaos.conftest import (
-    Stack,
-    WriteLoad,
-    board_and_users,
-    check_postgres_matches,
-    figures,
-    wait_for,
-)
+from tests.chaos.conftest import Stack, board_and_users, check_postgres_matches, figures
+from tests.support.load import WriteLoad
+from tests.support.wait import wait_for
 
 
 def test_api_replica_sigkill_loses_nothing_and_counts_nothing_twice(stack: Stack) -> None:

@@ -14,14 +14,14 @@ import redis as redis_sync
 
 from tests.chaos.conftest import (
     Stack,
-    WriteLoad,
     board_and_users,
     check_postgres_matches,
     figures,
     psql_background,
-    wait_for,
 )
 from tests.integration.api.conftest import User, new_action, now_iso
+from tests.support.load import WriteLoad
+from tests.support.wait import wait_for
 
 BURST = 24
 

@@ -7,15 +7,10 @@ from collections import Counter
 
 import httpx
 
-from tests.chaos.conftest import (
-    Stack,
-    WriteLoad,
-    board_and_users,
-    check_postgres_matches,
-    figures,
-    wait_for,
-)
+from tests.chaos.conftest import Stack, board_and_users, check_postgres_matches, figures
 from tests.integration.api.conftest import now_iso
+from tests.support.load import WriteLoad
+from tests.support.wait import wait_for
 
 
 def test_postgres_restart_under_load_answers_503_and_recovers(stack: Stack) -> None:

@@ -11,15 +11,10 @@ from typing import Any
 import httpx
 import websockets
 
-from tests.chaos.conftest import (
-    Stack,
-    WriteLoad,
-    async_wait_for,
-    board_and_users,
-    figures,
-    wait_for,
-)
+from tests.chaos.conftest import Stack, board_and_users, figures
 from tests.integration.realtime.conftest import Feed, comparable, ws_url
+from tests.support.load import WriteLoad
+from tests.support.wait import async_wait_for, wait_for
 
 CLIENTS = 20
 

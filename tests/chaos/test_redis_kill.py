@@ -8,15 +8,10 @@ from typing import Any
 import httpx
 import websockets
 
-from tests.chaos.conftest import (
-    Stack,
-    WriteLoad,
-    board_and_users,
-    check_postgres_matches,
-    figures,
-    wait_for,
-)
+from tests.chaos.conftest import Stack, board_and_users, check_postgres_matches, figures
 from tests.integration.realtime.conftest import Feed, comparable, ws_url
+from tests.support.load import WriteLoad
+from tests.support.wait import wait_for
 
 
 async def test_redis_sigkill_under_load_loses_nothing_and_is_rebuilt(stack: Stack) -> None:

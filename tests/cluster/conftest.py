@@ -1,0 +1,164 @@
+"""The `cluster` tier: the chart installed with `helm install --wait` on a real single-node
+Kubernetes (``scoreboard-cluster``: containerd + runc, etcd, kube-apiserver, controller-manager,
+scheduler, kubelet, kube-proxy, CoreDNS, Traefik), with the images `make images` built here.
+
+The session brings the cluster up (or reuses a healthy one), installs one release and shares
+it; the tests run in file order and the last one uninstalls it. ``SCOREBOARD_KEEP_CLUSTER=1``
+leaves the cluster running afterwards (``make cluster-down`` removes it)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from scoreboard_devstack.cluster import Cluster, ClusterError
+
+from tests.support.wait import wait_for_value
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "scoreboard"
+VALUES = Path(__file__).with_name("values.yaml")
+HOST = "scoreboard.test"
+NAMESPACE = "scoreboard"
+RELEASE = "sb"
+IMAGES = [
+    *(f"ghcr.io/scoreboard-dev/scoreboard-{c}:dev" for c in ("api", "realtime", "operator")),
+    "scoreboard.local/postgresql:15-bookworm",
+    "scoreboard.local/redis:7-bookworm",
+]
+PASSWORD = "cluster-tier-passphrase-7"
+
+
+@dataclass
+class Release:
+    cluster: Cluster
+    name: str
+    namespace: str
+
+    def kubectl(self, *args: str, stdin: str | None = None) -> str:
+        return self.cluster.kubectl("-n", self.namespace, *args, stdin=stdin)
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.kubectl(*args, "-o", "json"))
+
+    def helm(self, *args: str) -> str:
+        return self.cluster.helm(*args, "-n", self.namespace)
+
+    @property
+    def admin_key(self) -> str:
+        secret = self.json("get", "secret", f"{self.name}-scoreboard-auth")
+        return base64.b64decode(secret["data"]["admin-api-key"]).decode()
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.admin_key}"}
+
+    def ingress(self, timeout: float = 15.0) -> httpx.Client:
+        """An HTTP client that goes through the cluster's ingress controller as a browser
+        asking for ``HOST`` would."""
+        return httpx.Client(
+            base_url=self.cluster.ingress_url, headers={"Host": HOST}, timeout=timeout
+        )
+
+    def pods(self, component: str) -> list[dict[str, Any]]:
+        selector = f"app.kubernetes.io/instance={self.name},app.kubernetes.io/component={component}"
+        items: list[dict[str, Any]] = self.json("get", "pods", "-l", selector)["items"]
+        return items
+
+
+@dataclass
+class Player:
+    user_id: str
+    username: str
+    access_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+def register(http: httpx.Client, prefix: str = "k") -> Player:
+    username = f"{prefix}{secrets.token_hex(5)}"
+    created = http.post("/api/v1/auth/register", json={"username": username, "password": PASSWORD})
+    assert created.status_code == 201, created.text
+    login = http.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD})
+    assert login.status_code == 200, login.text
+    return Player(created.json()["user_id"], username, login.json()["access_token"])
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Cluster]:
+    cluster = Cluster()
+    started = time.monotonic()
+    try:
+        cluster.up(IMAGES)
+    except ClusterError as error:
+        pytest.fail(f"the cluster did not come up: {error}", pytrace=False)
+    print(f"\n[cluster] up in {time.monotonic() - started:.0f}s", flush=True)
+    yield cluster
+    logs = ROOT / "test-artifacts" / "cluster"
+    logs.mkdir(parents=True, exist_ok=True)
+    for log in cluster.layout.logs.glob("*.log"):
+        (logs / log.name).write_bytes(log.read_bytes()[-2_000_000:])
+    if os.environ.get("SCOREBOARD_KEEP_CLUSTER") != "1":
+        cluster.down()
+
+
+@pytest.fixture(scope="session")
+def release(cluster: Cluster) -> Iterator[Release]:
+    release = Release(cluster, RELEASE, NAMESPACE)
+    with_release = subprocess.run(
+        [str(cluster.tools["helm"]), "status", RELEASE, "-n", NAMESPACE],
+        env=cluster.tool_env(),
+        capture_output=True,
+        check=False,
+    )
+    if with_release.returncode == 0:  # left by an interrupted run
+        release.helm("uninstall", RELEASE, "--wait")
+    started = time.monotonic()
+    cluster.helm(
+        "install",
+        RELEASE,
+        str(CHART),
+        "-n",
+        NAMESPACE,
+        "--create-namespace",
+        "-f",
+        str(VALUES),
+        "--wait",
+        "--timeout",
+        "10m",
+    )
+    print(f"\n[cluster] helm install --wait took {time.monotonic() - started:.0f}s", flush=True)
+    yield release
+    # test_z_uninstall removes it; an earlier failure must not leave it for the next run.
+    leftover = subprocess.run(
+        [str(cluster.tools["helm"]), "status", RELEASE, "-n", NAMESPACE],
+        env=cluster.tool_env(),
+        capture_output=True,
+        check=False,
+    )
+    if leftover.returncode == 0:
+        release.helm("uninstall", RELEASE, "--wait")
+
+
+@pytest.fixture(scope="session")
+def ingress(release: Release) -> Iterator[httpx.Client]:
+    with release.ingress() as http:
+        wait_for_value(
+            lambda: http.get("/.well-known/jwks.json").status_code == 200
+            and http.get("/healthz").status_code == 200,  # "/" goes to realtime
+            60,
+            "api and realtime through the ingress",
+        )
+        yield http

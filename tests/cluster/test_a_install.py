@@ -1,0 +1,80 @@
+"""`helm install --wait` on a real node: every workload Ready under the chart's security
+contexts, the migration hook done, Services and DNS working, `helm test` green."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.cluster.conftest import Release
+
+COMPONENTS = ("api", "realtime", "operator", "postgresql", "redis")
+
+
+def _ready(pod: dict[str, Any]) -> bool:
+    return any(
+        c["type"] == "Ready" and c["status"] == "True"
+        for c in pod.get("status", {}).get("conditions", [])
+    )
+
+
+def test_every_deployment_and_statefulset_is_available(release: Release) -> None:
+    deployments = release.json("get", "deployments")["items"]
+    assert {d["metadata"]["name"] for d in deployments} == {
+        f"{release.name}-scoreboard-{c}" for c in ("api", "realtime", "operator")
+    }
+    for deployment in deployments:
+        status = deployment["status"]
+        available = {c["type"]: c["status"] for c in status["conditions"]}["Available"]
+        assert available == "True", deployment["metadata"]["name"]
+        assert status["readyReplicas"] == deployment["spec"]["replicas"]
+    for statefulset in release.json("get", "statefulsets")["items"]:
+        assert statefulset["status"]["readyReplicas"] == 1, statefulset["metadata"]["name"]
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_pods_run_non_root_on_a_read_only_root(release: Release, component: str) -> None:
+    pods = release.pods(component)
+    assert pods, f"no {component} pod"
+    for pod in pods:
+        assert _ready(pod), pod["metadata"]["name"]
+        name = pod["metadata"]["name"]
+        for container in pod["spec"]["containers"]:
+            context = container["securityContext"]
+            assert context["readOnlyRootFilesystem"] is True
+            assert context["runAsNonRoot"] is True
+            assert context["allowPrivilegeEscalation"] is False
+            assert context["capabilities"]["drop"] == ["ALL"]
+        # What the running process really is (exec goes api server -> kubelet -> runc).
+        uid = release.kubectl("exec", name, "--", "sh", "-c", "id -u").strip()
+        assert uid != "0" and int(uid) > 0
+        probe = release.kubectl("exec", name, "--", "sh", "-c", "touch /probe 2>&1 || echo refused")
+        assert "Read-only file system" in probe, probe
+
+
+def test_the_migration_hook_job_completed(release: Release) -> None:
+    # The hook Job deletes itself once it succeeds; its events stay.
+    events = release.json("get", "events", "--field-selector", "involvedObject.kind=Job")
+    completed = {e["involvedObject"]["name"] for e in events["items"] if e["reason"] == "Completed"}
+    assert f"{release.name}-scoreboard-migration" in completed, completed
+
+
+def test_services_resolve_through_cluster_dns(release: Release) -> None:
+    """From inside a pod: the api's Service name resolves (CoreDNS) and answers through its
+    ClusterIP (kube-proxy)."""
+    realtime = release.pods("realtime")[0]["metadata"]["name"]
+    api = f"{release.name}-scoreboard-api"
+    script = (
+        "import socket, urllib.request;"
+        f"print(socket.gethostbyname('{api}'));"
+        f"print(urllib.request.urlopen('http://{api}:8000/healthz', timeout=5).status)"
+    )
+    out = release.kubectl("exec", realtime, "--", "python3", "-c", script).split()
+    cluster_ip = release.json("get", "service", api)["spec"]["clusterIP"]
+    assert out == [cluster_ip, "200"]
+
+
+def test_helm_test_passes(release: Release) -> None:
+    out = release.helm("test", release.name, "--timeout", "5m")
+    assert "Phase:          Succeeded" in out or "Succeeded" in out, out

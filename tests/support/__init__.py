@@ -1,0 +1,1 @@
+"""What tests share: waiting on conditions, write loads."""

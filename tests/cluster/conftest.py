@@ -44,6 +44,7 @@ class Release:
     cluster: Cluster
     name: str
     namespace: str
+    chart: Path = CHART
 
     def kubectl(self, *args: str, stdin: str | None = None) -> str:
         return self.cluster.kubectl("-n", self.namespace, *args, stdin=stdin)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.cluster.conftest import Release
+from tests.support.wait import wait_for_value
 
 COMPONENTS = ("api", "realtime", "operator", "postgresql", "redis")
 
@@ -19,16 +20,27 @@ def _ready(pod: dict[str, Any]) -> bool:
     )
 
 
+def _all_available(release: Release) -> list[dict[str, Any]] | None:
+    deployments: list[dict[str, Any]] = release.json("get", "deployments")["items"]
+    for deployment in deployments:
+        status = deployment["status"]
+        conditions = {c["type"]: c["status"] for c in status.get("conditions", [])}
+        if conditions.get("Available") != "True":
+            return None
+        if status.get("readyReplicas") != deployment["spec"]["replicas"]:
+            return None
+    return deployments
+
+
 def test_every_deployment_and_statefulset_is_available(release: Release) -> None:
-    deployments = release.json("get", "deployments")["items"]
+    # The HPAs raise api and realtime from 1 to their minimum after `helm install --wait`
+    # returned (a Deployment under an HPA has no replicas of its own): wait for those too.
+    deployments = wait_for_value(lambda: _all_available(release), 180, "all replicas Ready")
     assert {d["metadata"]["name"] for d in deployments} == {
         f"{release.name}-scoreboard-{c}" for c in ("api", "realtime", "operator")
     }
-    for deployment in deployments:
-        status = deployment["status"]
-        available = {c["type"]: c["status"] for c in status["conditions"]}["Available"]
-        assert available == "True", deployment["metadata"]["name"]
-        assert status["readyReplicas"] == deployment["spec"]["replicas"]
+    replicas = {d["metadata"]["name"]: d["spec"]["replicas"] for d in deployments}
+    assert replicas[f"{release.name}-scoreboard-api"] >= 2, replicas
     for statefulset in release.json("get", "statefulsets")["items"]:
         assert statefulset["status"]["readyReplicas"] == 1, statefulset["metadata"]["name"]
 

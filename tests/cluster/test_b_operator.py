@@ -54,7 +54,7 @@ def test_leaderboard_is_reconciled_and_shows_its_figures(
         180,
         "players 1 and top score 7 in `kubectl get lb`",
     )
-    assert row[0] == name and row[1] == "10" and row[-1] == "True"
+    assert row[0] == name and row[1] == "10" and row[-2] == "True"  # ..., READY, AGE
 
     release.kubectl("delete", "leaderboard", name, "--wait=true", "--timeout=120s")
     # The finalizer retired the board in the api.

@@ -375,6 +375,7 @@ def test_existing_secrets_are_referenced_not_created() -> None:
     assert not [d for d in docs if d["kind"] == "StatefulSet"]
     job = named(docs, "Job", "-migration")
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert "initContainers" not in named(docs, "Deployment", "-api")["spec"]["template"]["spec"]
 
 
 def test_external_database_urls_go_to_a_secret() -> None:
@@ -383,8 +384,12 @@ def test_external_database_urls_go_to_a_secret() -> None:
     assert base64.b64decode(conn["data"]["database-url"]).decode().startswith("postgresql://sb:pw@")
     assert base64.b64decode(conn["data"]["redis-url"]).decode().startswith("rediss://")
     job = named(docs, "Job", "-migration")
-    # the URL Secret is made by this release, so the first migration is post-install
-    assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,pre-upgrade"
+    # The URL Secret is made by this release: the api pods migrate on install (a post-install
+    # hook would deadlock `helm install --wait`), the Job on every upgrade.
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-upgrade"
+    init = named(docs, "Deployment", "-api")["spec"]["template"]["spec"]["initContainers"]
+    assert [(c["name"], c["args"]) for c in init] == [("migrate", ["migrate"])]
+    assert init[0]["securityContext"]["readOnlyRootFilesystem"] is True
 
 
 def test_migration_and_test_hooks() -> None:

@@ -322,3 +322,13 @@ topologySpreadConstraints:
     - protocol: TCP
       port: 53
 {{- end -}}
+
+{{/*
+"true" when migrations can run as a `pre-install` hook: nothing they need comes from this
+release (the database is external and its URL in an existing Secret). Otherwise the api pods
+migrate in an init container on install (a post-install hook would deadlock `helm install
+--wait`: Helm runs it only after the pods it waits for are Ready, and they need the schema).
+*/}}
+{{- define "scoreboard.migrateBeforeInstall" -}}
+{{- if and (not .Values.postgresql.enabled) .Values.externalDatabase.existingSecret -}}true{{- end -}}
+{{- end -}}

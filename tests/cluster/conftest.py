@@ -4,7 +4,9 @@ scheduler, kubelet, kube-proxy, CoreDNS, Traefik), with the images `make images`
 
 The session brings the cluster up (or reuses a healthy one), installs one release and shares
 it; the tests run in file order and the last one uninstalls it. ``SCOREBOARD_KEEP_CLUSTER=1``
-leaves the cluster running afterwards (``make cluster-down`` removes it)."""
+leaves the cluster running afterwards (``make cluster-down`` removes it);
+``SCOREBOARD_KEEP_RELEASE=1`` keeps the release too and reuses it on the next run (to debug one
+test: `pytest tests/cluster -k ...`)."""
 
 from __future__ import annotations
 
@@ -124,6 +126,10 @@ def release(cluster: Cluster) -> Iterator[Release]:
         capture_output=True,
         check=False,
     )
+    keep = os.environ.get("SCOREBOARD_KEEP_RELEASE") == "1"  # for debugging one test
+    if with_release.returncode == 0 and keep:
+        yield release
+        return
     if with_release.returncode == 0:  # left by an interrupted run
         release.helm("uninstall", RELEASE, "--wait")
     started = time.monotonic()
@@ -149,7 +155,7 @@ def release(cluster: Cluster) -> Iterator[Release]:
         capture_output=True,
         check=False,
     )
-    if leftover.returncode == 0:
+    if leftover.returncode == 0 and not keep:
         release.helm("uninstall", RELEASE, "--wait")
 
 

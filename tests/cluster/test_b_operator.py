@@ -27,7 +27,7 @@ def test_leaderboard_is_reconciled_and_shows_its_figures(
         "apiVersion": "scoreboard.dev/v1alpha1",
         "kind": "Leaderboard",
         "metadata": {"name": name},
-        "spec": {"displayName": "Cluster board", "size": 10},
+        "spec": {"displayName": "Cluster board", "size": 10, "deletionPolicy": "Delete"},
     }
     release.kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
     wait_for_value(lambda: _ready(release, name), 120, f"Leaderboard {name} Ready")
@@ -57,7 +57,7 @@ def test_leaderboard_is_reconciled_and_shows_its_figures(
     assert row[0] == name and row[1] == "10" and row[-2] == "True"  # ..., READY, AGE
 
     release.kubectl("delete", "leaderboard", name, "--wait=true", "--timeout=120s")
-    # The finalizer retired the board in the api.
+    # deletionPolicy Delete: the finalizer archived and deleted the board in the api.
     wait_for_value(
         lambda: ingress.get(f"/api/v1/leaderboards/{name}").status_code == 404,
         60,

@@ -130,8 +130,19 @@ async function logout() {
   }
 }
 
+// crypto.randomUUID exists only in secure contexts (https, localhost); a trial behind a plain
+// HTTP ingress is not one, so build the same random (v4) UUID from getRandomValues there.
+function newActionId() {
+  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 function scoreBody() {
-  const body = { action_id: crypto.randomUUID(), timestamp: new Date().toISOString() };
+  const body = { action_id: newActionId(), timestamp: new Date().toISOString() };
   if (state.actions.length) body.action = $("action-select").value;
   else body.score_increment = 1;
   return body;

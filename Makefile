@@ -60,11 +60,11 @@ tools: ## build/fetch kube-apiserver, etcd, helm, kubectl and monitoring CRDs in
 .PHONY: test
 REDIS_SUITES := tests/integration/api tests/integration/realtime tests/integration/common
 
-test: sync system-deps tools ## run every test tier, then the Redis suites on a Redis Cluster
+test: sync system-deps tools cluster-tools images ## run every test tier, then the Redis suites on a Redis Cluster
 	$(TOOLS_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 	$(TOOLS_ENV) $(BIN)/pytest --redis-cluster $(REDIS_SUITES) $(PYTEST_ARGS)
 
-.PHONY: test-unit test-integration test-k8s test-e2e test-chaos
+.PHONY: test-unit test-integration test-k8s test-e2e test-chaos test-cluster
 test-unit: sync ## unit tier only
 	$(BIN)/pytest -m unit $(PYTEST_ARGS)
 test-integration: sync system-deps tools ## integration tier only
@@ -73,6 +73,8 @@ test-k8s: sync tools ## k8s tier only
 	$(TOOLS_ENV) $(BIN)/pytest -m k8s $(PYTEST_ARGS)
 test-chaos: sync system-deps ## fault tier only
 	$(BIN)/pytest -m chaos -s $(PYTEST_ARGS)
+test-cluster: sync system-deps tools cluster-tools images ## the chart on a real single-node cluster (root)
+	$(TOOLS_ENV) $(BIN)/pytest -m cluster -s $(PYTEST_ARGS)
 test-e2e: sync system-deps ## browser tier only
 	$(BIN)/pytest -m e2e $(PYTEST_ARGS)
 

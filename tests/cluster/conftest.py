@@ -99,7 +99,7 @@ def register(http: httpx.Client, prefix: str = "k") -> Player:
     return Player(created.json()["user_id"], username, login.json()["access_token"])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def cluster() -> Iterator[Cluster]:
     cluster = Cluster()
     started = time.monotonic()
@@ -117,7 +117,7 @@ def cluster() -> Iterator[Cluster]:
         cluster.down()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def release(cluster: Cluster) -> Iterator[Release]:
     release = Release(cluster, RELEASE, NAMESPACE)
     with_release = subprocess.run(
@@ -159,7 +159,7 @@ def release(cluster: Cluster) -> Iterator[Release]:
         release.helm("uninstall", RELEASE, "--wait")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ingress(release: Release) -> Iterator[httpx.Client]:
     with release.ingress() as http:
         wait_for_value(

@@ -4,7 +4,8 @@ The api receives the spec in camelCase exactly as the CRD defines it (DESIGN §5
 ``generation`` (the CR's ``metadata.generation``). ``deletionPolicy`` is sent too (the api keeps
 it for reference) although only the operator acts on it.
 Defaults come from the CRD's structural schema, so a spec read from the API server is already
-complete; the defaults below only matter for objects created before a default was added.
+complete; the defaults below (``scoreboard_common.policy``, which a unit test keeps equal to
+the CRD's) only matter for objects created before a default was added.
 """
 
 from __future__ import annotations
@@ -13,25 +14,15 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from scoreboard_common.policy import season_defaults, spec_defaults
+
 #: Spec fields the api never sees (none today; kept as the one place to add them).
 OPERATOR_ONLY_FIELDS: frozenset[str] = frozenset()
 
-DEFAULTS: dict[str, Any] = {
-    "size": 10,
-    "scoring": {"maxIncrement": 100, "actions": {}},
-    "rateLimit": {
-        "perUser": {"limit": 10, "windowSeconds": 60},
-        "perIP": {"limit": 100, "windowSeconds": 3600},
-    },
-    "writers": ["users"],
-    "access": {"publicRead": True, "anonymousLive": True},
-    "clockSkewSeconds": 300,
-    "fraud": {"maxPointsPerMinute": 500, "onViolation": "flag"},
-    "broadcast": {"minIntervalMs": 100},
-    "suspended": False,
-    "deletionPolicy": "Retain",
-}
-SEASON_DEFAULTS: dict[str, Any] = {"timeZone": "UTC", "keep": 12}
+#: The spec's defaults, from the one definition the api validates with (``displayName`` is
+#: left out: it defaults to the object's name, set below).
+DEFAULTS: dict[str, Any] = {k: v for k, v in spec_defaults().items() if k != "displayName"}
+SEASON_DEFAULTS: dict[str, Any] = season_defaults()
 
 
 def _merge(defaults: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:

@@ -9,9 +9,9 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
+from scoreboard_common.policy import ACTION_NAME_PATTERN, NO_NUL
 from scoreboard_common.ranking import MAX_TOTAL
 
-from scoreboard_api.domain.policy import ACTION_NAME_PATTERN, NO_NUL
 from scoreboard_api.domain.scoring import ACTION_ID_PATTERN
 
 Username = Annotated[str, Meta(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_.-]{3,32}$")]

@@ -11,7 +11,7 @@ import msgspec
 import pytest
 from scoreboard_api.domain.errors import ProblemError
 from scoreboard_api.domain.fraud import FraudCounters, evaluate, rejects
-from scoreboard_api.domain.policy import BoardPut, BoardSpec, decode_spec, encode_spec, spec_of
+from scoreboard_api.domain.policy import BoardPut, spec_of
 from scoreboard_api.domain.ratelimit import (
     Limit,
     MemoryLimiter,
@@ -31,6 +31,7 @@ from scoreboard_api.domain.tokens import (
 from scoreboard_api.http.middleware import client_ip
 from scoreboard_common.auth import jwk_thumbprint
 from scoreboard_common.events import ScoreChanged, decode_event, score_changed_template
+from scoreboard_common.policy import BoardSpec, decode_spec, encode_spec
 
 
 def test_spec_defaults_and_cr_names() -> None:

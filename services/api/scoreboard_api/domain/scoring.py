@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from scoreboard_common.policy import BoardSpec
+
 from scoreboard_api.domain.errors import ProblemError, validation_error
-from scoreboard_api.domain.policy import BoardSpec
 
 ACTION_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,100}$"
 

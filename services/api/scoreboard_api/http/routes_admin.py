@@ -9,9 +9,10 @@ from litestar import delete, get, post, put
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from scoreboard_common.auth import SCOPE_ADMIN
+from scoreboard_common.policy import BOARD_NAME_RULE, is_board_name
 
 from scoreboard_api.domain.errors import ProblemError, validation_error
-from scoreboard_api.domain.policy import BOARD_NAME_RE, BoardPut
+from scoreboard_api.domain.policy import BoardPut
 from scoreboard_api.http.deps import (
     AnyRequest,
     check_board_name,
@@ -41,10 +42,8 @@ async def put_board(request: AnyRequest, board: str) -> BoardState:
     """Create or update a board from the Leaderboard CR's spec plus its `generation`. A PUT
     with a lower generation than stored changes nothing and returns the stored state."""
     await require_scope(request, SCOPE_ADMIN)
-    if len(board) > 63 or not BOARD_NAME_RE.fullmatch(board):
-        raise validation_error(
-            "board names are 1-63 chars of [a-z0-9-], starting and ending alphanumeric"
-        )
+    if not is_board_name(board):
+        raise validation_error(BOARD_NAME_RULE)
     body = await decode_body(request, BoardPut)
     return await admin.put_board(container_of(request), board, body)
 

@@ -299,6 +299,7 @@ def test_ops_endpoints_and_request_ids(client: httpx.Client, api: ServiceProcess
     operation = document["paths"]["/api/v1/leaderboards/{board}/scores"]["post"]
     assert "requestBody" in operation
     assert "429" in operation["responses"]
+    assert operation["operationId"] == "submitScore"
 
 
 def test_one_json_log_line_per_request_without_secrets(

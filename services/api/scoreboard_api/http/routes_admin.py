@@ -37,7 +37,13 @@ TAGS = ["admin"]
 BOARD = "/api/v1/admin/leaderboards/{board:str}"
 
 
-@put(BOARD, status_code=HTTP_200_OK, tags=TAGS, opt={"body": BoardPut, "auth": True})
+@put(
+    BOARD,
+    status_code=HTTP_200_OK,
+    tags=TAGS,
+    operation_id="putLeaderboard",
+    opt={"body": BoardPut, "auth": True},
+)
 async def put_board(request: AnyRequest, board: str) -> BoardState:
     """Create or update a board from the Leaderboard CR's spec plus its `generation`. A PUT
     with a lower generation than stored changes nothing and returns the stored state."""
@@ -48,7 +54,13 @@ async def put_board(request: AnyRequest, board: str) -> BoardState:
     return await admin.put_board(container_of(request), board, body)
 
 
-@delete(BOARD, status_code=HTTP_204_NO_CONTENT, tags=TAGS, opt={"auth": True})
+@delete(
+    BOARD,
+    status_code=HTTP_204_NO_CONTENT,
+    tags=TAGS,
+    operation_id="deleteLeaderboard",
+    opt={"auth": True},
+)
 async def delete_board(
     request: AnyRequest,
     board: str,
@@ -63,7 +75,11 @@ async def delete_board(
 
 
 @post(
-    f"{BOARD}/reset", status_code=HTTP_200_OK, tags=TAGS, opt={"body": ResetRequest, "auth": True}
+    f"{BOARD}/reset",
+    status_code=HTTP_200_OK,
+    tags=TAGS,
+    operation_id="resetLeaderboard",
+    opt={"body": ResetRequest, "auth": True},
 )
 async def reset_board(request: AnyRequest, board: str) -> ResetResponse:
     """Archive the season and start `season`; a season not after the current one is a no-op."""
@@ -73,7 +89,7 @@ async def reset_board(request: AnyRequest, board: str) -> ResetResponse:
     return await admin.reset_board(container_of(request), board, body.season)
 
 
-@get(f"{BOARD}/stats", tags=TAGS, opt={"auth": True})
+@get(f"{BOARD}/stats", tags=TAGS, operation_id="getLeaderboardStats", opt={"auth": True})
 async def board_stats(request: AnyRequest, board: str) -> StatsResponse:
     """Players, top score, updates per minute, fraud events, season, generation."""
     await require_scope(request, SCOPE_ADMIN)
@@ -85,6 +101,7 @@ async def board_stats(request: AnyRequest, board: str) -> StatsResponse:
     f"{BOARD}/players/{{user_id:uuid}}/void",
     status_code=HTTP_200_OK,
     tags=TAGS,
+    operation_id="voidPlayer",
     opt={"body": VoidRequest, "auth": True},
 )
 async def void_player(request: AnyRequest, board: str, user_id: uuid.UUID) -> VoidResponse:
@@ -108,6 +125,7 @@ async def void_player(request: AnyRequest, board: str, user_id: uuid.UUID) -> Vo
     "/api/v1/admin/users/{user_id:uuid}",
     status_code=HTTP_200_OK,
     tags=TAGS,
+    operation_id="putUser",
     opt={"body": UserStateRequest, "auth": True},
 )
 async def put_user(request: AnyRequest, user_id: uuid.UUID) -> UserStateResponse:

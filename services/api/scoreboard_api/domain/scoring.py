@@ -63,11 +63,14 @@ def check_clock_skew(spec: BoardSpec, timestamp: datetime, now: datetime) -> Non
 def same_payload(
     stored: tuple[str, str | None, int, datetime], submission: Submission, increment: int
 ) -> bool:
-    """Whether a replayed action_id carries the payload it was first accepted with."""
+    """Whether a replayed action_id carries the payload it was first accepted with.
+
+    ``stored`` is ``(user_id, action, increment, client timestamp)`` of the first submission.
+    A timestamp the server assigned (seed routes without one) is not part of the payload."""
     user_id, action, stored_increment, stored_ts = stored
     return (
         user_id == submission.user_id
         and action == submission.action
         and stored_increment == increment
-        and stored_ts == submission.timestamp
+        and (submission.server_timestamp or stored_ts == submission.timestamp)
     )

@@ -94,14 +94,14 @@ def sorted_if_set(values: list[Any]) -> list[Any]:
 
 
 def drift(stored: Mapping[str, Any] | None, payload: Mapping[str, Any]) -> str | None:
-    """Why the api's copy of the board differs from ``payload``, or ``None`` when it does not.
+    """Why the api's board (its public view, ``GET /api/v1/leaderboards/{name}``) differs from
+    ``payload``, or ``None`` when it does not.
 
-    ``stored`` is the api's board document: ``None`` when the api does not know the board,
-    ``{}`` when it could not be read (nothing to compare). A stored generation lower than the
-    wanted one is drift; a higher one is not (another writer is ahead; see
-    :func:`generation_conflict`). The policy the api reports (its ``policy`` or ``spec``
-    member, or the document itself) is compared field by field; fields the api does not report
-    (e.g. a public view without rate limits) are not compared, and extra fields are ignored.
+    ``stored`` is ``None`` when the api does not know the board, ``{}`` when the view could not
+    be read (nothing to compare). A stored generation lower than the wanted one is drift; a
+    higher one is not (another writer is ahead; see :func:`generation_conflict`). The view's
+    ``policy`` is compared field by field: fields it does not report (e.g. rate limits, which
+    are not public) are not compared, and extra fields are ignored.
     """
     if stored is None:
         return "board missing in the api"
@@ -113,7 +113,11 @@ def drift(stored: Mapping[str, Any] | None, payload: Mapping[str, Any]) -> str |
         return f"api has generation {stored_generation}, want {wanted_generation}"
     if isinstance(stored_generation, int) and stored_generation > wanted_generation:
         return None
-    policy = stored.get("policy") or stored.get("spec") or stored
+    return _policy_drift(stored.get("policy"), payload)
+
+
+def _policy_drift(policy: Any, payload: Mapping[str, Any]) -> str | None:
+    """The first field of ``payload`` that ``policy`` reports with another value."""
     if not isinstance(policy, Mapping):
         return None
     wanted = _normalise({k: v for k, v in payload.items() if k != "generation"})
@@ -122,7 +126,7 @@ def drift(stored: Mapping[str, Any] | None, payload: Mapping[str, Any]) -> str |
             continue
         reported = _normalise(policy.get(key))
         if isinstance(value, Mapping) and not isinstance(reported, Mapping):
-            continue  # a different member of the same name (e.g. the current season id)
+            continue  # a different member of the same name (the current season id)
         if not _contains(reported, value):
             return f"api's {key} differs from the spec"
     return None
@@ -131,15 +135,14 @@ def drift(stored: Mapping[str, Any] | None, payload: Mapping[str, Any]) -> str |
 def generation_conflict(stored: Mapping[str, Any], payload: Mapping[str, Any]) -> str | None:
     """A message when the api kept a newer generation with a different spec (our PUT was not
     applied), e.g. an earlier Leaderboard of the same name left the board with
-    ``deletionPolicy: Retain`` at a higher generation; ``None`` when all is well."""
+    ``deletionPolicy: Retain`` at a higher generation; ``None`` when all is well.
+
+    ``stored`` is the api's answer to the PUT (its board state, with the full ``spec``)."""
     stored_generation = stored.get("generation")
     wanted_generation = int(payload.get("generation", 0))
     if not isinstance(stored_generation, int) or stored_generation <= wanted_generation:
         return None
-    spec = stored.get("spec")
-    if not isinstance(spec, Mapping):
-        return None
-    if drift({**stored, "generation": wanted_generation}, payload) is None:
+    if _policy_drift(stored.get("spec"), payload) is None:
         return None
     return (
         f"the api holds generation {stored_generation} of this board with a different spec and "

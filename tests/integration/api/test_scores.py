@@ -21,6 +21,7 @@ from tests.integration.api.conftest import (
     register_user,
     submit,
 )
+from tests.support import wait_for
 
 
 def psql(postgres: PostgresServer, database_url: str, sql: str) -> str:
@@ -355,12 +356,7 @@ def test_seed_routes(
     assert result.returncode == 0, result.stderr
     # The replica learns about the new board within a second (Pub/Sub notification).
     user = register_user(client)
-    deadline = 50
-    while deadline and client.get("/api/scores/top").status_code == 404:
-        deadline -= 1
-        import time
-
-        time.sleep(0.05)
+    wait_for(lambda: client.get("/api/scores/top").status_code != 404, 10, "the default board")
     body = {"userId": user.user_id, "scoreIncrement": 4}
     headers = {**user.headers, "Idempotency-Key": new_action()}
     first = client.post("/api/scores/update", json=body, headers=headers)

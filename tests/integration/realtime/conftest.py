@@ -237,14 +237,6 @@ def metric_value(service: ServiceProcess, name: str, **labels: str) -> float:
     return total
 
 
-async def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.05)
-
-
 @pytest.fixture
 def fresh_redis(redis_factory: Any) -> Any:
     """A Redis (or Redis Cluster) of the test's own, persistent so it can be restarted with

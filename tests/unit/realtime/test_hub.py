@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import msgspec
@@ -13,6 +14,8 @@ from scoreboard_common.events import BoardChanged, ScoreChanged
 from scoreboard_common.policy import PublicPolicy, decode_public_policy
 from scoreboard_realtime.domain.hub import Hub
 from scoreboard_realtime.domain.messages import Outgoing
+
+from tests.support import wait_for_async
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -89,12 +92,8 @@ async def setup() -> tuple[Hub, FakeBoards]:
     await hub.stop()
 
 
-async def until(predicate: object, timeout: float = 2.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():  # type: ignore[operator]
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.005)
+async def until(predicate: Callable[[], object], timeout: float = 2.0) -> None:
+    await wait_for_async(predicate, timeout, "the hub", interval=0.005)
 
 
 def score_event(user: str, total: int, version: int, board: str = "b") -> ScoreChanged:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
@@ -316,8 +315,11 @@ def test_one_json_log_line_per_request_without_secrets(
         json={"username": user.username, "password": user.password},
         headers={"X-Request-ID": marker},
     )
-    time.sleep(0.2)
-    lines = [line for line in api.log_path.read_text().splitlines() if marker in line]
+    lines = wait_for(
+        lambda: [line for line in api.log_path.read_text().splitlines() if marker in line],
+        10,
+        "the request's log line",
+    )
     assert len(lines) == 1
     record = msgspec.json.decode(lines[0])
     assert record["route"] == "/api/v1/auth/login"

@@ -277,7 +277,7 @@ async def measure(
 
 async def prepare_board(redis: Redis, board: str, size: int, interval_ms: int) -> BoardStore:
     store = BoardStore(redis)
-    spec = {"size": size, "broadcast": {"minIntervalMs": interval_ms}}
+    spec = {"board": board, "size": size, "broadcast": {"minIntervalMs": interval_ms}}
     await redis.set(BoardKeys(board).policy, json.dumps(spec))
     for i in range(size):
         await store.apply_total(

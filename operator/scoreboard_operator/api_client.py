@@ -10,7 +10,7 @@ Errors map to what the operator does about them:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -58,7 +58,8 @@ class ApiNotFound(ApiRejected):
 
 @dataclass(frozen=True)
 class BoardStats:
-    """What ``GET .../stats`` reports (unknown members are kept in ``raw``)."""
+    """What ``GET .../stats`` reports, under the api's own names (its ``StatsResponse``; a unit
+    test keeps the two in step). Unknown members are kept in ``raw``."""
 
     players: int | None = None
     top_score: int | None = None
@@ -71,28 +72,21 @@ class BoardStats:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> BoardStats:
-        def integer(*names: str) -> int | None:
-            for name in names:
-                value = data.get(name)
-                if isinstance(value, bool):
-                    continue
-                if isinstance(value, int):
-                    return value
-                if isinstance(value, float) and value.is_integer():
-                    return int(value)
-                if isinstance(value, str) and value.isdigit():
-                    return int(value)
-            return None
+        def integer(name: str) -> int | None:
+            value = data.get(name)
+            return value if isinstance(value, int) and not isinstance(value, bool) else None
 
-        upm = data.get("updates_per_minute", data.get("updatesPerMinute"))
+        upm = data.get("updates_per_minute")
         return cls(
-            players=integer("players", "total_players", "totalPlayers"),
-            top_score=integer("top_score", "topScore"),
-            season=integer("season", "current_season", "currentSeason"),
+            players=integer("players"),
+            top_score=integer("top_score"),
+            season=integer("season"),
             generation=integer("generation"),
-            last_reset=_text(data.get("last_reset", data.get("lastReset"))),
-            updates_per_minute=float(upm) if isinstance(upm, int | float) else None,
-            fraud_events=integer("fraud_events", "fraudEvents"),
+            last_reset=_text(data.get("last_reset")),
+            updates_per_minute=float(upm)
+            if isinstance(upm, int | float) and not isinstance(upm, bool)
+            else None,
+            fraud_events=integer("fraud_events"),
             raw=dict(data),
         )
 
@@ -108,7 +102,7 @@ def _problem(response: httpx.Response) -> tuple[str, str | None]:
     except ValueError:
         return response.text[:300] or response.reason_phrase, None
     if isinstance(body, Mapping):
-        detail = body.get("detail") or body.get("title") or body.get("message") or str(body)[:300]
+        detail = body.get("detail") or body.get("title") or str(body)[:300]
         code = body.get("code")
         return str(detail), str(code) if code is not None else None
     return str(body)[:300], None
@@ -149,7 +143,11 @@ class AdminApi:
         *,
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        on_reachable: Callable[[bool], None] | None = None,
     ) -> None:
+        """``on_reachable`` hears after every call whether the api answered (any response
+        but a 5xx/408/429) or not (connection failure, timeout, unavailable)."""
+        self._on_reachable = on_reachable or (lambda _up: None)
         headers = {"Accept": "application/json", "User-Agent": "scoreboard-operator"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -166,12 +164,20 @@ class AdminApi:
 
     async def _request(self, method: str, url: str, what: str, **kwargs: Any) -> httpx.Response:
         try:
-            response = await self._client.request(method, url, **kwargs)
-        except httpx.TimeoutException as error:
-            raise ApiUnavailable(f"{what}: timed out ({type(error).__name__})") from error
-        except httpx.TransportError as error:
-            raise ApiUnavailable(f"{what}: {type(error).__name__}: {error}") from error
-        raise_for_response(response, what)
+            try:
+                response = await self._client.request(method, url, **kwargs)
+            except httpx.TimeoutException as error:
+                raise ApiUnavailable(f"{what}: timed out ({type(error).__name__})") from error
+            except httpx.TransportError as error:
+                raise ApiUnavailable(f"{what}: {type(error).__name__}: {error}") from error
+            raise_for_response(response, what)
+        except ApiUnavailable:
+            self._on_reachable(False)
+            raise
+        except ApiError:
+            self._on_reachable(True)
+            raise
+        self._on_reachable(True)
         return response
 
     @staticmethod

@@ -21,7 +21,7 @@ from typing import Any, cast
 import kopf
 
 from . import metrics
-from .api_client import AdminApi, ApiError, ApiNotFound, ApiUnavailable, BoardStats
+from .api_client import AdminApi, ApiError, ApiNotFound, BoardStats
 from .domain import conditions as cond
 from .domain.naming import Claim, conflict_message
 from .domain.seasons import (
@@ -83,6 +83,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         CONFIG.scoreboard_api_url,
         CONFIG.scoreboard_api_token,
         timeout=CONFIG.scoreboard_api_timeout_seconds,
+        on_reachable=lambda up: metrics.API_UP.set(1 if up else 0),
     )
     metrics.API_UP.set(0)
     metrics.serve(CONFIG.metrics_port)
@@ -153,6 +154,14 @@ def _mine(name: str, namespace: str | None, meta: kopf.Meta) -> Claim:
         namespace=namespace or "",
         uid=str(meta.get("uid") or ""),
     )
+
+
+def _name_conflict(
+    name: str, namespace: str | None, meta: kopf.Meta, claims: kopf.Index[str, Claim] | None
+) -> str | None:
+    """``None`` when this Leaderboard owns the board name, else the ``NameConflict`` message
+    (another namespace's older Leaderboard of the same name owns it)."""
+    return conflict_message(name, _mine(name, namespace, meta), _claims(claims, name))
 
 
 def _set_conditions(patch: kopf.Patch, updates: list[cond.Condition], generation: int) -> None:
@@ -234,17 +243,6 @@ def _next_reset(patch: kopf.Patch, status: Mapping[str, Any], schedule: Schedule
         patch.status["nextReset"] = value
 
 
-async def _refresh_stats(
-    api: AdminApi, name: str, patch: kopf.Patch, status: Mapping[str, Any], logger: kopf.Logger
-) -> None:
-    try:
-        stats = await api.stats(name)
-    except ApiError as error:
-        logger.warning(f"could not read stats of board {name!r}: {error}")
-        return
-    _stats_to_status(patch, status, stats)
-
-
 # --------------------------------------------------------------------------- reconcile
 
 
@@ -269,7 +267,7 @@ async def _sync(
     false; the drift timer passes ``only_on_drift=True`` and never raises.
     """
     generation = int(meta.get("generation") or 1)
-    conflict = conflict_message(name, _mine(name, namespace, meta), _claims(claims, name))
+    conflict = _name_conflict(name, namespace, meta, claims)
     schedule_cond, schedule = _schedule_condition(spec)
     if conflict is not None:
         blocked = cond.Condition(cond.NAME_AVAILABLE, "False", "NameConflict", conflict)
@@ -319,8 +317,6 @@ async def _sync(
                 stats = await api.stats(name)
     except ApiError as error:
         metrics.RECONCILES.labels("error").inc()
-        if isinstance(error, ApiUnavailable):
-            metrics.API_UP.set(0)
         synced = cond.Condition(cond.SYNCED, "False", error.reason, error.message)
         ready = cond.ready_from([synced, schedule_cond])
         owned = cond.Condition(cond.NAME_AVAILABLE, "True", "NameOwned", _owned_message(name))
@@ -331,7 +327,6 @@ async def _sync(
             return
         raise kopf.TemporaryError(str(error), delay=_backoff(retry, error)) from error
 
-    metrics.API_UP.set(1)
     if stats is not None:
         _stats_to_status(patch, status, stats)
     _next_reset(patch, status, schedule)
@@ -473,7 +468,7 @@ async def season_tick(
         if previous is None or previous.get("reason") != schedule_cond.reason:
             _set_conditions(patch, [schedule_cond], generation)
         return
-    if conflict_message(name, _mine(name, namespace, meta), _claims(leaderboard_claims, name)):
+    if _name_conflict(name, namespace, meta, leaderboard_claims):
         return
     now = clock()
     season = due_season(schedule, now=now, since=_created(meta), current=_current_season(status))
@@ -484,13 +479,10 @@ async def season_tick(
     try:
         await _api(memo).reset(name, season)
     except ApiError as error:
-        if isinstance(error, ApiUnavailable):
-            metrics.API_UP.set(0)
         logger.warning(f"scheduled reset of board {name!r} to season {season} failed: {error}")
         if not isinstance(error, ApiNotFound):
             kopf.warn(body, reason="SeasonResetFailed", message=f"season {season}: {error.message}")
         return  # the next tick retries with the same season id
-    metrics.API_UP.set(1)
     metrics.SEASON_RESETS.labels(name).inc()
     patch.status["season"] = season
     patch.status["lastReset"] = cond.rfc3339(fire)
@@ -529,7 +521,7 @@ async def reset_on_request(
     request: Mapping[str, Any] = status.get("resetRequest") or {}
     if not token or token == request.get("handled"):
         return
-    if conflict_message(name, _mine(name, namespace, meta), _claims(leaderboard_claims, name)):
+    if _name_conflict(name, namespace, meta, leaderboard_claims):
         kopf.warn(
             body,
             reason="NameConflict",
@@ -549,12 +541,9 @@ async def reset_on_request(
     try:
         await _api(memo).reset(name, season)
     except ApiError as error:
-        if isinstance(error, ApiUnavailable):
-            metrics.API_UP.set(0)
         if retry == 0:
             kopf.warn(body, reason="SeasonResetFailed", message=f"season {season}: {error.message}")
         raise kopf.TemporaryError(str(error), delay=_backoff(retry, error)) from error
-    metrics.API_UP.set(1)
     metrics.SEASON_RESETS.labels(name).inc()
     patch.status["resetRequest"] = {"handled": token, "pending": None, "season": season}
     if season > _current_season(status):
@@ -595,7 +584,7 @@ async def retire(
             message=f"{SKIP_CLEANUP_ANNOTATION}=true: board {name!r} left in the api",
         )
         return
-    if conflict_message(name, _mine(name, namespace, meta), _claims(leaderboard_claims, name)):
+    if _name_conflict(name, namespace, meta, leaderboard_claims):
         logger.info(f"not the owner of board {name!r}: nothing to clean up")
         return
     if deletion_policy(spec) == "Retain":
@@ -608,8 +597,6 @@ async def retire(
     try:
         existed = await _api(memo).delete_board(name, archive=True)
     except ApiError as error:
-        if isinstance(error, ApiUnavailable):
-            metrics.API_UP.set(0)
         if retry == 0:
             kopf.warn(
                 body,
@@ -617,7 +604,6 @@ async def retire(
                 message=f"cannot delete board {name!r}: {error.message} (retrying; see docs/operator.md for {SKIP_CLEANUP_ANNOTATION})",
             )
         raise kopf.TemporaryError(str(error), delay=_backoff(retry, error)) from error
-    metrics.API_UP.set(1)
     kopf.info(
         body,
         reason="BoardDeleted",

@@ -19,7 +19,10 @@ SEASON_RESETS = Counter(
     "Season resets the operator performed (scheduled and on demand).",
     ["board"],
 )
-API_UP = Gauge("scoreboard_operator_api_up", "1 when the last call to the api succeeded.")
+API_UP = Gauge(
+    "scoreboard_operator_api_up",
+    "1 when the api answered the operator's last call, 0 when it was unreachable or unavailable.",
+)
 
 for _result in ("success", "error"):
     RECONCILES.labels(_result)

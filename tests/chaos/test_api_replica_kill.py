@@ -9,7 +9,7 @@ import httpx
 
 from tests.chaos.conftest import Stack, board_and_users, check_postgres_matches, figures
 from tests.support.load import WriteLoad
-from tests.support.wait import wait_for
+from tests.support.waits import TRANSIENT_ERRORS, seconds_until
 
 
 def test_api_replica_sigkill_loses_nothing_and_counts_nothing_twice(stack: Stack) -> None:
@@ -29,7 +29,12 @@ def test_api_replica_sigkill_loses_nothing_and_counts_nothing_twice(stack: Stack
         load.wait_acknowledged(100)
         victim.kill()
         killed = time.monotonic()
-        wait_for(lambda: load.count_after(killed) >= 100, 30, "writes after the kill")
+        seconds_until(
+            lambda: load.count_after(killed) >= 100,
+            30,
+            "writes after the kill",
+            ignoring=TRANSIENT_ERRORS,
+        )
         load.stop()
     statuses = load.status_counts()
     broken = {s: n for s, n in statuses.items() if not isinstance(s, int)}
@@ -52,7 +57,12 @@ def test_api_replica_sigkill_loses_nothing_and_counts_nothing_twice(stack: Stack
             for a in retried
             if a.statuses[-1] == 200 and any(not isinstance(s, int) for s in a.statuses)
         )
-        wait_for(lambda: stack.redis_totals(board) == totals, 10, "redis equals postgres")
+        seconds_until(
+            lambda: stack.redis_totals(board) == totals,
+            10,
+            "redis equals postgres",
+            ignoring=TRANSIENT_ERRORS,
+        )
         top = http.get(f"/api/v1/leaderboards/{board}/top").json()
         assert {e["user_id"]: e["score"] for e in top["entries"]} == totals
         metrics = http.get("/metrics").text

@@ -21,7 +21,7 @@ from tests.chaos.conftest import (
 )
 from tests.integration.api.conftest import User, new_action, now_iso
 from tests.support.load import WriteLoad
-from tests.support.wait import wait_for
+from tests.support.waits import TRANSIENT_ERRORS, seconds_until
 
 BURST = 24
 
@@ -69,7 +69,7 @@ def test_database_pool_exhausted_fails_fast_and_recovers(stack: Stack) -> None:
     locker = psql_background(
         stack, "BEGIN; LOCK TABLE scores IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(6); COMMIT;"
     )
-    wait_for(
+    seconds_until(
         lambda: stack.sql(
             "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' "
             "AND relation = 'scores'::regclass"
@@ -77,6 +77,7 @@ def test_database_pool_exhausted_fails_fast_and_recovers(stack: Stack) -> None:
         == "1",
         5,
         "the lock",
+        ignoring=TRANSIENT_ERRORS,
     )
     locked = time.monotonic()
     results = _burst(api.url, board, users, BURST)
@@ -164,8 +165,11 @@ def test_redis_maxclients_reached_degrades_fast_and_recovers(
     totals = check_postgres_matches(stack, board, load, also_sent=sent)
     acked = [r.json()["action_id"] for status, _, r in results if status == 200]
     assert set(acked) <= set(stack.pg_events(board))
-    recovered = wait_for(
-        lambda: stack.redis_totals(board, observer) == totals, 15, "redis equals postgres"
+    recovered = seconds_until(
+        lambda: stack.redis_totals(board, observer) == totals,
+        15,
+        "redis equals postgres",
+        ignoring=TRANSIENT_ERRORS,
     )
     observer.close()
     with httpx.Client(base_url=api.url, timeout=10) as http:

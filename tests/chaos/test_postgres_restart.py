@@ -10,7 +10,7 @@ import httpx
 from tests.chaos.conftest import Stack, board_and_users, check_postgres_matches, figures
 from tests.integration.api.conftest import now_iso
 from tests.support.load import WriteLoad
-from tests.support.wait import wait_for
+from tests.support.waits import TRANSIENT_ERRORS, seconds_until
 
 
 def test_postgres_restart_under_load_answers_503_and_recovers(stack: Stack) -> None:
@@ -23,18 +23,39 @@ def test_postgres_restart_under_load_answers_503_and_recovers(stack: Stack) -> N
         load.wait_acknowledged(50)
         stack.postgres.stop()  # SIGINT: fast shutdown, every session is terminated
         stopped = time.monotonic()
-        unready = wait_for(lambda: http.get("/readyz").status_code == 503, 10, "readyz 503")
-        wait_for(lambda: load.during(stopped, time.monotonic())[503] >= 5, 15, "503s in outage")
+        unready = seconds_until(
+            lambda: http.get("/readyz").status_code == 503,
+            10,
+            "readyz 503",
+            ignoring=TRANSIENT_ERRORS,
+        )
+        seconds_until(
+            lambda: load.during(stopped, time.monotonic())[503] >= 5,
+            15,
+            "503s in outage",
+            ignoring=TRANSIENT_ERRORS,
+        )
         stack.postgres.start()
         restarted = time.monotonic()
-        ready = wait_for(lambda: http.get("/readyz").status_code == 200, 15, "readyz 200")
-        first_ok = wait_for(
+        ready = seconds_until(
+            lambda: http.get("/readyz").status_code == 200,
+            15,
+            "readyz 200",
+            ignoring=TRANSIENT_ERRORS,
+        )
+        first_ok = seconds_until(
             lambda: any(at > restarted and s == 200 for at, s in list(load.events)),
             15,
             "a write acknowledged after the restart",
+            ignoring=TRANSIENT_ERRORS,
         )
         tail_from = time.monotonic() + 1.0
-        wait_for(lambda: load.count_after(tail_from) >= 50, 30, "writes after the recovery")
+        seconds_until(
+            lambda: load.count_after(tail_from) >= 50,
+            30,
+            "writes after the recovery",
+            ignoring=TRANSIENT_ERRORS,
+        )
         load.stop()
     statuses = load.status_counts()
     outage = load.during(stopped, restarted)
@@ -71,7 +92,12 @@ def test_postgres_restart_under_load_answers_503_and_recovers(stack: Stack) -> N
     totals = check_postgres_matches(stack, board, load)
     assert totals == load.acked_sum_by_user()
     assert len(stack.pg_events(board)) == len(load.attempts)
-    wait_for(lambda: stack.redis_totals(board) == totals, 10, "redis equals postgres")
+    seconds_until(
+        lambda: stack.redis_totals(board) == totals,
+        10,
+        "redis equals postgres",
+        ignoring=TRANSIENT_ERRORS,
+    )
     http.close()
 
     figures(

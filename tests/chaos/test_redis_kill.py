@@ -11,7 +11,7 @@ import websockets
 from tests.chaos.conftest import Stack, board_and_users, check_postgres_matches, figures
 from tests.integration.realtime.conftest import Feed, comparable, ws_url
 from tests.support.load import WriteLoad
-from tests.support.wait import wait_for
+from tests.support.waits import TRANSIENT_ERRORS, seconds_until
 
 
 async def test_redis_sigkill_under_load_loses_nothing_and_is_rebuilt(stack: Stack) -> None:
@@ -26,12 +26,32 @@ async def test_redis_sigkill_under_load_loses_nothing_and_is_rebuilt(stack: Stac
         load.wait_acknowledged(50)
         stack.redis.kill()
         killed = time.monotonic()
-        unready = wait_for(lambda: http.get("/readyz").status_code == 503, 10, "readyz 503")
-        wait_for(lambda: load.during(killed, time.monotonic())[200] >= 20, 30, "writes, Redis down")
+        unready = seconds_until(
+            lambda: http.get("/readyz").status_code == 503,
+            10,
+            "readyz 503",
+            ignoring=TRANSIENT_ERRORS,
+        )
+        seconds_until(
+            lambda: load.during(killed, time.monotonic())[200] >= 20,
+            30,
+            "writes, Redis down",
+            ignoring=TRANSIENT_ERRORS,
+        )
         stack.redis.start()  # same port, empty (not durable)
         restarted = time.monotonic()
-        ready = wait_for(lambda: http.get("/readyz").status_code == 200, 15, "readyz 200")
-        wait_for(lambda: load.count_after(restarted) >= 50, 30, "writes after the restart")
+        ready = seconds_until(
+            lambda: http.get("/readyz").status_code == 200,
+            15,
+            "readyz 200",
+            ignoring=TRANSIENT_ERRORS,
+        )
+        seconds_until(
+            lambda: load.count_after(restarted) >= 50,
+            30,
+            "writes after the restart",
+            ignoring=TRANSIENT_ERRORS,
+        )
         load.stop()
     statuses = load.status_counts()
     outage = load.during(killed, restarted)
@@ -44,7 +64,9 @@ async def test_redis_sigkill_under_load_loses_nothing_and_is_rebuilt(stack: Stac
         assert totals[user_id] == acked
 
     # Redis is rebuilt to match PostgreSQL.
-    rebuilt = wait_for(lambda: stack.redis_totals(board) == totals, 15, "redis rebuilt")
+    rebuilt = seconds_until(
+        lambda: stack.redis_totals(board) == totals, 15, "redis rebuilt", ignoring=TRANSIENT_ERRORS
+    )
     top = http.get(f"/api/v1/leaderboards/{board}/top").json()
     assert {e["user_id"]: e["score"] for e in top["entries"]} == totals
 

@@ -25,7 +25,10 @@ import httpx
 import pytest
 from scoreboard_devstack.cluster import Cluster, ClusterError
 
-from tests.support.wait import wait_for_value
+from tests.support.waits import TRANSIENT_ERRORS, wait_for
+
+# kubectl failing (an object not there yet) or a server not answering yet: wait on.
+NOT_YET = (*TRANSIENT_ERRORS, ClusterError, KeyError)
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "scoreboard"
@@ -162,10 +165,11 @@ def release(cluster: Cluster) -> Iterator[Release]:
 @pytest.fixture(scope="package")
 def ingress(release: Release) -> Iterator[httpx.Client]:
     with release.ingress() as http:
-        wait_for_value(
+        wait_for(
             lambda: http.get("/.well-known/jwks.json").status_code == 200
             and http.get("/healthz").status_code == 200,  # "/" goes to realtime
             60,
             "api and realtime through the ingress",
+            ignoring=NOT_YET,
         )
         yield http

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.cluster.conftest import Release
-from tests.support.wait import wait_for_value
+from tests.cluster.conftest import NOT_YET, Release
+from tests.support.waits import wait_for
 
 COMPONENTS = ("api", "realtime", "operator", "postgresql", "redis")
 
@@ -35,7 +35,9 @@ def _all_available(release: Release) -> list[dict[str, Any]] | None:
 def test_every_deployment_and_statefulset_is_available(release: Release) -> None:
     # The HPAs raise api and realtime from 1 to their minimum after `helm install --wait`
     # returned (a Deployment under an HPA has no replicas of its own): wait for those too.
-    deployments = wait_for_value(lambda: _all_available(release), 180, "all replicas Ready")
+    deployments = wait_for(
+        lambda: _all_available(release), 180, "all replicas Ready", ignoring=NOT_YET
+    )
     assert {d["metadata"]["name"] for d in deployments} == {
         f"{release.name}-scoreboard-{c}" for c in ("api", "realtime", "operator")
     }

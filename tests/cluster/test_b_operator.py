@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 import httpx
 
-from tests.cluster.conftest import Release, register
-from tests.support.wait import wait_for_value
+from tests.cluster.conftest import NOT_YET, Release, register
+from tests.support.waits import wait_for
 
 
 def _ready(release: Release, name: str) -> bool:
@@ -30,7 +30,7 @@ def test_leaderboard_is_reconciled_and_shows_its_figures(
         "spec": {"displayName": "Cluster board", "size": 10, "deletionPolicy": "Delete"},
     }
     release.kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
-    wait_for_value(lambda: _ready(release, name), 120, f"Leaderboard {name} Ready")
+    wait_for(lambda: _ready(release, name), 120, f"Leaderboard {name} Ready", ignoring=NOT_YET)
 
     # The board exists in the api now: a player scores through the ingress.
     player = register(ingress)
@@ -49,17 +49,19 @@ def test_leaderboard_is_reconciled_and_shows_its_figures(
         line = release.kubectl("get", "lb", name, "--no-headers")
         return line.split()
 
-    row = wait_for_value(
+    row = wait_for(
         lambda: (c := columns()) and c[2] == "1" and c[3] == "7" and c,
         180,
         "players 1 and top score 7 in `kubectl get lb`",
+        ignoring=NOT_YET,
     )
     assert row[0] == name and row[1] == "10" and row[-2] == "True"  # ..., READY, AGE
 
     release.kubectl("delete", "leaderboard", name, "--wait=true", "--timeout=120s")
     # deletionPolicy Delete: the finalizer archived and deleted the board in the api.
-    wait_for_value(
+    wait_for(
         lambda: ingress.get(f"/api/v1/leaderboards/{name}").status_code == 404,
         60,
         "board gone from the api",
+        ignoring=NOT_YET,
     )

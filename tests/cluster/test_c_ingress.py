@@ -16,9 +16,9 @@ import httpx
 import websockets
 from playwright.async_api import async_playwright, expect
 
-from tests.cluster.conftest import HOST, PASSWORD, Release, register
+from tests.cluster.conftest import HOST, NOT_YET, PASSWORD, Release, register
 from tests.e2e.test_page import ARTIFACTS, CHROMIUM_ARGS, chromium_path, open_page
-from tests.support.wait import wait_for_value
+from tests.support.waits import wait_for
 
 
 def _board(ingress: httpx.Client, release: Release) -> str:
@@ -87,7 +87,7 @@ def test_the_api_sees_the_visitors_address(release: Release, ingress: httpx.Clie
                     return parsed
         return None
 
-    line = wait_for_value(access_line, 30, "the request's access log line")
+    line = wait_for(access_line, 30, "the request's access log line", ignoring=NOT_YET)
     assert line["client_ip"] == "127.0.0.1", line
 
 

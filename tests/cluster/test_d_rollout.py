@@ -12,10 +12,10 @@ from typing import Any
 
 import httpx
 
-from tests.cluster.conftest import HOST, Player, Release, register
+from tests.cluster.conftest import HOST, NOT_YET, Player, Release, register
 from tests.integration.api.conftest import OPEN_LIMITS, now_iso
 from tests.support.load import WriteLoad
-from tests.support.wait import wait_for, wait_for_value
+from tests.support.waits import wait_for
 
 
 def _board(ingress: httpx.Client, release: Release) -> str:
@@ -62,7 +62,9 @@ def _settle(
             for p in players
         }
 
-    wait_for(lambda: totals() == dict(expected), 30, "every total equals its actions")
+    wait_for(
+        lambda: totals() == dict(expected), 30, "every total equals its actions", ignoring=NOT_YET
+    )
     return {"attempted": len(load.attempts), "statuses": dict(statuses), "replayed": len(refused)}
 
 
@@ -100,13 +102,16 @@ def test_helm_upgrade_rolls_the_pods_under_load(release: Release, ingress: httpx
             "10m",
         )
         rolled = time.monotonic() - started
-        after = wait_for_value(
+        after = wait_for(
             lambda: (pods := _api_pods(release)) and not pods & before and pods,
             120,
             "only new api pods",
+            ignoring=NOT_YET,
         )
         mark = time.monotonic()
-        wait_for(lambda: load.count_after(mark) >= 20, 60, "writes after the rollout")
+        wait_for(
+            lambda: load.count_after(mark) >= 20, 60, "writes after the rollout", ignoring=NOT_YET
+        )
         load.stop()
     figures = _settle(load, ingress, board, players)
     assert len(after) >= 1
@@ -132,8 +137,13 @@ def test_deleting_an_api_pod_under_load_loses_nothing(
         load.wait_acknowledged(20)
         release.kubectl("delete", "pod", victim, "--wait=false")
         deleted = time.monotonic()
-        wait_for(lambda: victim not in _api_pods(release), 120, "the pod gone")
-        wait_for(lambda: load.count_after(deleted) >= 40, 60, "writes after the deletion")
+        wait_for(lambda: victim not in _api_pods(release), 120, "the pod gone", ignoring=NOT_YET)
+        wait_for(
+            lambda: load.count_after(deleted) >= 40,
+            60,
+            "writes after the deletion",
+            ignoring=NOT_YET,
+        )
         load.stop()
     figures = _settle(load, ingress, board, players)
     print(f"\n[cluster] api pod deleted under load: {figures}")

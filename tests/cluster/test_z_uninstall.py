@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from tests.cluster.conftest import Release
-from tests.support.wait import wait_for
+from tests.cluster.conftest import NOT_YET, Release
+from tests.support.waits import wait_for
 
 NAMESPACED = (
     "deployments,statefulsets,replicasets,pods,services,configmaps,secrets,serviceaccounts,"
@@ -22,7 +22,7 @@ def test_uninstall_removes_everything_but_the_crd(release: Release) -> None:
         left = release.kubectl("get", NAMESPACED, "-l", selector, "-o", "name").strip()
         return left == ""
 
-    wait_for(nothing_left, 120, "no object of the release in its namespace")
+    wait_for(nothing_left, 120, "no object of the release in its namespace", ignoring=NOT_YET)
     cluster_scoped = release.cluster.kubectl(
         "get", "clusterroles,clusterrolebindings,clusterkopfpeerings", "-l", selector, "-o", "name"
     )

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ import websockets
 from scoreboard_devstack.servers import ServiceProcess
 
 from tests.integration.helpers import board_and_player
+from tests.support import wait_for_async
 
 ServiceFactory = Callable[..., ServiceProcess]
 
@@ -92,27 +92,26 @@ async def test_a_score_update_is_one_trace_across_api_and_realtime(
         return None
 
     # The exporter writes synchronously at span end; allow a moment for the last spans.
-    deadline = time.monotonic() + 10
-    server = None
-    while (server := request_span()) is None:
-        assert time.monotonic() < deadline, (
-            f"no server span for POST /scores in {api.log_path}:\n"
-            + "\n".join(s["name"] for s in spans_in(api.log_path))
-        )
-        await asyncio.sleep(0.1)
+    server = await wait_for_async(
+        request_span,
+        10,
+        lambda: f"a server span for POST /scores in {api.log_path}:\n"
+        + "\n".join(s["name"] for s in spans_in(api.log_path)),
+        interval=0.1,
+    )
     trace_id = server["context"]["trace_id"]
-    broadcast = None
-    while (broadcast := broadcast_span(trace_id)) is None:
-        assert time.monotonic() < deadline, (
-            f"no realtime.broadcast span in trace {trace_id} in {realtime.log_path}: "
-            + str(
-                [
-                    (s["name"], s["context"]["trace_id"], s.get("parent_id"))
-                    for s in spans_in(realtime.log_path)
-                ]
-            )
-        )
-        await asyncio.sleep(0.1)
+    broadcast = await wait_for_async(
+        lambda: broadcast_span(trace_id),
+        10,
+        lambda: f"a realtime.broadcast span in trace {trace_id} in {realtime.log_path}: "
+        + str(
+            [
+                (s["name"], s["context"]["trace_id"], s.get("parent_id"))
+                for s in spans_in(realtime.log_path)
+            ]
+        ),
+        interval=0.1,
+    )
 
     api_trace = [s for s in spans_in(api.log_path) if s["context"]["trace_id"] == trace_id]
     api_span_ids = {s["context"]["span_id"] for s in api_trace}

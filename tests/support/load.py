@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from tests.support.wait import wait_for
+from tests.support.waits import seconds_until
 
 
 class Player(Protocol):
@@ -179,7 +179,7 @@ class WriteLoad:
 
     def wait_acknowledged(self, count: int, timeout: float = 30.0) -> float:
         """Wait until ``count`` writes are acknowledged; returns the seconds it took."""
-        return wait_for(lambda: len(self.acknowledged) >= count, timeout, f"{count} acks")
+        return seconds_until(lambda: len(self.acknowledged) >= count, timeout, f"{count} acks")
 
     def during(self, start: float, end: float) -> Counter[int | str]:
         """Statuses of the requests that finished between two ``time.monotonic()`` marks."""

@@ -107,11 +107,29 @@ def version_seed() -> int:
 
 
 class Entry(msgspec.Struct, kw_only=True):
+    """One row of a board's standings: the one entry type of every response and message
+    (``GET /top``, around, seasons, the seed routes, the live feed's snapshots).
+
+    A field added here reaches all of them, and realtime's "did the top N change" signature
+    (it encodes whole entries)."""
+
     rank: int
     user_id: str
     username: str
     score: int
     last_updated: datetime
+
+
+def entry_from_member(rank: int, member: bytes | str, score: float, name: Any) -> Entry:
+    """An entry from a sorted-set member, its score and the player's name from the names hash."""
+    micros, user_id = decode_member(member)
+    return Entry(
+        rank=rank,
+        user_id=user_id,
+        username=name.decode() if isinstance(name, bytes) else str(name or user_id),
+        score=decode_score(float(score)),
+        last_updated=from_micros(micros),
+    )
 
 
 class Standing(msgspec.Struct, kw_only=True):
@@ -121,6 +139,15 @@ class Standing(msgspec.Struct, kw_only=True):
     username: str
     total: int
     reached_at: datetime
+
+    def entry(self, rank: int) -> Entry:
+        return Entry(
+            rank=rank,
+            user_id=self.user_id,
+            username=self.username,
+            score=self.total,
+            last_updated=self.reached_at,
+        )
 
 
 class ApplyResult(msgspec.Struct, kw_only=True):
@@ -239,19 +266,10 @@ class BoardStore:
             keys=[keys.rank, keys.names, keys.version, keys.season], args=[limit]
         )
         ranked, total_players, version, season, names = cast(list[Any], reply)
-        entries = []
-        for position, index in enumerate(range(0, len(ranked), 2), 1):
-            micros, user_id = decode_member(ranked[index])
-            name = names[position - 1]
-            entries.append(
-                Entry(
-                    rank=position,
-                    user_id=user_id,
-                    username=name.decode() if isinstance(name, bytes) else str(name or ""),
-                    score=decode_score(float(ranked[index + 1])),
-                    last_updated=from_micros(micros),
-                )
-            )
+        entries = [
+            entry_from_member(position, ranked[index], ranked[index + 1], names[position - 1])
+            for position, index in enumerate(range(0, len(ranked), 2), 1)
+        ]
         return TopSnapshot(
             leaderboard=board,
             season=int(season or 1),

@@ -1,41 +1,222 @@
-"""The public part of a board's policy, as the api writes it to ``sb:{board}:policy``.
+"""A board's policy: the one definition of the ``Leaderboard`` spec (DESIGN §5), its defaults,
+the board-name rule, and the public part other services read from Redis.
 
-The JSON mirrors the Leaderboard CR's spec (camelCase, nested like the CR), plus the board's
-name, generation and current season. Readers (the realtime service) decode it with
-:func:`decode_public_policy`, which ignores unknown members so the api may add fields later.
+Everything that knows about a board's policy derives from this module:
+
+* the api decodes admin PUTs into :class:`BoardSpec` (strict: unknown fields are a 400) and
+  writes :class:`PublicPolicy` to ``sb:{board}:policy``;
+* realtime decodes that JSON with :func:`decode_public_policy` (lenient: unknown members are
+  ignored, so an api that adds a field never breaks an older realtime replica);
+* the operator fills specs from :func:`spec_defaults`;
+* the CRD (``charts/scoreboard/files/crds/``) is hand-written for its descriptions and CEL
+  messages; ``tests/unit/common/test_policy_contract.py`` fails when its fields, defaults,
+  bounds or enums differ from the types below.
+
+Adding a field: add it here (with its default and bounds), to the CRD, and to the code that
+acts on it; the contract test names what is missing.
 """
 
 from __future__ import annotations
 
+import re
+from typing import Annotated, Any, Literal
+
 import msgspec
+from msgspec import Meta
+
+from scoreboard_common.ranking import MAX_TOTAL
+
+# -- board names --------------------------------------------------------------------------
+
+#: A board's name is the Leaderboard's ``metadata.name``: a DNS label.
+BOARD_NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+BOARD_NAME_MAX_LENGTH = 63
+BOARD_NAME_RULE = "board names are 1-63 chars of [a-z0-9-], starting and ending alphanumeric"
+_BOARD_NAME_RE = re.compile(BOARD_NAME_PATTERN)
 
 
-class PublicAccess(msgspec.Struct, kw_only=True, rename="camel"):
+def is_board_name(name: str) -> bool:
+    """Whether ``name`` may name a board (the api, realtime and the CRD share this rule)."""
+    return len(name) <= BOARD_NAME_MAX_LENGTH and _BOARD_NAME_RE.fullmatch(name) is not None
+
+
+BoardName = Annotated[str, Meta(pattern=BOARD_NAME_PATTERN, max_length=BOARD_NAME_MAX_LENGTH)]
+
+# -- the spec ---------------------------------------------------------------------------
+
+ACTION_NAME_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
+
+ActionName = Annotated[str, Meta(pattern=ACTION_NAME_PATTERN, max_length=64)]
+Points = Annotated[int, Meta(ge=1, le=2**31 - 1)]
+BoardSize = Annotated[int, Meta(ge=1, le=100)]  # entries in the live top N
+Writer = Literal["users", "services"]
+OnViolation = Literal["flag", "reject"]
+DeletionPolicy = Literal["Retain", "Delete"]
+
+
+class _Spec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, rename="camel"):
+    pass
+
+
+class RateWindow(_Spec):
+    limit: Annotated[int, Meta(ge=1, le=1_000_000)]
+    window_seconds: Annotated[int, Meta(ge=1, le=86_400)]
+
+
+class RateLimitSpec(_Spec):
+    per_user: RateWindow = msgspec.field(
+        default_factory=lambda: RateWindow(limit=10, window_seconds=60)
+    )
+    per_ip: RateWindow = msgspec.field(
+        name="perIP", default_factory=lambda: RateWindow(limit=100, window_seconds=3600)
+    )
+
+
+class ScoringSpec(_Spec):
+    max_increment: Points = 100
+    actions: dict[ActionName, Points] = msgspec.field(default_factory=dict)
+
+
+class AccessSpec(_Spec):
     public_read: bool = True
     anonymous_live: bool = True
 
 
-class PublicBroadcast(msgspec.Struct, kw_only=True, rename="camel"):
-    min_interval_ms: int = 100
+class SeasonSpec(_Spec):
+    """Optional season resets. The api also accepts a block without ``schedule`` (resets on
+    demand only, with ``keep``); the CRD requires one."""
+
+    schedule: Annotated[str, Meta(max_length=100, pattern=NO_NUL)] | None = None
+    time_zone: Annotated[str, Meta(min_length=1, max_length=64, pattern=NO_NUL)] = "UTC"
+    keep: Annotated[int, Meta(ge=1, le=1000)] = 12
 
 
-class PublicScoring(msgspec.Struct, kw_only=True, rename="camel"):
-    max_increment: int = 100
-    actions: dict[str, int] = msgspec.field(default_factory=dict)
+class FraudSpec(_Spec):
+    max_points_per_minute: Annotated[int, Meta(ge=1, le=MAX_TOTAL)] = 500
+    burst_count: Annotated[int, Meta(ge=2, le=10_000)] = 5
+    burst_window_ms: Annotated[int, Meta(ge=0, le=60_000)] = 50
+    max_replays_per_minute: Annotated[int, Meta(ge=1, le=1_000_000)] = 20
+    on_violation: OnViolation = "flag"
+
+
+class BroadcastSpec(_Spec):
+    min_interval_ms: Annotated[int, Meta(ge=10, le=60_000)] = 100
+
+
+def _default_writers() -> list[Writer]:
+    # DESIGN §5: a board accepts only its players' own scores unless it names `services`.
+    return ["users"]
+
+
+class BoardSpec(_Spec):
+    """The CR spec (DESIGN §5). Unknown fields are refused so typos surface as 400."""
+
+    display_name: Annotated[str, Meta(max_length=100, pattern=NO_NUL)] = ""
+    size: BoardSize = 10
+    scoring: ScoringSpec = msgspec.field(default_factory=ScoringSpec)
+    rate_limit: RateLimitSpec = msgspec.field(default_factory=RateLimitSpec)
+    writers: Annotated[list[Writer], Meta(min_length=1, max_length=2)] = msgspec.field(
+        default_factory=_default_writers
+    )
+    access: AccessSpec = msgspec.field(default_factory=AccessSpec)
+    clock_skew_seconds: Annotated[int, Meta(ge=1, le=86_400)] = 300
+    season: SeasonSpec | None = None
+    fraud: FraudSpec = msgspec.field(default_factory=FraudSpec)
+    broadcast: BroadcastSpec = msgspec.field(default_factory=BroadcastSpec)
+    suspended: bool = False
+    deletion_policy: DeletionPolicy = "Retain"
+
+
+_spec_encoder = msgspec.json.Encoder()
+_spec_decoder = msgspec.json.Decoder(BoardSpec)
+
+
+def decode_spec(raw: bytes | str) -> BoardSpec:
+    return _spec_decoder.decode(raw)
+
+
+def encode_spec(spec: BoardSpec) -> bytes:
+    return _spec_encoder.encode(spec)
+
+
+def spec_defaults() -> dict[str, Any]:
+    """The default spec as camelCase JSON values (``season`` is absent: it has no default)."""
+    defaults: dict[str, Any] = msgspec.to_builtins(BoardSpec())
+    del defaults["season"]
+    return defaults
+
+
+def season_defaults() -> dict[str, Any]:
+    """Defaults of an optional ``season`` block, without its required ``schedule``."""
+    defaults: dict[str, Any] = msgspec.to_builtins(SeasonSpec())
+    del defaults["schedule"]
+    return defaults
+
+
+# -- the public part, as stored in Redis -----------------------------------------------------
+# Lenient subclasses of the spec's own blocks: the same fields and defaults, but unknown members
+# are ignored so readers keep working while an api adds fields.
+
+
+class PublicAccess(AccessSpec, forbid_unknown_fields=False):
+    pass
+
+
+class PublicBroadcast(BroadcastSpec, forbid_unknown_fields=False):
+    pass
+
+
+class PublicScoring(ScoringSpec, forbid_unknown_fields=False):
+    pass
+
+
+_DEFAULT = BoardSpec()
 
 
 class PublicPolicy(msgspec.Struct, kw_only=True, rename="camel"):
+    """What readers other than the api (realtime, the page) know of a board."""
+
     board: str
     display_name: str = ""
-    size: int = 10
+    size: BoardSize = _DEFAULT.size
     generation: int = 0
     season: int = 1
-    suspended: bool = False
+    suspended: bool = _DEFAULT.suspended
     access: PublicAccess = msgspec.field(default_factory=PublicAccess)
     broadcast: PublicBroadcast = msgspec.field(default_factory=PublicBroadcast)
     scoring: PublicScoring = msgspec.field(default_factory=PublicScoring)
-    clock_skew_seconds: int = 300
-    writers: list[str] = msgspec.field(default_factory=lambda: ["users", "services"])
+    clock_skew_seconds: int = _DEFAULT.clock_skew_seconds
+    writers: list[Writer] = msgspec.field(default_factory=_default_writers)
+
+    @property
+    def anonymous_live_allowed(self) -> bool:
+        """Whether clients without a token may watch the board live."""
+        return self.access.public_read and self.access.anonymous_live
+
+    @property
+    def broadcast_interval_seconds(self) -> float:
+        return self.broadcast.min_interval_ms / 1000.0
+
+
+def public_policy(name: str, spec: BoardSpec, generation: int, season: int) -> PublicPolicy:
+    return PublicPolicy(
+        board=name,
+        display_name=spec.display_name or name,
+        size=spec.size,
+        generation=generation,
+        season=season,
+        suspended=spec.suspended,
+        access=PublicAccess(
+            public_read=spec.access.public_read, anonymous_live=spec.access.anonymous_live
+        ),
+        broadcast=PublicBroadcast(min_interval_ms=spec.broadcast.min_interval_ms),
+        scoring=PublicScoring(
+            max_increment=spec.scoring.max_increment, actions=dict(spec.scoring.actions)
+        ),
+        clock_skew_seconds=spec.clock_skew_seconds,
+        writers=list(spec.writers),
+    )
 
 
 _encoder = msgspec.json.Encoder()

@@ -4,7 +4,8 @@ The api receives the spec in camelCase exactly as the CRD defines it (DESIGN §5
 ``generation`` (the CR's ``metadata.generation``). ``deletionPolicy`` is sent too (the api keeps
 it for reference) although only the operator acts on it.
 Defaults come from the CRD's structural schema, so a spec read from the API server is already
-complete; the defaults below only matter for objects created before a default was added.
+complete; the defaults below (``scoreboard_common.policy``, which a unit test keeps equal to
+the CRD's) only matter for objects created before a default was added.
 """
 
 from __future__ import annotations
@@ -13,25 +14,15 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from scoreboard_common.policy import season_defaults, spec_defaults
+
 #: Spec fields the api never sees (none today; kept as the one place to add them).
 OPERATOR_ONLY_FIELDS: frozenset[str] = frozenset()
 
-DEFAULTS: dict[str, Any] = {
-    "size": 10,
-    "scoring": {"maxIncrement": 100, "actions": {}},
-    "rateLimit": {
-        "perUser": {"limit": 10, "windowSeconds": 60},
-        "perIP": {"limit": 100, "windowSeconds": 3600},
-    },
-    "writers": ["users"],
-    "access": {"publicRead": True, "anonymousLive": True},
-    "clockSkewSeconds": 300,
-    "fraud": {"maxPointsPerMinute": 500, "onViolation": "flag"},
-    "broadcast": {"minIntervalMs": 100},
-    "suspended": False,
-    "deletionPolicy": "Retain",
-}
-SEASON_DEFAULTS: dict[str, Any] = {"timeZone": "UTC", "keep": 12}
+#: The spec's defaults, from the one definition the api validates with (``displayName`` is
+#: left out: it defaults to the object's name, set below).
+DEFAULTS: dict[str, Any] = {k: v for k, v in spec_defaults().items() if k != "displayName"}
+SEASON_DEFAULTS: dict[str, Any] = season_defaults()
 
 
 def _merge(defaults: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
@@ -103,14 +94,14 @@ def sorted_if_set(values: list[Any]) -> list[Any]:
 
 
 def drift(stored: Mapping[str, Any] | None, payload: Mapping[str, Any]) -> str | None:
-    """Why the api's copy of the board differs from ``payload``, or ``None`` when it does not.
+    """Why the api's board (its public view, ``GET /api/v1/leaderboards/{name}``) differs from
+    ``payload``, or ``None`` when it does not.
 
-    ``stored`` is the api's board document: ``None`` when the api does not know the board,
-    ``{}`` when it could not be read (nothing to compare). A stored generation lower than the
-    wanted one is drift; a higher one is not (another writer is ahead; see
-    :func:`generation_conflict`). The policy the api reports (its ``policy`` or ``spec``
-    member, or the document itself) is compared field by field; fields the api does not report
-    (e.g. a public view without rate limits) are not compared, and extra fields are ignored.
+    ``stored`` is ``None`` when the api does not know the board, ``{}`` when the view could not
+    be read (nothing to compare). A stored generation lower than the wanted one is drift; a
+    higher one is not (another writer is ahead; see :func:`generation_conflict`). The view's
+    ``policy`` is compared field by field: fields it does not report (e.g. rate limits, which
+    are not public) are not compared, and extra fields are ignored.
     """
     if stored is None:
         return "board missing in the api"
@@ -122,7 +113,11 @@ def drift(stored: Mapping[str, Any] | None, payload: Mapping[str, Any]) -> str |
         return f"api has generation {stored_generation}, want {wanted_generation}"
     if isinstance(stored_generation, int) and stored_generation > wanted_generation:
         return None
-    policy = stored.get("policy") or stored.get("spec") or stored
+    return _policy_drift(stored.get("policy"), payload)
+
+
+def _policy_drift(policy: Any, payload: Mapping[str, Any]) -> str | None:
+    """The first field of ``payload`` that ``policy`` reports with another value."""
     if not isinstance(policy, Mapping):
         return None
     wanted = _normalise({k: v for k, v in payload.items() if k != "generation"})
@@ -131,7 +126,7 @@ def drift(stored: Mapping[str, Any] | None, payload: Mapping[str, Any]) -> str |
             continue
         reported = _normalise(policy.get(key))
         if isinstance(value, Mapping) and not isinstance(reported, Mapping):
-            continue  # a different member of the same name (e.g. the current season id)
+            continue  # a different member of the same name (the current season id)
         if not _contains(reported, value):
             return f"api's {key} differs from the spec"
     return None
@@ -140,15 +135,14 @@ def drift(stored: Mapping[str, Any] | None, payload: Mapping[str, Any]) -> str |
 def generation_conflict(stored: Mapping[str, Any], payload: Mapping[str, Any]) -> str | None:
     """A message when the api kept a newer generation with a different spec (our PUT was not
     applied), e.g. an earlier Leaderboard of the same name left the board with
-    ``deletionPolicy: Retain`` at a higher generation; ``None`` when all is well."""
+    ``deletionPolicy: Retain`` at a higher generation; ``None`` when all is well.
+
+    ``stored`` is the api's answer to the PUT (its board state, with the full ``spec``)."""
     stored_generation = stored.get("generation")
     wanted_generation = int(payload.get("generation", 0))
     if not isinstance(stored_generation, int) or stored_generation <= wanted_generation:
         return None
-    spec = stored.get("spec")
-    if not isinstance(spec, Mapping):
-        return None
-    if drift({**stored, "generation": wanted_generation}, payload) is None:
+    if _policy_drift(stored.get("spec"), payload) is None:
         return None
     return (
         f"the api holds generation {stored_generation} of this board with a different spec and "

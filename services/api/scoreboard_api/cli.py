@@ -62,10 +62,10 @@ def serve(host: str, port: int, workers: int) -> None:
 @click.option("--display-name", default=None)
 def ensure_board(name: str, size: int, display_name: str | None) -> None:
     """Create a board with the default policy if it does not exist (dev bootstrap)."""
-    from scoreboard_api.domain.policy import BOARD_NAME_RE, BoardSpec, encode_spec
+    from scoreboard_common.policy import BOARD_NAME_RULE, BoardSpec, encode_spec, is_board_name
 
-    if not BOARD_NAME_RE.fullmatch(name):
-        raise click.BadParameter("board names are 1-63 chars of [a-z0-9-]", param_hint="NAME")
+    if not is_board_name(name):
+        raise click.BadParameter(BOARD_NAME_RULE, param_hint="NAME")
     spec = BoardSpec(size=size, display_name=display_name or name.capitalize())
     created = asyncio.run(_ensure_board(name, encode_spec(spec)))
     click.echo(f"board {name} {'created' if created else 'already exists'}")

@@ -9,9 +9,10 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
+from scoreboard_common.board_store import Entry
+from scoreboard_common.policy import ACTION_NAME_PATTERN, NO_NUL
 from scoreboard_common.ranking import MAX_TOTAL
 
-from scoreboard_api.domain.policy import ACTION_NAME_PATTERN, NO_NUL
 from scoreboard_api.domain.scoring import ACTION_ID_PATTERN
 
 Username = Annotated[str, Meta(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_.-]{3,32}$")]
@@ -100,25 +101,17 @@ class SeedUpdateResponse(msgspec.Struct, kw_only=True):
     replayed: bool
 
 
-class EntryOut(msgspec.Struct, kw_only=True):
-    rank: int
-    user_id: str
-    username: str
-    score: int
-    last_updated: datetime
-
-
 class TopResponse(msgspec.Struct, kw_only=True):
     leaderboard: str
     season: int
     version: int
     generated_at: datetime
     total_players: int
-    entries: list[EntryOut]
+    entries: list[Entry]
 
 
 class SeedLeaderboardResponse(msgspec.Struct, kw_only=True):
-    leaderboard: list[EntryOut]
+    leaderboard: list[Entry]
     total_players: int
     last_refresh: datetime
 
@@ -137,7 +130,7 @@ class AroundResponse(msgspec.Struct, kw_only=True):
     season: int
     user_id: str
     rank: int
-    entries: list[EntryOut]
+    entries: list[Entry]
 
 
 class BoardSummary(msgspec.Struct, kw_only=True):
@@ -181,7 +174,7 @@ class SeasonsResponse(msgspec.Struct, kw_only=True):
 class SeasonTopResponse(msgspec.Struct, kw_only=True):
     leaderboard: str
     season: int
-    entries: list[EntryOut]
+    entries: list[Entry]
 
 
 class BoardState(msgspec.Struct, kw_only=True):

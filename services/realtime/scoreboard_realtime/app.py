@@ -61,7 +61,6 @@ def create_app(settings: RealtimeSettings | None = None) -> Litestar:
             RedisSnapshotSource(redis),
             RedisPolicySource(redis),
             send_timeout=settings.ws_send_timeout_seconds,
-            default_interval_ms=settings.default_broadcast_interval_ms,
         )
         subscriber = Subscriber(pubsub_redis, hub)
         DEPENDENCY_UP.labels("redis").set(0)

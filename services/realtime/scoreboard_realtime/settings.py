@@ -43,9 +43,3 @@ class RealtimeSettings(CommonSettings):
         description="Proxy addresses (JSON list, or `*`) whose X-Forwarded-For is believed "
         "for the client IP. Empty (the default, like the api's): the socket peer is the client.",
     )
-    default_broadcast_interval_ms: int = Field(
-        100,
-        ge=10,
-        le=60_000,
-        description="Coalescing interval when a board's policy does not set one.",
-    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from scoreboard_devstack.servers import (
 
 from tests.conftest import RedisFactory, migrate, sync_redis
 from tests.integration.api.conftest import make_board, new_action, now_iso, register_user, submit
+from tests.support import wait_for
 
 
 @pytest.fixture
@@ -42,13 +43,6 @@ def own_postgres(scratch: Path) -> Iterator[PostgresServer]:
     server.start()
     yield server
     server.stop()
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def test_redis_down_writes_commit_reads_fall_back_and_state_is_rebuilt(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
@@ -21,6 +20,7 @@ from tests.integration.api.conftest import (
     submit,
 )
 from tests.integration.api.test_scores import psql
+from tests.support import wait_for
 
 
 def test_top_ties_rank_by_who_reached_first_same_as_postgres(
@@ -179,16 +179,20 @@ def test_policy_change_reaches_another_replica_within_a_second(
     other: ServiceProcess = start_api(POLICY_REFRESH_SECONDS="300")
     board = make_board(client, admin_headers)
     with httpx.Client(base_url=other.url, timeout=10) as second:
-        deadline = time.monotonic() + 1.0
-        while submit(second, board, user.headers, 1).status_code != 200:
-            assert time.monotonic() < deadline, "new board not seen by the other replica"
-            time.sleep(0.02)
+        wait_for(
+            lambda: submit(second, board, user.headers, 1).status_code == 200,
+            1.0,
+            "the other replica to see the new board",
+            interval=0.02,
+        )
         put_board(client, admin_headers, board, generation=2, suspended=True)
-        deadline = time.monotonic() + 1.0
-        while (response := submit(second, board, user.headers, 1)).status_code == 200:
-            assert time.monotonic() < deadline, "suspension not seen within a second"
-            time.sleep(0.02)
-        assert response.json()["code"] == "board_suspended"
+        refused = wait_for(
+            lambda: (r := submit(second, board, user.headers, 1)).status_code != 200 and r,
+            1.0,
+            "the other replica to see the suspension within a second",
+            interval=0.02,
+        )
+        assert refused.json()["code"] == "board_suspended"
 
 
 def test_reset_archives_and_is_idempotent(
@@ -299,6 +303,7 @@ def test_ops_endpoints_and_request_ids(client: httpx.Client, api: ServiceProcess
     operation = document["paths"]["/api/v1/leaderboards/{board}/scores"]["post"]
     assert "requestBody" in operation
     assert "429" in operation["responses"]
+    assert operation["operationId"] == "submitScore"
 
 
 def test_one_json_log_line_per_request_without_secrets(
@@ -310,8 +315,11 @@ def test_one_json_log_line_per_request_without_secrets(
         json={"username": user.username, "password": user.password},
         headers={"X-Request-ID": marker},
     )
-    time.sleep(0.2)
-    lines = [line for line in api.log_path.read_text().splitlines() if marker in line]
+    lines = wait_for(
+        lambda: [line for line in api.log_path.read_text().splitlines() if marker in line],
+        10,
+        "the request's log line",
+    )
     assert len(lines) == 1
     record = msgspec.json.decode(lines[0])
     assert record["route"] == "/api/v1/auth/login"
@@ -329,16 +337,15 @@ def test_board_gauges(
     board = make_board(client, admin_headers)
     for points in (3, 11):
         submit(client, board, service_headers, points, user_id=str(uuid.uuid4()))
-    deadline = time.monotonic() + 10
-    while True:
+
+    def gauges_updated() -> bool:
         text = client.get("/metrics").text
-        if (
+        return (
             f'scoreboard_board_players{{board="{board}"}} 2.0' in text
             and f'scoreboard_board_top_score{{board="{board}"}} 11.0' in text
-        ):
-            break
-        assert time.monotonic() < deadline, "board gauges not updated"
-        time.sleep(0.3)
+        )
+
+    wait_for(gauges_updated, 10, "the board gauges", interval=0.3)
 
 
 def test_a_new_owner_restarting_at_generation_one_is_accepted(

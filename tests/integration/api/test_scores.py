@@ -16,10 +16,12 @@ from tests.integration.api.conftest import (
     User,
     make_board,
     new_action,
+    new_board_name,
     now_iso,
     register_user,
     submit,
 )
+from tests.support import wait_for
 
 
 def psql(postgres: PostgresServer, database_url: str, sql: str) -> str:
@@ -143,6 +145,22 @@ def test_other_users_score_needs_service_scope(
     response = submit(client, services_only, user.headers, 1)
     assert response.status_code == 403
     assert response.json()["code"] == "writer_not_allowed"
+
+
+def test_a_board_without_writers_takes_only_its_players_own_scores(
+    client: httpx.Client, admin_headers: dict[str, str], user: User, service_headers: dict[str, str]
+) -> None:
+    """DESIGN §5: ``writers`` defaults to ``[users]``, in the api as in the CRD."""
+    board = new_board_name()
+    created = client.put(
+        f"/api/v1/admin/leaderboards/{board}", json={"generation": 1}, headers=admin_headers
+    )
+    assert created.status_code == 200, created.text
+    assert created.json()["spec"]["writers"] == ["users"]
+    assert submit(client, board, user.headers, 1).status_code == 200
+    refused = submit(client, board, service_headers, 1, user_id=user.user_id)
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "writer_not_allowed"
 
 
 def test_unknown_and_suspended_boards(
@@ -338,12 +356,7 @@ def test_seed_routes(
     assert result.returncode == 0, result.stderr
     # The replica learns about the new board within a second (Pub/Sub notification).
     user = register_user(client)
-    deadline = 50
-    while deadline and client.get("/api/scores/top").status_code == 404:
-        deadline -= 1
-        import time
-
-        time.sleep(0.05)
+    wait_for(lambda: client.get("/api/scores/top").status_code != 404, 10, "the default board")
     body = {"userId": user.user_id, "scoreIncrement": 4}
     headers = {**user.headers, "Idempotency-Key": new_action()}
     first = client.post("/api/scores/update", json=body, headers=headers)

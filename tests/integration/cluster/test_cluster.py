@@ -8,7 +8,6 @@ These tests start clusters of their own, so they run (and mean the same) with or
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -35,6 +34,7 @@ from scoreboard_devstack.servers import RedisClusterServer, ServiceProcess
 
 from tests.integration.api.conftest import OPEN_LIMITS, register_user, submit
 from tests.integration.realtime.conftest import Feed, comparable, metric_value, ws_url
+from tests.support import wait_for_async
 
 ServiceFactory = Callable[..., ServiceProcess]
 
@@ -109,15 +109,8 @@ async def subscribed_node(cluster: RedisClusterServer) -> int:
         found[:] = [i for i, node in enumerate(cluster.nodes) if subscribers(node.port) >= 1]
         return len(found) == 1
 
-    await eventually(check, 10, "realtime's subscription")
+    await wait_for_async(check, 10, "realtime's subscription")
     return found[0]
-
-
-async def eventually(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
 
 
 async def write_like_the_api(store: BoardStore, board: str, user: str, total: int) -> int:
@@ -267,13 +260,13 @@ async def test_api_and_realtime_on_a_cluster_survive_the_subscriber_node_dying(
             reconnects = metric_value(rt, "scoreboard_pubsub_reconnects_total")
             own_cluster.nodes[first].kill()
             # Round-robin: the next seed in the URL.
-            await eventually(
+            await wait_for_async(
                 lambda: subscribers(own_cluster.nodes[second].port) >= 1, 20, "the next seed"
             )
             assert metric_value(rt, "scoreboard_pubsub_reconnects_total") >= reconnects + 1
             own_cluster.nodes[first].start()  # its slots come back (empty: not durable)
-            await eventually(own_cluster._cluster_ok, 20, "cluster state ok")
-            await eventually(
+            await wait_for_async(own_cluster._cluster_ok, 20, "cluster state ok")
+            await wait_for_async(
                 lambda: http.get("/readyz").status_code == 200, 20, "the api to see Redis back"
             )
             answer = submit(http, board, player.headers, 5)

@@ -86,6 +86,7 @@ class Boards:
     ) -> str:
         board = name or f"t-{secrets.token_hex(4)}"
         spec = {
+            "board": board,
             "displayName": board,
             "size": size,
             "access": {"publicRead": True, "anonymousLive": anonymous},
@@ -95,7 +96,7 @@ class Boards:
         return board
 
     async def set_policy(self, board: str, **spec: Any) -> None:
-        await self.redis.set(BoardKeys(board).policy, json.dumps(spec))
+        await self.redis.set(BoardKeys(board).policy, json.dumps({"board": board, **spec}))
         await self.changed(board, "policy")
 
     async def changed(self, board: str, kind: BoardChangeKind) -> None:
@@ -234,14 +235,6 @@ def metric_value(service: ServiceProcess, name: str, **labels: str) -> float:
         if all(f'{k}="{v}"' in series for k, v in labels.items()):
             total += float(value)
     return total
-
-
-async def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture

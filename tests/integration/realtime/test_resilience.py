@@ -21,7 +21,9 @@ from scoreboard_common.events import SCORE_CHANNEL, ScoreChanged, encode_event
 from scoreboard_common.redis_client import create_redis
 from scoreboard_devstack.servers import RedisClusterServer, RedisServer, ServiceProcess
 
-from .conftest import Boards, Feed, comparable, eventually, metric_value, ws_url
+from tests.support import wait_for_async
+
+from .conftest import Boards, Feed, comparable, metric_value, ws_url
 
 ServiceFactory = Callable[..., ServiceProcess]
 
@@ -80,7 +82,9 @@ async def test_a_client_that_stops_reading_never_delays_the_others(
             )
         final = await healthy.wait_for(lambda m, v=version: m["version"] >= v)
         assert comparable(final) == await boards.top(board, 100)
-        await eventually(lambda: metric_value(rt, "scoreboard_ws_connections", board=board) == 1.0)
+        await wait_for_async(
+            lambda: metric_value(rt, "scoreboard_ws_connections", board=board) == 1.0
+        )
         assert healthy.closed is None
     finally:
         stalled.close()
@@ -130,7 +134,7 @@ async def test_pubsub_interruption_resubscribes_and_rereads(
     await redis.aclose()
 
     fresh_redis.stop()  # Redis restarts (with its data, AOF); the Pub/Sub connection breaks
-    await eventually(lambda: httpx.get(f"{service.url}/readyz").status_code == 503)
+    await wait_for_async(lambda: httpx.get(f"{service.url}/readyz").status_code == 503)
     assert metric_value(service, "scoreboard_dependency_up", dependency="redis") == 0.0
     fresh_redis.start()
 
@@ -141,7 +145,7 @@ async def test_pubsub_interruption_resubscribes_and_rereads(
     after = await feed.wait_for(lambda m: m["version"] >= version, timeout=15)
     assert after["version"] > first["version"]
     assert comparable(after) == await boards.top(board, 5)
-    await eventually(lambda: httpx.get(f"{service.url}/readyz").status_code == 200)
+    await wait_for_async(lambda: httpx.get(f"{service.url}/readyz").status_code == 200)
     assert metric_value(service, "scoreboard_pubsub_reconnects_total") >= reconnects + 1
     # And live events flow again.
     version = await boards.score(board, "after", 500)
@@ -183,7 +187,9 @@ async def test_per_ip_connection_limit(
     assert refused.value.response.status_code == 403
     assert metric_value(service, "scoreboard_ws_rejected_total", reason="ip_limit") == 1.0
     await feeds[0].close()
-    await eventually(lambda: metric_value(service, "scoreboard_ws_connections", board=board) == 2)
+    await wait_for_async(
+        lambda: metric_value(service, "scoreboard_ws_connections", board=board) == 2
+    )
     again: Feed = await connect(url)
     await again.wait_for(lambda m: m["type"] == "snapshot")
 
@@ -218,4 +224,4 @@ async def test_broadcast_span_is_a_child_of_the_event_trace(
         text = service.log_path.read_text(errors="replace")
         return f'"trace_id": "0x{trace_id}"' in text and f'"parent_id": "0x{span_id}"' in text
 
-    await eventually(exported)
+    await wait_for_async(exported)

@@ -11,7 +11,7 @@ import msgspec
 import pytest
 from scoreboard_api.domain.errors import ProblemError
 from scoreboard_api.domain.fraud import FraudCounters, evaluate, rejects
-from scoreboard_api.domain.policy import BoardPut, BoardSpec, decode_spec, encode_spec, spec_of
+from scoreboard_api.domain.policy import BoardPut, spec_of
 from scoreboard_api.domain.ratelimit import (
     Limit,
     MemoryLimiter,
@@ -20,7 +20,12 @@ from scoreboard_api.domain.ratelimit import (
     policy_header,
     ratelimit_header,
 )
-from scoreboard_api.domain.scoring import check_clock_skew, resolve_increment
+from scoreboard_api.domain.scoring import (
+    Submission,
+    check_clock_skew,
+    resolve_increment,
+    same_payload,
+)
 from scoreboard_api.domain.tokens import (
     TokenIssuer,
     generate_private_key_pem,
@@ -31,6 +36,7 @@ from scoreboard_api.domain.tokens import (
 from scoreboard_api.http.middleware import client_ip
 from scoreboard_common.auth import jwk_thumbprint
 from scoreboard_common.events import ScoreChanged, decode_event, score_changed_template
+from scoreboard_common.policy import BoardSpec, decode_spec, encode_spec
 
 
 def test_spec_defaults_and_cr_names() -> None:
@@ -205,3 +211,17 @@ def test_score_event_template_round_trip() -> None:
     head, middle, tail = score_changed_template(event)
     decoded = decode_event(head + b"123456789012345" + middle + b"4" + tail)
     assert decoded == msgspec.structs.replace(event, version=123456789012345, rank=4)
+
+
+def test_a_replay_is_the_same_payload_only_with_the_same_fields() -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    first = Submission("a-1", at, "win", None, "u1")
+    stored = ("u1", "win", 10, at)
+    assert same_payload(stored, first, 10)
+    assert not same_payload(stored, first, 11)
+    assert not same_payload(("u2", "win", 10, at), first, 10)
+    later = Submission("a-1", at + timedelta(seconds=1), "win", None, "u1")
+    assert not same_payload(stored, later, 10)
+    # A timestamp the server assigned (seed routes) is not part of the payload.
+    seed = Submission("a-1", at + timedelta(seconds=1), "win", None, "u1", server_timestamp=True)
+    assert same_payload(stored, seed, 10)

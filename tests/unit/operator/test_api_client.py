@@ -133,9 +133,60 @@ async def test_connection_refused_is_unavailable() -> None:
     await api.aclose()
 
 
-def test_stats_accept_camel_and_snake_case() -> None:
+def test_stats_read_the_apis_own_names_only() -> None:
     stats = BoardStats.from_json(
-        {"totalPlayers": 2, "topScore": 9, "currentSeason": "4", "fraudEvents": 1}
+        {"players": 2, "top_score": 9, "season": 4, "fraud_events": 1, "updates_per_minute": 3}
     )
     assert (stats.players, stats.top_score, stats.season, stats.fraud_events) == (2, 9, 4, 1)
+    assert stats.updates_per_minute == 3.0
     assert BoardStats.from_json({"players": True}).players is None
+    other_spellings = {"totalPlayers": 2, "topScore": 9, "currentSeason": 4, "fraudEvents": 1}
+    assert BoardStats.from_json(other_spellings) == BoardStats(raw=other_spellings)
+
+
+def test_stats_fields_are_the_apis_stats_response_fields() -> None:
+    """The operator reads ``GET .../stats`` by the api's names; a rename in the api fails here."""
+    import dataclasses
+
+    from scoreboard_api.schemas import StatsResponse
+
+    read = {f.name for f in dataclasses.fields(BoardStats)} - {"raw"}
+    assert read <= set(StatsResponse.__struct_fields__)
+
+
+async def test_every_call_reports_whether_the_api_answered() -> None:
+    """The operator's api-up gauge is fed here, once, instead of in every handler."""
+    import asyncio
+
+    statuses = iter([200, 404, 503])
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        status = next(statuses)
+        writer.write(
+            f"HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n"
+            f"content-length: 2\r\nconnection: close\r\n\r\n{{}}".encode()
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    heard: list[bool] = []
+    api = AdminApi(f"http://127.0.0.1:{port}", "tok", timeout=5, on_reachable=heard.append)
+    await api.stats("g")
+    with pytest.raises(ApiNotFound):
+        await api.stats("g")
+    with pytest.raises(ApiUnavailable):
+        await api.stats("g")
+    await api.aclose()
+    server.close()
+    await server.wait_closed()
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    down = AdminApi(f"http://127.0.0.1:{closed}", "tok", timeout=2, on_reachable=heard.append)
+    with pytest.raises(ApiUnavailable):
+        await down.stats("g")
+    await down.aclose()
+    assert heard == [True, True, False, False]

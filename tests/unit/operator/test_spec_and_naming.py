@@ -24,7 +24,13 @@ SPEC: dict[str, Any] = {
     "access": {"publicRead": True, "anonymousLive": True},
     "clockSkewSeconds": 300,
     "season": {"schedule": "0 0 * * 1", "timeZone": "UTC", "keep": 12},
-    "fraud": {"maxPointsPerMinute": 500, "onViolation": "flag"},
+    "fraud": {
+        "maxPointsPerMinute": 500,
+        "burstCount": 5,
+        "burstWindowMs": 50,
+        "maxReplaysPerMinute": 20,
+        "onViolation": "flag",
+    },
     "broadcast": {"minIntervalMs": 100},
     "suspended": False,
     "deletionPolicy": "Delete",
@@ -72,13 +78,19 @@ def test_drift_detects_missing_boards_and_older_generations() -> None:
 
 def test_drift_compares_reported_policy_fields_only() -> None:
     payload = board_payload("x", SPEC, 3)
-    stored = {**payload, "createdAt": "2025-01-01T00:00:00Z", "season_id": 1}
+    policy = {**payload, "createdAt": "2025-01-01T00:00:00Z", "season_id": 1}
+    stored = {"generation": 3, "policy": policy}
     assert drift(stored, payload) is None
     changed = {
-        **stored,
-        "rateLimit": {**stored["rateLimit"], "perUser": {"limit": 99, "windowSeconds": 60}},
+        **policy,
+        "rateLimit": {**policy["rateLimit"], "perUser": {"limit": 99, "windowSeconds": 60}},
     }
-    assert drift(changed, payload) == "api's rateLimit differs from the spec"
+    assert (
+        drift({"generation": 3, "policy": changed}, payload)
+        == "api's rateLimit differs from the spec"
+    )
+    # Only the view's policy is compared: the same fields beside it are not a policy.
+    assert drift({"generation": 3, **changed}, payload) is None
     assert drift({"generation": 3, "policy": {"size": 10}}, payload) is None
     assert (
         drift({"generation": 3, "policy": {"size": 11}}, payload)
@@ -86,7 +98,8 @@ def test_drift_compares_reported_policy_fields_only() -> None:
     )
     # Writers are a set.
     two = board_payload("x", {**SPEC, "writers": ["users", "services"]}, 3)
-    assert drift({**two, "writers": ["services", "users"]}, two) is None
+    view = {"generation": 3, "policy": {**two, "writers": ["services", "users"]}}
+    assert drift(view, two) is None
 
 
 def test_oldest_claim_owns_a_name() -> None:

@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 
+import msgspec
 import pytest
 from prometheus_client import REGISTRY
 from scoreboard_common.board_store import Entry, TopSnapshot
 from scoreboard_common.events import BoardChanged, ScoreChanged
+from scoreboard_common.policy import PublicPolicy, decode_public_policy
 from scoreboard_realtime.domain.hub import Hub
 from scoreboard_realtime.domain.messages import Outgoing
-from scoreboard_realtime.domain.policy import BoardPolicy, decode_policy
+
+from tests.support import wait_for_async
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def policy(**spec: object) -> BoardPolicy:
-    base: dict[str, object] = {"size": 3, "broadcast": {"minIntervalMs": 20}}
+def policy(**spec: object) -> PublicPolicy:
+    base: dict[str, object] = {"board": "b", "size": 3, "broadcast": {"minIntervalMs": 20}}
     base.update(spec)
     import msgspec
 
-    return decode_policy(msgspec.json.encode(base))
+    return decode_public_policy(msgspec.json.encode(base))
 
 
 class FakeBoards:
@@ -31,7 +35,7 @@ class FakeBoards:
         self.scores: dict[str, int] = {}
         self.version = 1
         self.reads = 0
-        self.policies: dict[str, BoardPolicy | None] = {"b": policy()}
+        self.policies: dict[str, PublicPolicy | None] = {"b": policy()}
         self.fail = False
         self.override_version: int | None = None
 
@@ -54,7 +58,7 @@ class FakeBoards:
             leaderboard=board, season=1, version=version, total_players=len(ranked), entries=entries
         )
 
-    async def get(self, board: str) -> BoardPolicy | None:
+    async def get(self, board: str) -> PublicPolicy | None:
         return self.policies.get(board)
 
 
@@ -82,18 +86,14 @@ class Sink:
 @pytest.fixture
 async def setup() -> tuple[Hub, FakeBoards]:
     boards = FakeBoards()
-    hub = Hub(boards, boards, send_timeout=0.3, default_interval_ms=20)
+    hub = Hub(boards, boards, send_timeout=0.3)
     hub.start()
     yield hub, boards
     await hub.stop()
 
 
-async def until(predicate: object, timeout: float = 2.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():  # type: ignore[operator]
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.005)
+async def until(predicate: Callable[[], object], timeout: float = 2.0) -> None:
+    await wait_for_async(predicate, timeout, "the hub", interval=0.005)
 
 
 def score_event(user: str, total: int, version: int, board: str = "b") -> ScoreChanged:
@@ -295,21 +295,20 @@ async def test_drain_closes_everyone_with_1001(setup: tuple[Hub, FakeBoards]) ->
     assert hub.draining and hub.connection_count() == 0
 
 
-def test_policy_decoding() -> None:
-    raw = b'{"displayName":"G","size":500,"access":{"publicRead":true,"anonymousLive":false},"broadcast":{"minIntervalMs":1},"extra":1}'
-    parsed = decode_policy(raw)
-    assert parsed.limit == 100 and not parsed.anonymous_allowed
-    assert parsed.interval_seconds(100) == 0.01
-    wrapped = decode_policy(b'{"spec":{"size":5},"generation":3}')
-    assert wrapped.limit == 5 and wrapped.anonymous_allowed
-    assert wrapped.interval_seconds(100) == 0.1
+def test_policy_decoding_ignores_unknown_members_and_refuses_out_of_range() -> None:
+    raw = b'{"board":"g","displayName":"G","size":50,"access":{"publicRead":true,"anonymousLive":false},"broadcast":{"minIntervalMs":10,"later":1},"extra":1}'
+    parsed = decode_public_policy(raw)
+    assert parsed.size == 50 and not parsed.anonymous_live_allowed
+    assert parsed.broadcast_interval_seconds == 0.01
+    for bad in (b'{"board":"g","size":500}', b'{"board":"g","broadcast":{"minIntervalMs":1}}'):
+        with pytest.raises(msgspec.ValidationError):
+            decode_public_policy(bad)
 
 
 def test_policy_written_by_the_api_decodes() -> None:
     from scoreboard_common.policy import (
         PublicAccess,
         PublicBroadcast,
-        PublicPolicy,
         encode_public_policy,
     )
 
@@ -319,10 +318,10 @@ def test_policy_written_by_the_api_decodes() -> None:
         access=PublicAccess(public_read=True, anonymous_live=False),
         broadcast=PublicBroadcast(min_interval_ms=250),
     )
-    parsed = decode_policy(encode_public_policy(written))
-    assert parsed.limit == 25
-    assert not parsed.anonymous_allowed
-    assert parsed.interval_seconds(100) == 0.25
+    parsed = decode_public_policy(encode_public_policy(written))
+    assert parsed.size == 25
+    assert not parsed.anonymous_live_allowed
+    assert parsed.broadcast_interval_seconds == 0.25
 
 
 class DirectFake(Sink):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
+from scoreboard_common.board_store import Entry
 
 from scoreboard_api.adapters.postgres import BoardRow, Database, postgres_errors
 
@@ -264,9 +265,7 @@ async def list_seasons(db: Database, board: str) -> list[SeasonRow]:
     return [SeasonRow(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
 
-async def season_top(
-    db: Database, board: str, season: int, limit: int
-) -> list[tuple[int, str, str, int, datetime]] | None:
+async def season_top(db: Database, board: str, season: int, limit: int) -> list[Entry] | None:
     with postgres_errors():
         async with db.pool.acquire() as connection:
             exists = await connection.fetchval(
@@ -281,4 +280,6 @@ async def season_top(
                 season,
                 limit,
             )
-    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+    return [
+        Entry(rank=r[0], user_id=r[1], username=r[2], score=r[3], last_updated=r[4]) for r in rows
+    ]

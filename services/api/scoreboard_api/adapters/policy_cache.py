@@ -15,10 +15,11 @@ import time
 import msgspec
 from redis.asyncio import Redis
 from scoreboard_common.events import BOARD_CHANNEL, BoardChanged, decode_event
+from scoreboard_common.policy import decode_spec
 
 from scoreboard_api.adapters.postgres import BoardRow, Database
 from scoreboard_api.adapters.redis_side import CONTROL_CHANNEL
-from scoreboard_api.domain.policy import BoardPolicy, decode_spec
+from scoreboard_api.domain.policy import BoardPolicy
 
 log = logging.getLogger("scoreboard.policy")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from scoreboard_api.domain.policy import FraudSpec
+from scoreboard_common.policy import FraudSpec
 
 Rule = Literal["points_per_minute", "timestamp_burst", "replay_storm"]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from scoreboard_common.policy import BoardSpec
+
 from scoreboard_api.domain.errors import ProblemError, validation_error
-from scoreboard_api.domain.policy import BoardSpec
 
 ACTION_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,100}$"
 
@@ -62,11 +63,14 @@ def check_clock_skew(spec: BoardSpec, timestamp: datetime, now: datetime) -> Non
 def same_payload(
     stored: tuple[str, str | None, int, datetime], submission: Submission, increment: int
 ) -> bool:
-    """Whether a replayed action_id carries the payload it was first accepted with."""
+    """Whether a replayed action_id carries the payload it was first accepted with.
+
+    ``stored`` is ``(user_id, action, increment, client timestamp)`` of the first submission.
+    A timestamp the server assigned (seed routes without one) is not part of the payload."""
     user_id, action, stored_increment, stored_ts = stored
     return (
         user_id == submission.user_id
         and action == submission.action
         and stored_increment == increment
-        and stored_ts == submission.timestamp
+        and (submission.server_timestamp or stored_ts == submission.timestamp)
     )

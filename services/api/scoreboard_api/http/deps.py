@@ -7,9 +7,10 @@ from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request, Response
+from scoreboard_common.policy import is_board_name
 
 from scoreboard_api.domain.errors import ProblemError, validation_error
-from scoreboard_api.domain.policy import BOARD_NAME_RE, BoardPolicy
+from scoreboard_api.domain.policy import BoardPolicy
 from scoreboard_api.services.auth import Caller
 from scoreboard_api.services.container import Container
 
@@ -59,7 +60,7 @@ async def decode_body(request: AnyRequest, kind: type[T]) -> T:
 
 
 def check_board_name(board: str) -> None:
-    if len(board) > 63 or not BOARD_NAME_RE.fullmatch(board):
+    if not is_board_name(board):
         raise ProblemError(404, "board_not_found", "no leaderboard has this name")
 
 

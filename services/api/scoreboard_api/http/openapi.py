@@ -14,8 +14,8 @@ import msgspec
 from litestar import Request
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.plugins import JsonRenderPlugin
+from scoreboard_common.policy import BOARD_NAME_MAX_LENGTH, BOARD_NAME_PATTERN
 
-from scoreboard_api.domain.policy import BOARD_NAME_PATTERN
 from scoreboard_api.schemas import Problem
 
 _PARAM_RE = re.compile(r"\{(\w+):[^}]+\}")
@@ -52,7 +52,9 @@ def _tidy_parameter(parameter: dict[str, Any]) -> None:
             schema.pop("oneOf")
             schema.update(kinds[0])
     if parameter.get("in") == "path" and parameter.get("name") == "board":
-        schema.update({"type": "string", "pattern": BOARD_NAME_PATTERN, "maxLength": 63})
+        schema.update(
+            {"type": "string", "pattern": BOARD_NAME_PATTERN, "maxLength": BOARD_NAME_MAX_LENGTH}
+        )
 
 
 class ScoreboardOpenAPI(JsonRenderPlugin):

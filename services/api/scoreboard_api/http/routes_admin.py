@@ -9,9 +9,10 @@ from litestar import delete, get, post, put
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from scoreboard_common.auth import SCOPE_ADMIN
+from scoreboard_common.policy import BOARD_NAME_RULE, is_board_name
 
 from scoreboard_api.domain.errors import ProblemError, validation_error
-from scoreboard_api.domain.policy import BOARD_NAME_RE, BoardPut
+from scoreboard_api.domain.policy import BoardPut
 from scoreboard_api.http.deps import (
     AnyRequest,
     check_board_name,
@@ -36,20 +37,30 @@ TAGS = ["admin"]
 BOARD = "/api/v1/admin/leaderboards/{board:str}"
 
 
-@put(BOARD, status_code=HTTP_200_OK, tags=TAGS, opt={"body": BoardPut, "auth": True})
+@put(
+    BOARD,
+    status_code=HTTP_200_OK,
+    tags=TAGS,
+    operation_id="putLeaderboard",
+    opt={"body": BoardPut, "auth": True},
+)
 async def put_board(request: AnyRequest, board: str) -> BoardState:
     """Create or update a board from the Leaderboard CR's spec plus its `generation`. A PUT
     with a lower generation than stored changes nothing and returns the stored state."""
     await require_scope(request, SCOPE_ADMIN)
-    if len(board) > 63 or not BOARD_NAME_RE.fullmatch(board):
-        raise validation_error(
-            "board names are 1-63 chars of [a-z0-9-], starting and ending alphanumeric"
-        )
+    if not is_board_name(board):
+        raise validation_error(BOARD_NAME_RULE)
     body = await decode_body(request, BoardPut)
     return await admin.put_board(container_of(request), board, body)
 
 
-@delete(BOARD, status_code=HTTP_204_NO_CONTENT, tags=TAGS, opt={"auth": True})
+@delete(
+    BOARD,
+    status_code=HTTP_204_NO_CONTENT,
+    tags=TAGS,
+    operation_id="deleteLeaderboard",
+    opt={"auth": True},
+)
 async def delete_board(
     request: AnyRequest,
     board: str,
@@ -64,7 +75,11 @@ async def delete_board(
 
 
 @post(
-    f"{BOARD}/reset", status_code=HTTP_200_OK, tags=TAGS, opt={"body": ResetRequest, "auth": True}
+    f"{BOARD}/reset",
+    status_code=HTTP_200_OK,
+    tags=TAGS,
+    operation_id="resetLeaderboard",
+    opt={"body": ResetRequest, "auth": True},
 )
 async def reset_board(request: AnyRequest, board: str) -> ResetResponse:
     """Archive the season and start `season`; a season not after the current one is a no-op."""
@@ -74,7 +89,7 @@ async def reset_board(request: AnyRequest, board: str) -> ResetResponse:
     return await admin.reset_board(container_of(request), board, body.season)
 
 
-@get(f"{BOARD}/stats", tags=TAGS, opt={"auth": True})
+@get(f"{BOARD}/stats", tags=TAGS, operation_id="getLeaderboardStats", opt={"auth": True})
 async def board_stats(request: AnyRequest, board: str) -> StatsResponse:
     """Players, top score, updates per minute, fraud events, season, generation."""
     await require_scope(request, SCOPE_ADMIN)
@@ -86,6 +101,7 @@ async def board_stats(request: AnyRequest, board: str) -> StatsResponse:
     f"{BOARD}/players/{{user_id:uuid}}/void",
     status_code=HTTP_200_OK,
     tags=TAGS,
+    operation_id="voidPlayer",
     opt={"body": VoidRequest, "auth": True},
 )
 async def void_player(request: AnyRequest, board: str, user_id: uuid.UUID) -> VoidResponse:
@@ -109,6 +125,7 @@ async def void_player(request: AnyRequest, board: str, user_id: uuid.UUID) -> Vo
     "/api/v1/admin/users/{user_id:uuid}",
     status_code=HTTP_200_OK,
     tags=TAGS,
+    operation_id="putUser",
     opt={"body": UserStateRequest, "auth": True},
 )
 async def put_user(request: AnyRequest, user_id: uuid.UUID) -> UserStateResponse:

@@ -59,7 +59,11 @@ async def _throttle(request: AnyRequest) -> None:
 
 
 @post(
-    "/api/v1/auth/register", status_code=HTTP_201_CREATED, tags=TAGS, opt={"body": RegisterRequest}
+    "/api/v1/auth/register",
+    status_code=HTTP_201_CREATED,
+    tags=TAGS,
+    operation_id="register",
+    opt={"body": RegisterRequest},
 )
 async def register(request: AnyRequest) -> RegisterResponse:
     """Create a user account."""
@@ -68,7 +72,13 @@ async def register(request: AnyRequest) -> RegisterResponse:
     return await identity.register(container_of(request), body.username, body.password)
 
 
-@post("/api/v1/auth/login", status_code=HTTP_200_OK, tags=TAGS, opt={"body": LoginRequest})
+@post(
+    "/api/v1/auth/login",
+    status_code=HTTP_200_OK,
+    tags=TAGS,
+    operation_id="login",
+    opt={"body": LoginRequest},
+)
 async def login(request: AnyRequest) -> TokenResponse:
     """Exchange a username and password for an access and a refresh token."""
     await _throttle(request)
@@ -76,7 +86,13 @@ async def login(request: AnyRequest) -> TokenResponse:
     return await identity.login(container_of(request), body.username, body.password)
 
 
-@post("/api/v1/auth/refresh", status_code=HTTP_200_OK, tags=TAGS, opt={"body": RefreshRequest})
+@post(
+    "/api/v1/auth/refresh",
+    status_code=HTTP_200_OK,
+    tags=TAGS,
+    operation_id="refreshTokens",
+    opt={"body": RefreshRequest},
+)
 async def refresh(request: AnyRequest) -> TokenResponse:
     """Rotate a refresh token; reusing a rotated one revokes its whole family."""
     await _throttle(request)
@@ -85,7 +101,11 @@ async def refresh(request: AnyRequest) -> TokenResponse:
 
 
 @post(
-    "/api/v1/auth/logout", status_code=HTTP_204_NO_CONTENT, tags=TAGS, opt={"body": RefreshRequest}
+    "/api/v1/auth/logout",
+    status_code=HTTP_204_NO_CONTENT,
+    tags=TAGS,
+    operation_id="logout",
+    opt={"body": RefreshRequest},
 )
 async def logout(request: AnyRequest) -> None:
     """Revoke a refresh token's family."""
@@ -93,7 +113,7 @@ async def logout(request: AnyRequest) -> None:
     await identity.logout(container_of(request), body.refresh_token)
 
 
-@get("/.well-known/jwks.json", tags=TAGS, cache_control=None)
+@get("/.well-known/jwks.json", tags=TAGS, operation_id="getJwks", cache_control=None)
 async def jwks(request: AnyRequest) -> Response[dict[str, Any]]:
     """Public keys that verify this api's access tokens."""
     issuer = container_of(request).issuer

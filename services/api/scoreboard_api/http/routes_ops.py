@@ -12,13 +12,13 @@ from scoreboard_api.schemas import HealthResponse
 TAGS = ["operations"]
 
 
-@get("/healthz", tags=TAGS)
+@get("/healthz", tags=TAGS, operation_id="getHealth")
 async def healthz() -> HealthResponse:
     """The process is alive."""
     return HealthResponse(status="ok")
 
 
-@get("/readyz", tags=TAGS)
+@get("/readyz", tags=TAGS, operation_id="getReadiness")
 async def readyz(request: AnyRequest) -> Response[HealthResponse]:
     """PostgreSQL and Redis are reachable (503 names the missing one)."""
     container = container_of(request)
@@ -41,7 +41,7 @@ async def readyz(request: AnyRequest) -> Response[HealthResponse]:
     )
 
 
-@get("/metrics", tags=TAGS, media_type="text/plain")
+@get("/metrics", tags=TAGS, operation_id="getMetrics", media_type="text/plain")
 async def metrics() -> Response[bytes]:
     """Prometheus exposition."""
     payload, content_type = metrics_payload()

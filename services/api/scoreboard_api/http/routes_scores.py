@@ -41,7 +41,13 @@ _encoder = msgspec.json.Encoder()
 JSON = "application/json"
 
 
-@post(f"{BOARD}/scores", status_code=200, tags=TAGS, opt={"body": ScoreSubmission, "auth": True})
+@post(
+    f"{BOARD}/scores",
+    status_code=200,
+    tags=TAGS,
+    operation_id="submitScore",
+    opt={"body": ScoreSubmission, "auth": True},
+)
 async def submit_score(request: AnyRequest, board: str) -> Response[SubmitResponse]:
     """Submit a completed action; idempotent per `action_id`."""
     container = container_of(request)
@@ -79,13 +85,13 @@ async def submit_score(request: AnyRequest, board: str) -> Response[SubmitRespon
     )
 
 
-@get("/api/v1/leaderboards", tags=TAGS)
+@get("/api/v1/leaderboards", tags=TAGS, operation_id="listLeaderboards")
 async def list_boards(request: AnyRequest) -> BoardsResponse:
     """All leaderboards with display name, size and players."""
     return await reads.list_boards(container_of(request))
 
 
-@get(BOARD, tags=TAGS)
+@get(BOARD, tags=TAGS, operation_id="getLeaderboard")
 async def board_detail(request: AnyRequest, board: str) -> BoardDetail:
     """A leaderboard with its public policy."""
     check_board_name(board)
@@ -94,7 +100,7 @@ async def board_detail(request: AnyRequest, board: str) -> BoardDetail:
     return await reads.board_detail(container, board)
 
 
-@get(f"{BOARD}/top", tags=TAGS)
+@get(f"{BOARD}/top", tags=TAGS, operation_id="getTop")
 async def top(
     request: AnyRequest,
     board: str,
@@ -108,7 +114,7 @@ async def top(
     return json_bytes(body)
 
 
-@get(f"{BOARD}/players/{{user_id:uuid}}", tags=TAGS)
+@get(f"{BOARD}/players/{{user_id:uuid}}", tags=TAGS, operation_id="getPlayer")
 async def player(request: AnyRequest, board: str, user_id: uuid.UUID) -> PlayerResponse:
     """A player's rank and score."""
     check_board_name(board)
@@ -117,7 +123,7 @@ async def player(request: AnyRequest, board: str, user_id: uuid.UUID) -> PlayerR
     return await reads.player(container, board, str(user_id))
 
 
-@get(f"{BOARD}/players/{{user_id:uuid}}/around", tags=TAGS)
+@get(f"{BOARD}/players/{{user_id:uuid}}/around", tags=TAGS, operation_id="getPlayersAround")
 async def around(
     request: AnyRequest,
     board: str,
@@ -131,7 +137,7 @@ async def around(
     return await reads.around(container, board, str(user_id), radius)
 
 
-@get(f"{BOARD}/me", tags=TAGS, opt={"auth": True})
+@get(f"{BOARD}/me", tags=TAGS, operation_id="getMyStanding", opt={"auth": True})
 async def me(request: AnyRequest, board: str) -> PlayerResponse:
     """The caller's own rank and score."""
     caller = await authenticate(request)
@@ -139,7 +145,7 @@ async def me(request: AnyRequest, board: str) -> PlayerResponse:
     return await reads.player(container_of(request), board, caller.user_id)
 
 
-@get(f"{BOARD}/seasons", tags=TAGS)
+@get(f"{BOARD}/seasons", tags=TAGS, operation_id="listSeasons")
 async def seasons(request: AnyRequest, board: str) -> SeasonsResponse:
     """The current season and the archived ones."""
     check_board_name(board)
@@ -148,7 +154,7 @@ async def seasons(request: AnyRequest, board: str) -> SeasonsResponse:
     return await reads.seasons(container, board)
 
 
-@get(f"{BOARD}/seasons/{{season:int}}/top", tags=TAGS)
+@get(f"{BOARD}/seasons/{{season:int}}/top", tags=TAGS, operation_id="getSeasonTop")
 async def season_top(
     request: AnyRequest,
     board: str,

@@ -40,7 +40,11 @@ _encoder = msgspec.json.Encoder()
 
 
 @post(
-    "/api/scores/update", status_code=200, tags=TAGS, opt={"body": SeedUpdateRequest, "auth": True}
+    "/api/scores/update",
+    status_code=200,
+    tags=TAGS,
+    operation_id="seedUpdateScore",
+    opt={"body": SeedUpdateRequest, "auth": True},
 )
 async def seed_update(request: AnyRequest) -> Response[SeedUpdateResponse]:
     """Add `scoreIncrement` to `userId` on the `default` board. Send an `Idempotency-Key`
@@ -83,7 +87,7 @@ async def seed_update(request: AnyRequest) -> Response[SeedUpdateResponse]:
     )
 
 
-@get("/api/scores/leaderboard", tags=TAGS)
+@get("/api/scores/leaderboard", tags=TAGS, operation_id="seedGetLeaderboard")
 async def seed_leaderboard(request: AnyRequest) -> SeedLeaderboardResponse:
     """Top N of the `default` board in the seed's shape."""
     container = container_of(request)
@@ -96,7 +100,7 @@ async def seed_leaderboard(request: AnyRequest) -> SeedLeaderboardResponse:
     )
 
 
-@get("/api/scores/top", tags=TAGS)
+@get("/api/scores/top", tags=TAGS, operation_id="seedGetTop")
 async def seed_top(
     request: AnyRequest,
     limit: Annotated[int | None, Parameter(ge=1, le=100, required=False)] = None,
@@ -107,7 +111,7 @@ async def seed_top(
     return json_bytes(await reads.top_bytes(container, DEFAULT_BOARD, limit))
 
 
-@get("/api/scores/user/{user_id:uuid}", tags=TAGS)
+@get("/api/scores/user/{user_id:uuid}", tags=TAGS, operation_id="seedGetUser")
 async def seed_user(request: AnyRequest, user_id: uuid.UUID) -> PlayerResponse:
     """A player's rank and score on the `default` board."""
     container = container_of(request)

@@ -8,19 +8,13 @@ from datetime import UTC, datetime
 
 import msgspec
 from scoreboard_common.events import BoardChanged, BoardChangeKind
+from scoreboard_common.policy import BoardSpec, decode_spec, encode_spec, public_policy
 from scoreboard_common.telemetry import current_traceparent
 
 from scoreboard_api.adapters import pg_boards
 from scoreboard_api.adapters.postgres import BoardRow
 from scoreboard_api.domain.errors import ProblemError, board_not_found
-from scoreboard_api.domain.policy import (
-    BoardPut,
-    BoardSpec,
-    decode_spec,
-    encode_spec,
-    public_policy,
-    spec_of,
-)
+from scoreboard_api.domain.policy import BoardPut, spec_of
 from scoreboard_api.schemas import BoardState, ResetResponse, StatsResponse, VoidResponse
 from scoreboard_api.services.container import Container
 from scoreboard_api.services.reads import board_numbers

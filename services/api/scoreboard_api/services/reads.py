@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import msgspec
+from scoreboard_common.board_store import entry_from_member
 from scoreboard_common.keys import BoardKeys
-from scoreboard_common.ranking import decode_member, decode_score, from_micros
+from scoreboard_common.ranking import decode_member, decode_score
 
 from scoreboard_api.adapters import pg_boards
 from scoreboard_api.domain.errors import ProblemError
@@ -20,7 +21,6 @@ from scoreboard_api.schemas import (
     BoardDetail,
     BoardsResponse,
     BoardSummary,
-    EntryOut,
     PlayerResponse,
     SeasonOut,
     SeasonsResponse,
@@ -79,16 +79,7 @@ async def _top_from_redis(container: Container, policy: BoardPolicy, limit: int)
             version=snapshot.version,
             generated_at=datetime.now(UTC),
             total_players=snapshot.total_players,
-            entries=[
-                EntryOut(
-                    rank=e.rank,
-                    user_id=e.user_id,
-                    username=e.username,
-                    score=e.score,
-                    last_updated=e.last_updated,
-                )
-                for e in snapshot.entries
-            ],
+            entries=snapshot.entries,
         )
     )
     if snapshot.version:
@@ -112,16 +103,7 @@ async def _top_from_postgres(container: Container, policy: BoardPolicy, limit: i
             version=cached[0] if cached else 0,
             generated_at=datetime.now(UTC),
             total_players=players,
-            entries=[
-                EntryOut(
-                    rank=i,
-                    user_id=s.user_id,
-                    username=s.username,
-                    score=s.total,
-                    last_updated=s.reached_at,
-                )
-                for i, s in enumerate(rows, 1)
-            ],
+            entries=[s.entry(i) for i, s in enumerate(rows, 1)],
         )
     )
 
@@ -176,16 +158,7 @@ async def around(container: Container, board: str, user_id: str, radius: int) ->
         season=policy.season,
         user_id=user_id,
         rank=rank,
-        entries=[
-            EntryOut(
-                rank=start + i,
-                user_id=s.user_id,
-                username=s.username,
-                score=s.total,
-                last_updated=s.reached_at,
-            )
-            for i, s in enumerate(rows, 1)
-        ],
+        entries=[s.entry(start + i) for i, s in enumerate(rows, 1)],
     )
 
 
@@ -205,18 +178,10 @@ async def _around_redis(
     )
     ids = [decode_member(member)[1] for member, _ in ranked]
     names: list[Any] = await cast(Any, container.redis.hmget(keys.names, ids)) if ids else []
-    entries = []
-    for offset, ((member, score), name) in enumerate(zip(ranked, names, strict=True)):
-        micros, uid = decode_member(member)
-        entries.append(
-            EntryOut(
-                rank=start + offset + 1,
-                user_id=uid,
-                username=name.decode() if isinstance(name, bytes) else str(name or uid),
-                score=decode_score(score),
-                last_updated=from_micros(micros),
-            )
-        )
+    entries = [
+        entry_from_member(start + offset, member, score, name)
+        for offset, ((member, score), name) in enumerate(zip(ranked, names, strict=True), 1)
+    ]
     return AroundResponse(
         leaderboard=board, season=policy.season, user_id=user_id, rank=rank, entries=entries
     )
@@ -314,11 +279,4 @@ async def season_top(
     rows = await pg_boards.season_top(container.db, board, season, limit or policy.spec.size)
     if rows is None:
         raise ProblemError(404, "season_not_found", f"season {season} is not archived")
-    return SeasonTopResponse(
-        leaderboard=board,
-        season=season,
-        entries=[
-            EntryOut(rank=r[0], user_id=r[1], username=r[2], score=r[3], last_updated=r[4])
-            for r in rows
-        ],
-    )
+    return SeasonTopResponse(leaderboard=board, season=season, entries=rows)

@@ -28,7 +28,12 @@ from scoreboard_api.domain.ratelimit import (
     policy_header,
     ratelimit_header,
 )
-from scoreboard_api.domain.scoring import Submission, check_clock_skew, resolve_increment
+from scoreboard_api.domain.scoring import (
+    Submission,
+    check_clock_skew,
+    resolve_increment,
+    same_payload,
+)
 from scoreboard_api.metrics import (
     FRAUD_HITS,
     RATE_LIMITED,
@@ -249,12 +254,8 @@ async def _replay(
     request_id: str | None,
 ) -> WriteOutcome:
     board = policy.name
-    same = (
-        result.user_id == target
-        and result.action == submission.action
-        and result.increment == increment
-        and (submission.server_timestamp or result.client_ts == submission.timestamp)
-    )
+    stored = (result.user_id, result.action, result.increment, result.client_ts)
+    same = same_payload(stored, submission, increment)
     replays = await _adjust(container, board, target, refund=increment, replay=True)
     if not same:
         raise ProblemError(

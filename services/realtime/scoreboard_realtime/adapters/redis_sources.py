@@ -10,8 +10,7 @@ from redis.asyncio import Redis
 from scoreboard_common.board_store import BoardStore, TopSnapshot
 from scoreboard_common.keys import BoardKeys
 from scoreboard_common.metrics import DEPENDENCY_ERRORS
-
-from scoreboard_realtime.domain.policy import BoardPolicy, decode_policy
+from scoreboard_common.policy import PublicPolicy, decode_public_policy
 
 log = logging.getLogger("scoreboard.realtime.redis")
 
@@ -32,7 +31,7 @@ class RedisPolicySource:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
 
-    async def get(self, board: str) -> BoardPolicy | None:
+    async def get(self, board: str) -> PublicPolicy | None:
         """The board's policy, or None when the board does not exist."""
         try:
             raw = await self.redis.get(BoardKeys(board).policy)
@@ -42,7 +41,7 @@ class RedisPolicySource:
         if raw is None:
             return None
         try:
-            return decode_policy(raw)
+            return decode_public_policy(raw)
         except (msgspec.DecodeError, msgspec.ValidationError) as error:
             log.error("unreadable board policy", extra={"board": board, "error": str(error)})
-            return BoardPolicy()
+            return PublicPolicy(board=board)

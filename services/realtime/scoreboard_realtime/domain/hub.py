@@ -34,6 +34,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Link
 from scoreboard_common.board_store import TopSnapshot
 from scoreboard_common.events import BoardChanged, Event, ScoreChanged
+from scoreboard_common.policy import PublicPolicy
 from scoreboard_common.telemetry import context_from_traceparent
 
 from scoreboard_realtime import metrics
@@ -44,7 +45,6 @@ from scoreboard_realtime.domain.messages import (
     encode_snapshot,
     top_signature,
 )
-from scoreboard_realtime.domain.policy import BoardPolicy
 
 log = logging.getLogger("scoreboard.realtime.hub")
 tracer = trace.get_tracer("scoreboard.realtime")
@@ -84,7 +84,7 @@ class SnapshotSource(Protocol):
 
 
 class PolicySource(Protocol):
-    async def get(self, board: str) -> BoardPolicy | None: ...
+    async def get(self, board: str) -> PublicPolicy | None: ...
 
 
 class Client:
@@ -277,7 +277,7 @@ Clock = Callable[[], float]
 class BoardChannel:
     """All clients of one board in this process, and the board's coalescing loop."""
 
-    def __init__(self, hub: Hub, board: str, policy: BoardPolicy) -> None:
+    def __init__(self, hub: Hub, board: str, policy: PublicPolicy) -> None:
         self.hub = hub
         self.board = board
         self.policy = policy
@@ -308,7 +308,7 @@ class BoardChannel:
 
     @property
     def interval(self) -> float:
-        return self.policy.interval_seconds(self.hub.default_interval_ms)
+        return self.policy.broadcast_interval_seconds
 
     def count_sent(self, kind: str) -> None:
         self._sent[kind].inc()
@@ -395,7 +395,7 @@ class BoardChannel:
             ) as span:
                 try:
                     self.reads += 1
-                    snapshot = await self.hub.snapshots.top(self.board, self.policy.limit)
+                    snapshot = await self.hub.snapshots.top(self.board, self.policy.size)
                 except Exception as error:
                     log.warning(
                         "snapshot read failed", extra={"board": self.board, "error": repr(error)}
@@ -468,13 +468,11 @@ class Hub:
         policies: PolicySource,
         *,
         send_timeout: float = 10.0,
-        default_interval_ms: int = 100,
         clock: Clock = time.monotonic,
     ) -> None:
         self.snapshots = snapshots
         self.policies = policies
         self.send_timeout = send_timeout
-        self.default_interval_ms = default_interval_ms
         self.clock = clock
         self.channels: dict[str, BoardChannel] = {}
         self.draining = False
@@ -519,14 +517,14 @@ class Hub:
 
     # connections -----------------------------------------------------------------------
 
-    async def policy_for(self, board: str) -> BoardPolicy | None:
+    async def policy_for(self, board: str) -> PublicPolicy | None:
         channel = self.channels.get(board)
         if channel is not None:
             return channel.policy
         return await self.policies.get(board)
 
     def register(
-        self, board: str, policy: BoardPolicy, user_id: str | None, sink: ClientSink
+        self, board: str, policy: PublicPolicy, user_id: str | None, sink: ClientSink
     ) -> Client:
         channel = self.channels.get(board)
         if channel is None:
@@ -623,10 +621,10 @@ class Hub:
             channel.close_clients(CLOSE_UNKNOWN_BOARD, "board deleted")
             return
         old, channel.policy = channel.policy, policy
-        if not policy.anonymous_allowed:
+        if not policy.anonymous_live_allowed:
             anonymous = [c for c in channel.clients if c.user_id is None]
             channel.close_clients(CLOSE_FORBIDDEN, "sign-in required on this board", anonymous)
-        if policy.limit != old.limit:
+        if policy.size != old.size:
             channel.invalidate()
             channel.mark_dirty(None)
 

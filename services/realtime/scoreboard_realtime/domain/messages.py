@@ -59,13 +59,9 @@ class Outgoing:
 
 
 def top_signature(snapshot: TopSnapshot) -> bytes:
-    """What decides whether a broadcast is needed: the season and the visible entries."""
-    return _encoder.encode(
-        (
-            snapshot.season,
-            [(e.user_id, e.username, e.score) for e in snapshot.entries],
-        )
-    )
+    """What decides whether a broadcast is needed: the season and the visible entries, whole
+    (every field of ``Entry``, so a field added there is broadcast when it changes)."""
+    return _encoder.encode((snapshot.season, snapshot.entries))
 
 
 def encode_snapshot(snapshot: TopSnapshot, generated_at: datetime | None = None) -> Outgoing:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from typing import Any
 
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.types import WebSocketCloseEvent, WebSocketSendEvent
 from scoreboard_common.auth import AuthError
+from scoreboard_common.policy import is_board_name
 
 from scoreboard_realtime import metrics
 from scoreboard_realtime.domain.hub import (
@@ -31,7 +31,6 @@ from scoreboard_realtime.http.direct import FrameWriter
 from scoreboard_realtime.http.runtime import Runtime
 
 log = logging.getLogger("scoreboard.realtime.ws")
-BOARD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 BEARER_PROTOCOL = "bearer"
 DEFAULT_BOARD = "default"
 
@@ -100,7 +99,7 @@ async def serve_live(socket: WebSocket[Any, Any, Any], board: str) -> None:
 async def _serve_admitted(socket: WebSocket[Any, Any, Any], runtime: Runtime, board: str) -> None:
     hub = runtime.hub
     token, subprotocol = token_from(socket)
-    if not BOARD_NAME.match(board):
+    if not is_board_name(board):
         await _refuse(socket, subprotocol, CLOSE_UNKNOWN_BOARD, "unknown board", "unknown_board")
         return
     user_id: str | None = None
@@ -130,7 +129,7 @@ async def _serve_admitted(socket: WebSocket[Any, Any, Any], runtime: Runtime, bo
     if policy is None:
         await _refuse(socket, subprotocol, CLOSE_UNKNOWN_BOARD, "unknown board", "unknown_board")
         return
-    if user_id is None and not policy.anonymous_allowed:
+    if user_id is None and not policy.anonymous_live_allowed:
         await _refuse(
             socket,
             subprotocol,

@@ -1,0 +1,31 @@
+"""tests.support.wait_for: returns the first truthy value, fails naming what it waited for."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import wait_for, wait_for_async
+
+
+def test_returns_the_first_truthy_value() -> None:
+    values = iter([None, 0, "", "ready"])
+    assert wait_for(lambda: next(values), interval=0) == "ready"
+
+
+def test_a_condition_that_never_holds_fails_with_its_name_and_last_value() -> None:
+    queue = [1, 2, 3]
+    with pytest.raises(AssertionError, match=r"waiting for the queue to drain \(last: False\)"):
+        wait_for(lambda: len(queue) == 0, 0, "the queue to drain")
+
+
+async def test_async_predicates_are_awaited() -> None:
+    values = iter([False, False, {"span": 1}])
+
+    async def check() -> object:
+        return next(values)
+
+    assert await wait_for_async(check, interval=0) == {"span": 1}
+    plain = iter([0, 7])
+    assert await wait_for_async(lambda: next(plain), interval=0) == 7
+    with pytest.raises(AssertionError, match="waiting for the broadcast"):
+        await wait_for_async(lambda: None, 0, "the broadcast")

@@ -2,8 +2,8 @@
 # Local cluster with everything: kind + ingress-nginx + images + the chart (bundled databases).
 #   bash scripts/kind-up.sh            # create (or reuse) the cluster, build, load, install
 #   KIND_CLUSTER=scoreboard TAG=dev RELEASE=sb NAMESPACE=scoreboard bash scripts/kind-up.sh
-# Needs: docker (with a running engine), kind, kubectl, helm. Nothing here runs in CI (no
-# Docker engine there); the chart itself is tested against a real kube-apiserver instead.
+# Needs: docker (with a running engine), kind, kubectl, helm, internet access. CI does not use
+# kind: it runs the chart on the in-repo single-node cluster (`make cluster-up`, docs/cluster.md).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -1,5 +1,6 @@
-"""Images can't be built on these machines (no Docker engine), so check what can go stale:
-`uv sync --frozen` in the image needs every workspace member's pyproject.toml."""
+"""What can go stale in the Dockerfile between image builds (the `cluster` tier builds and runs
+the images for real): `uv sync --frozen` needs every workspace member's pyproject.toml, and the
+legacy builder (Debian's docker.io, no BuildKit) takes no `# syntax=` line and no RUN --mount."""
 
 from __future__ import annotations
 
@@ -53,3 +54,22 @@ def test_dockerignore_lets_every_member_pyproject_through() -> None:
     lines = (ROOT / ".dockerignore").read_text().splitlines()
     for member in workspace_members():
         assert f"!{member}/" in lines or f"!{member}/pyproject.toml" in lines, member
+
+
+def test_the_legacy_builder_can_build_it() -> None:
+    text = DOCKERFILE.read_text()
+    assert not re.search(r"^#\s*syntax=", text, re.MULTILINE)
+    assert "--mount" not in text.replace("no RUN --mount", "")
+    assert "--chmod" not in text and "--link" not in text  # BuildKit-only COPY flags
+
+
+def test_the_build_ca_never_reaches_a_final_image() -> None:
+    """The host's CA bundle is copied into the build stages only; final stages start FROM the
+    runtime base and copy nothing but /app/.venv from a build stage."""
+    text = DOCKERFILE.read_text()
+    runtime = text.split("FROM ${PYTHON_IMAGE} AS runtime\n")[1]
+    assert "build-ca" not in runtime and ".build/" not in runtime
+    copies = re.findall(r"^COPY .*$", runtime, re.MULTILINE)
+    assert copies and all(c.startswith("COPY --from=build-") and "/app/.venv" in c for c in copies)
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    assert "/.build/" in ignored

@@ -783,7 +783,7 @@ state = "{root}/state"
         if self.layout.root.exists():
             shutil.rmtree(self.layout.root, ignore_errors=True)
 
-    def _stop(self, component: str, timeout: float = 15.0) -> None:
+    def _stop(self, component: str, timeout: float = 5.0) -> None:
         pid = self.pid(component)
         if pid is None:
             return

@@ -5,6 +5,7 @@
 #                                                                  (hack/k8s-tools/go.mod)
 #   coredns                                                        Go module (hack/cluster)
 #   traefik (ingress controller)                                   Go module (hack/cluster)
+#   kube-router (NetworkPolicy enforcement only)                   Go module (hack/cluster)
 # and checks the Debian packages it needs (containerd, runc, CNI plugins, docker.io,
 # debootstrap, iptables, conntrack), installing the missing ones with apt-get.
 # Idempotent: a second run only checks and rewrites $CACHE/tools/cluster-env.sh.
@@ -25,7 +26,7 @@ die() { printf '[cluster-tools] ERROR: %s\n' "$*" >&2; exit 1; }
 
 # --- Debian packages -------------------------------------------------------------
 PACKAGES=(containerd runc containernetworking-plugins docker.io debootstrap iptables conntrack
-  iproute2 ca-certificates)
+  iproute2 ipset ca-certificates)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -149,6 +150,18 @@ GO
   log "built traefik in $((SECONDS - start))s"
 fi
 
+# --- kube-router (NetworkPolicy enforcement; go install: no replace directives) -------
+KUBE_ROUTER="$TOOLS/kube-router-$KUBE_ROUTER_VERSION/kube-router"
+if ! built "$KUBE_ROUTER" "$KUBE_ROUTER_MODULE@$KUBE_ROUTER_VERSION"; then
+  go_env
+  start=$SECONDS
+  log "building kube-router $KUBE_ROUTER_VERSION"
+  GOBIN="$(dirname "$KUBE_ROUTER")" go install -trimpath -ldflags="-s -w" \
+    "$KUBE_ROUTER_MODULE/cmd/kube-router@$KUBE_ROUTER_VERSION"
+  mark "$KUBE_ROUTER" "$KUBE_ROUTER_MODULE@$KUBE_ROUTER_VERSION"
+  log "built kube-router in $((SECONDS - start))s"
+fi
+
 # --- cluster-env.sh -------------------------------------------------------------------
 cat >"$TOOLS/cluster-env.sh.tmp" <<ENV
 # Written by scripts/cluster-tools.sh; read by scripts/cluster.py and the cluster tests.
@@ -158,6 +171,7 @@ SCOREBOARD_KUBE_SCHEDULER=$K8S_DIR/kube-scheduler
 SCOREBOARD_KUBE_PROXY=$K8S_DIR/kube-proxy
 SCOREBOARD_COREDNS=$COREDNS
 SCOREBOARD_TRAEFIK=$TRAEFIK
+SCOREBOARD_KUBE_ROUTER=$KUBE_ROUTER
 ENV
 mv -f "$TOOLS/cluster-env.sh.tmp" "$TOOLS/cluster-env.sh"
 log "ready: $TOOLS/cluster-env.sh"

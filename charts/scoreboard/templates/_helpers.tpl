@@ -312,10 +312,7 @@ topologySpreadConstraints:
 {{/* NetworkPolicy egress rule to cluster DNS. */}}
 {{- define "scoreboard.np.dns" -}}
 - to:
-    - namespaceSelector: {}
-      podSelector:
-        matchLabels:
-          k8s-app: kube-dns
+    {{- toYaml .Values.networkPolicy.dnsPeers | nindent 4 }}
   ports:
     - protocol: UDP
       port: 53

@@ -10,8 +10,9 @@ ingress controller are reachable from pods and from the host, and nothing listen
 bridge and loopback. ``scoreboard-cluster down`` stops everything and removes what ``up``
 made (pods, mounts, network namespaces, iptables rules, the state directory).
 
-Not here, by design: a cloud or storage provisioner (the chart's bundled databases run with
-``persistence.enabled=false``), a CNI that enforces NetworkPolicies, more than one node.
+NetworkPolicies are enforced by kube-router's firewall (host process, iptables + ipset through
+br_netfilter). Not here, by design: a cloud or storage provisioner (the chart's bundled databases
+run with ``persistence.enabled=false``), more than one node.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ ETCD_PEER_PORT = 23800
 COREDNS_HEALTH_PORT = 23801
 INGRESS_PORT = int(os.environ.get("SCOREBOARD_CLUSTER_INGRESS_PORT", "18080"))
 INGRESS_ADMIN_PORT = 23802
+NETWORK_POLICY_HEALTH_PORT = 23803
 INGRESS_CLASS = "traefik"
 PAUSE_IMAGE = "scoreboard.local/pause:3.10"
 CLUSTER_DOMAIN = "cluster.local"
@@ -62,6 +64,7 @@ TOOL_VARS = {
     "kube-proxy": "SCOREBOARD_KUBE_PROXY",
     "coredns": "SCOREBOARD_COREDNS",
     "traefik": "SCOREBOARD_TRAEFIK",
+    "kube-router": "SCOREBOARD_KUBE_ROUTER",
     "kubectl": "SCOREBOARD_KUBECTL",
     "helm": "SCOREBOARD_HELM",
 }
@@ -74,6 +77,7 @@ COMPONENTS = (
     "kube-scheduler",
     "kubelet",
     "kube-proxy",
+    "kube-router",
     "coredns",
     "traefik",
 )
@@ -353,7 +357,11 @@ class Cluster:
                 path, name, {"client-certificate": str(pair.cert), "client-key": str(pair.key)}
             )
         # Bearer tokens for the add-ons (least privilege, see _bootstrap_objects).
-        tokens = {"coredns": "scoreboard:coredns", "traefik": "scoreboard:ingress-controller"}
+        tokens = {
+            "coredns": "scoreboard:coredns",
+            "traefik": "scoreboard:ingress-controller",
+            "kube-router": "scoreboard:network-policy",
+        }
         lines = []
         for name, user in tokens.items():
             token = secrets.token_urlsafe(32)
@@ -406,6 +414,8 @@ class Cluster:
             run([ip, "addr", "add", f"{NODE_IP}/24", "dev", BRIDGE])
         run([ip, "link", "set", BRIDGE, "up"])
         Path("/proc/sys/net/ipv4/ip_forward").write_text("1\n")
+        # Bridged pod-to-pod traffic through iptables: NetworkPolicies apply to it.
+        Path("/proc/sys/net/bridge/bridge-nf-call-iptables").write_text("1\n")
         # Docker sets the FORWARD policy to DROP: let pod traffic through the bridge.
         for direction in ("-i", "-o"):
             rule = [
@@ -607,6 +617,19 @@ state = "{root}/state"
                         (["networking.k8s.io"], ["ingresses/status"], ["update"]),
                     ],
                 ),
+                _cluster_role(
+                    "scoreboard:network-policy",
+                    [
+                        (
+                            [""],
+                            ["pods", "namespaces", "nodes", "services", "endpoints"],
+                            ["get", "list", "watch"],
+                        ),
+                        (["networking.k8s.io"], ["networkpolicies"], ["list", "watch"]),
+                        (["discovery.k8s.io"], ["endpointslices"], ["list", "watch"]),
+                    ],
+                ),
+                _cluster_role_binding("scoreboard:network-policy"),
                 _cluster_role_binding("scoreboard:coredns"),
                 _cluster_role_binding("scoreboard:ingress-controller"),
                 {
@@ -697,6 +720,23 @@ state = "{root}/state"
         proxy_path = self.layout.config / "kube-proxy.yaml"
         proxy_path.write_text(json.dumps(proxy_config, indent=2))
         self._spawn("kube-proxy", [self.tools["kube-proxy"], f"--config={proxy_path}", "--v=1"])
+        # NetworkPolicies: kube-router's firewall alone (the bridge CNI keeps routing, kube-proxy
+        # keeps Services); it filters bridged pod traffic through br_netfilter.
+        self._spawn(
+            "kube-router",
+            [
+                self.tools["kube-router"],
+                "--run-firewall=true",
+                "--run-router=false",
+                "--run-service-proxy=false",
+                f"--kubeconfig={self.layout.kubeconfig('kube-router')}",
+                f"--hostname-override={NODE_NAME}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--metrics-port=0",
+                f"--health-port={NETWORK_POLICY_HEALTH_PORT}",
+                "--v=1",
+            ],
+        )
         wait_until(
             lambda: self._alive("kubelet")()
             and NODE_NAME in self.kubectl("get", "nodes", "-o", "name"),
@@ -839,6 +879,7 @@ state = "{root}/state"
     def _cleanup_network(self) -> None:
         if "kube-proxy" in (self._tools or {}) or self._try_tools():
             run([self.tools["kube-proxy"], "--cleanup"], check=False)
+            run([self.tools["kube-router"], "--cleanup-config"], check=False)
         iptables = shutil.which("iptables") or "iptables"
         for direction in ("-i", "-o"):
             while (

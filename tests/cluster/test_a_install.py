@@ -67,11 +67,26 @@ def test_pods_run_non_root_on_a_read_only_root(release: Release, component: str)
         assert "Read-only file system" in probe, probe
 
 
-def test_the_migration_hook_job_completed(release: Release) -> None:
-    # The hook Job deletes itself once it succeeds; its events stay.
-    events = release.json("get", "events", "--field-selector", "involvedObject.kind=Job")
-    completed = {e["involvedObject"]["name"] for e in events["items"] if e["reason"] == "Completed"}
-    assert f"{release.name}-scoreboard-migration" in completed, completed
+def test_the_api_pods_migrated_before_serving(release: Release) -> None:
+    """On install the migration runs in each api pod's init container (a post-install hook
+    would deadlock `helm install --wait`); it completed, and the schema is there."""
+    for pod in release.pods("api"):
+        statuses = {s["name"]: s for s in pod["status"]["initContainerStatuses"]}
+        done = statuses["migrate"]["state"]["terminated"]
+        assert done["exitCode"] == 0 and done["reason"] == "Completed", done
+    tables = release.kubectl(
+        "exec",
+        f"{release.name}-scoreboard-postgresql-0",
+        "--",
+        "psql",
+        "-U",
+        "scoreboard",
+        "-d",
+        "scoreboard",
+        "-Atc",
+        "SELECT version_num FROM alembic_version",
+    )
+    assert tables.strip(), "no alembic version recorded"
 
 
 def test_services_resolve_through_cluster_dns(release: Release) -> None:

@@ -111,8 +111,8 @@ def test_external_tokens_write_and_local_tokens_still_work(
     [
         {"aud": "someone-else"},
         {"iss": "https://evil.example.test"},
-        {"exp": int(time.time()) - 120},
-        {"nbf": int(time.time()) + 600},
+        {"exp": -120},  # seconds from when the test runs, resolved below
+        {"nbf": +600},
     ],
     ids=["audience", "issuer", "expired", "not yet valid"],
 )
@@ -125,7 +125,9 @@ def test_external_token_checks(
     provider, _ = idp
     with httpx.Client(base_url=external_api.url, timeout=10) as http:
         board = make_board(http, admin_headers)
-        token = provider.token("bob", **overrides)
+        now = int(time.time())
+        claims = {k: now + v if k in {"exp", "nbf"} else v for k, v in overrides.items()}
+        token = provider.token("bob", **claims)
         response = submit(http, board, {"Authorization": f"Bearer {token}"}, 1)
         assert response.status_code == 401, response.text
 

@@ -93,8 +93,10 @@ async def test_hs256_signed_with_public_key_is_refused(
 @pytest.mark.parametrize(
     ("overrides", "reason"),
     [
-        ({"exp": int(time.time()) - 120}, "expired"),
-        ({"nbf": int(time.time()) + 600}, "not_yet_valid"),
+        # Times relative to when the test runs (resolved below), not to when it was collected:
+        # a long session can start a test many minutes after collection.
+        ({"exp": -120}, "expired"),
+        ({"nbf": +600}, "not_yet_valid"),
         ({"iss": "someone-else"}, "wrong_issuer_or_audience"),
         ({"aud": "another-service"}, "wrong_issuer_or_audience"),
         ({"exp": None}, "invalid"),
@@ -104,8 +106,13 @@ async def test_hs256_signed_with_public_key_is_refused(
 async def test_bad_claims_are_refused(
     verifier: TokenVerifier, key: ec.EllipticCurvePrivateKey, overrides: dict[str, Any], reason: str
 ) -> None:
+    now = int(time.time())
+    resolved = {
+        name: now + value if name in {"exp", "nbf"} and isinstance(value, int) else value
+        for name, value in overrides.items()
+    }
     with pytest.raises(AuthError) as caught:
-        await verifier.verify(sign(key, claims(**overrides)))
+        await verifier.verify(sign(key, claims(**resolved)))
     assert caught.value.reason == reason
 
 

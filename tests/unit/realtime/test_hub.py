@@ -273,6 +273,45 @@ async def test_resubscribe_rereads_and_resends_newer_state(setup: tuple[Hub, Fak
     assert sink.decoded()[1]["total_players"] == 2
 
 
+async def test_a_board_missing_after_resubscribing_is_awaited_not_closed() -> None:
+    """Redis came back empty: the policy is absent until the api rebuilds it. Clients stay."""
+    boards = FakeBoards()
+    hub = Hub(boards, boards, send_timeout=0.3, missing_policy_grace=5.0)
+    hub.start()
+    try:
+        sink = Sink()
+        hub.register("b", policy(), None, sink)
+        await until(lambda: len(sink.texts) == 1)
+        hub.on_subscription_lost()
+        boards.policies["b"] = None
+        hub.on_resubscribed()
+        await asyncio.sleep(0.2)
+        assert sink.closed is None
+        boards.policies["b"] = policy(size=3)  # rebuilt
+        boards.set("a", 1)
+        await until(lambda: any(m["entries"] for m in sink.decoded()))
+        assert sink.closed is None
+        assert hub.channels["b"].policy.size == 3
+    finally:
+        await hub.stop()
+
+
+async def test_a_board_still_missing_after_the_grace_is_closed_as_deleted() -> None:
+    boards = FakeBoards()
+    hub = Hub(boards, boards, send_timeout=0.3, missing_policy_grace=0.2)
+    hub.start()
+    try:
+        sink = Sink()
+        hub.register("b", policy(), None, sink)
+        await until(lambda: len(sink.texts) == 1)
+        boards.policies["b"] = None
+        hub.on_resubscribed()
+        await until(lambda: sink.closed is not None)
+        assert sink.closed == (4404, "board deleted")
+    finally:
+        await hub.stop()
+
+
 async def test_read_failure_is_retried(setup: tuple[Hub, FakeBoards]) -> None:
     hub, boards = setup
     boards.fail = True

@@ -286,6 +286,9 @@ class Cluster:
             self._start_addons(timeout)
             self.load_images([PAUSE_IMAGE, *images])
             wait_until(self._node_ready, timeout, f"node {NODE_NAME} Ready")
+            stopped = [c for c, alive in self.running().items() if not alive]
+            if stopped:
+                raise ClusterError(f"not running: {', '.join(stopped)} (see {self.layout.logs})")
         except BaseException:
             self._print_logs()
             raise
@@ -720,8 +723,15 @@ state = "{root}/state"
         proxy_path = self.layout.config / "kube-proxy.yaml"
         proxy_path.write_text(json.dumps(proxy_config, indent=2))
         self._spawn("kube-proxy", [self.tools["kube-proxy"], f"--config={proxy_path}", "--v=1"])
-        # NetworkPolicies: kube-router's firewall alone (the bridge CNI keeps routing, kube-proxy
-        # keeps Services); it filters bridged pod traffic through br_netfilter.
+        wait_until(
+            lambda: self._alive("kubelet")()
+            and NODE_NAME in self.kubectl("get", "nodes", "-o", "name"),
+            timeout,
+            "the node to register",
+        )
+        # NetworkPolicies (it needs the Node object): kube-router's firewall alone (the bridge
+        # CNI keeps routing, kube-proxy keeps Services); it filters bridged pod traffic through
+        # br_netfilter.
         self._spawn(
             "kube-router",
             [
@@ -738,10 +748,11 @@ state = "{root}/state"
             ],
         )
         wait_until(
-            lambda: self._alive("kubelet")()
-            and NODE_NAME in self.kubectl("get", "nodes", "-o", "name"),
+            lambda: self._alive("kube-router")()
+            and httpx.get(f"http://127.0.0.1:{NETWORK_POLICY_HEALTH_PORT}/healthz").status_code
+            == 200,
             timeout,
-            "the node to register",
+            "kube-router /healthz",
         )
 
     def _start_addons(self, timeout: float) -> None:

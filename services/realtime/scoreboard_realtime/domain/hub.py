@@ -469,10 +469,15 @@ class Hub:
         *,
         send_timeout: float = 10.0,
         clock: Clock = time.monotonic,
+        missing_policy_grace: float = 60.0,
     ) -> None:
+        """``missing_policy_grace``: after a lost subscription (a Redis restart, say), how long
+        a board whose policy is absent is re-read before its clients hear it was deleted (the
+        api rebuilds Redis from PostgreSQL meanwhile)."""
         self.snapshots = snapshots
         self.policies = policies
         self.send_timeout = send_timeout
+        self.missing_policy_grace = missing_policy_grace
         self.clock = clock
         self.channels: dict[str, BoardChannel] = {}
         self.draining = False
@@ -594,9 +599,11 @@ class Hub:
         channel.mark_dirty(now, event.traceparent)
 
     def on_resubscribed(self) -> None:
-        """Events may have been lost: re-read every active board and its policy."""
+        """Events may have been lost: re-read every active board and its policy. An absent
+        policy is not taken as a deletion at once: Redis may have come back empty and not be
+        rebuilt yet (a real deletion while we were away shows as absent for the whole grace)."""
         for channel in list(self.channels.values()):
-            self._spawn(self._refresh_policy(channel))
+            self._spawn(self._refresh_policy(channel, grace=self.missing_policy_grace))
             channel.invalidate()
             channel.mark_dirty(None)
 
@@ -609,22 +616,31 @@ class Hub:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _refresh_policy(self, channel: BoardChannel) -> None:
-        try:
-            policy = await self.policies.get(channel.board)
-        except Exception as error:
-            log.warning("policy read failed", extra={"board": channel.board, "error": repr(error)})
-            return
-        if self.channels.get(channel.board) is not channel:
-            return
-        if policy is None:
-            channel.close_clients(CLOSE_UNKNOWN_BOARD, "board deleted")
-            return
+    async def _refresh_policy(self, channel: BoardChannel, grace: float = 0.0) -> None:
+        deadline = self.clock() + grace
+        waited = False
+        while True:
+            try:
+                policy = await self.policies.get(channel.board)
+            except Exception as error:
+                log.warning(
+                    "policy read failed", extra={"board": channel.board, "error": repr(error)}
+                )
+                return
+            if self.channels.get(channel.board) is not channel:
+                return
+            if policy is not None:
+                break
+            if self.clock() >= deadline or self.draining:
+                channel.close_clients(CLOSE_UNKNOWN_BOARD, "board deleted")
+                return
+            waited = True
+            await asyncio.sleep(min(1.0, max(0.01, deadline - self.clock())))
         old, channel.policy = channel.policy, policy
         if not policy.anonymous_live_allowed:
             anonymous = [c for c in channel.clients if c.user_id is None]
             channel.close_clients(CLOSE_FORBIDDEN, "sign-in required on this board", anonymous)
-        if policy.size != old.size:
+        if waited or policy.size != old.size:  # rebuilt meanwhile: read the board again
             channel.invalidate()
             channel.mark_dirty(None)
 

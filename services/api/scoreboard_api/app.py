@@ -41,6 +41,7 @@ from scoreboard_api.http.openapi import ScoreboardOpenAPI
 from scoreboard_api.http.problems import handle_http_exception, handle_problem, handle_unexpected
 from scoreboard_api.services.auth import Authenticator
 from scoreboard_api.services.container import Container
+from scoreboard_api.services.hashing import HashPool
 from scoreboard_api.settings import ApiSettings
 
 SERVICE = "scoreboard-api"
@@ -118,6 +119,12 @@ def _lifespan(settings: ApiSettings, issuer: TokenIssuer | None) -> Any:
             monitor=monitor,
             auth=auth,
             issuer=issuer,
+            hashes=HashPool(
+                workers=settings.password_hash_concurrency,
+                queue_limit=settings.password_hash_queue,
+                per_client=settings.password_hash_per_client,
+                max_wait_seconds=settings.password_hash_max_wait_seconds,
+            ),
         )
         tasks = [
             asyncio.create_task(policies.run_reloader(), name="policy-reloader"),
@@ -133,6 +140,7 @@ def _lifespan(settings: ApiSettings, issuer: TokenIssuer | None) -> Any:
             with contextlib.suppress(Exception):
                 await redis.aclose()
             await db.close()
+            app.state.container.hashes.close()
 
     return lifespan
 

@@ -69,6 +69,34 @@ class ApiSettings(CommonSettings):
         "version (0 = always check). Writes through this replica refresh it at once.",
     )
     health_check_interval_seconds: float = Field(1.0, gt=0, le=60)
+    password_hash_concurrency: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Password hashes (argon2id, 64 MiB and ~0.15 s of CPU each) run at once per "
+        "process, on a dedicated pool: memory for hashing stays below this times 64 MiB "
+        "whatever the node's CPU count.",
+    )
+    password_hash_queue: int = Field(
+        32,
+        ge=0,
+        le=10_000,
+        description="Sign-ins waiting for a hashing thread per process; beyond it 503 "
+        "`auth_overloaded` with Retry-After.",
+    )
+    password_hash_per_client: int = Field(
+        4,
+        ge=1,
+        le=1000,
+        description="Sign-ins one client address (IPv6: its /64) may have waiting or running "
+        "at once; beyond it 429 `auth_busy`. The queue is served round-robin by client.",
+    )
+    password_hash_max_wait_seconds: float = Field(
+        3.0,
+        gt=0,
+        le=60,
+        description="Longest wait for a hashing thread; then 503 `auth_overloaded`.",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -14,6 +14,7 @@ from scoreboard_api.adapters.redis_side import RedisSide
 from scoreboard_api.domain.ratelimit import MemoryLimiter
 from scoreboard_api.domain.tokens import TokenIssuer
 from scoreboard_api.services.auth import Authenticator
+from scoreboard_api.services.hashing import HashPool
 from scoreboard_api.settings import ApiSettings
 
 
@@ -28,6 +29,7 @@ class Container:
     monitor: DependencyMonitor
     auth: Authenticator
     issuer: TokenIssuer | None
+    hashes: HashPool
     fallback_limiter: MemoryLimiter = field(default_factory=MemoryLimiter)
     top_cache: dict[tuple[str, int], tuple[int, bytes]] = field(default_factory=dict)
     # When each cached /top was last confirmed current against Redis (monotonic seconds).

@@ -1,9 +1,8 @@
 """Identity: registration, login, refresh rotation, logout. Passwords are hashed with argon2id
-in a worker thread so the event loop never blocks on it."""
+on the bounded hashing pool (services/hashing.py) so neither the event loop nor the process's
+memory suffers from a login flood."""
 
 from __future__ import annotations
-
-import asyncio
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -38,12 +37,14 @@ def _bad_credentials(reason: str = "bad_credentials") -> ProblemError:
     )
 
 
-async def register(container: Container, username: str, password: str) -> RegisterResponse:
+async def register(
+    container: Container, username: str, password: str, client: str
+) -> RegisterResponse:
     if container.issuer is None:
         raise _identity_disabled()
     if not container.settings.registration_enabled:
         raise ProblemError(403, "registration_disabled", "registration is disabled")
-    password_hash = await asyncio.to_thread(_hasher.hash, password)
+    password_hash = await container.hashes.run(client, _hasher.hash, password)
     user_id = await container.db.create_user(username, password_hash)
     if user_id is None:
         raise ProblemError(409, "username_taken", "this username is taken")
@@ -79,13 +80,13 @@ async def _tokens(
     )
 
 
-async def login(container: Container, username: str, password: str) -> TokenResponse:
+async def login(container: Container, username: str, password: str, client: str) -> TokenResponse:
     if container.issuer is None:
         raise _identity_disabled()
     user = await container.db.user_by_name(username)
     stored = user.password_hash if user and user.password_hash else _DUMMY_HASH
     try:
-        ok: bool = await asyncio.to_thread(_hasher.verify, stored, password)
+        ok: bool = await container.hashes.run(client, _hasher.verify, stored, password)
     except (VerificationError, InvalidHashError):
         ok = False
     if user is None or not ok:

@@ -27,6 +27,7 @@ from scoreboard_api.adapters.monitor import DependencyMonitor
 from scoreboard_api.adapters.policy_cache import PolicyCache
 from scoreboard_api.adapters.postgres import Database
 from scoreboard_api.adapters.redis_side import RedisSide
+from scoreboard_api.domain.credentials import LoginThrottle, MemoryLoginThrottle, PasswordPolicy
 from scoreboard_api.domain.errors import ProblemError
 from scoreboard_api.domain.tokens import TokenIssuer
 from scoreboard_api.http import (
@@ -109,6 +110,12 @@ def _lifespan(settings: ApiSettings, issuer: TokenIssuer | None) -> Any:
             admin_api_key=settings.admin_api_key,
             policies=policies,
         )
+        login_throttle = LoginThrottle(
+            free_failures=settings.login_throttle_free_failures,
+            base_delay_seconds=settings.login_throttle_base_delay_seconds,
+            max_delay_seconds=settings.login_throttle_max_delay_seconds,
+            forget_seconds=settings.login_throttle_forget_seconds,
+        )
         app.state.container = Container(
             settings=settings,
             db=db,
@@ -125,6 +132,12 @@ def _lifespan(settings: ApiSettings, issuer: TokenIssuer | None) -> Any:
                 per_client=settings.password_hash_per_client,
                 max_wait_seconds=settings.password_hash_max_wait_seconds,
             ),
+            password_policy=PasswordPolicy(
+                min_length=settings.password_min_length,
+                min_strength=settings.password_min_strength,
+            ),
+            login_throttle=login_throttle,
+            login_fallback=MemoryLoginThrottle(login_throttle),
         )
         tasks = [
             asyncio.create_task(policies.run_reloader(), name="policy-reloader"),

@@ -98,6 +98,38 @@ class ApiSettings(CommonSettings):
         description="Longest wait for a hashing thread; then 503 `auth_overloaded`.",
     )
 
+    password_min_length: int = Field(
+        10, ge=8, le=256, description="Shortest password accepted at registration."
+    )
+    password_min_strength: int = Field(
+        2,
+        ge=0,
+        le=4,
+        description="Lowest zxcvbn score (0-4) accepted at registration: refuses common "
+        "passwords, keyboard patterns, repeats and names. 0 turns the estimate off (length and "
+        "username checks stay).",
+    )
+    login_throttle_free_failures: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="Failed logins of one account (from any address) before its logins are "
+        "refused with 429 `login_throttled` for a growing delay.",
+    )
+    login_throttle_base_delay_seconds: float = Field(
+        1.0, gt=0, le=3600, description="First delay; it doubles with every further failure."
+    )
+    login_throttle_max_delay_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=86400,
+        description="Longest delay: an attacker can keep an account throttled, never locked "
+        "for longer than this after their last attempt.",
+    )
+    login_throttle_forget_seconds: int = Field(
+        900, ge=1, le=86400, description="Failures are forgotten this long after the last one."
+    )
+
     @field_validator("database_url")
     @classmethod
     def _postgres_url(cls, value: str) -> str:

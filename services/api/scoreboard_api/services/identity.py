@@ -4,16 +4,21 @@ memory suffers from a login flood."""
 
 from __future__ import annotations
 
+import hashlib
+import time
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from scoreboard_api.adapters import pg_identity
 from scoreboard_api.adapters.postgres import UserRow
+from scoreboard_api.domain.credentials import PasswordPolicy, check_username, login_throttled
 from scoreboard_api.domain.errors import ProblemError
 from scoreboard_api.domain.tokens import hash_refresh_token, new_refresh_token
 from scoreboard_api.metrics import AUTH_FAILURES
 from scoreboard_api.schemas import RegisterResponse, TokenResponse
 from scoreboard_api.services.container import Container
+from scoreboard_api.services.scores import REDIS_ERRORS
 
 _hasher = PasswordHasher()
 # Verified against when the user does not exist, so both paths cost the same time.
@@ -44,11 +49,52 @@ async def register(
         raise _identity_disabled()
     if not container.settings.registration_enabled:
         raise ProblemError(403, "registration_disabled", "registration is disabled")
-    password_hash = await container.hashes.run(client, _hasher.hash, password)
+    check_username(username)
+    password_hash = await container.hashes.run(
+        client, _checked_hash, container.password_policy, password, username
+    )
     user_id = await container.db.create_user(username, password_hash)
     if user_id is None:
         raise ProblemError(409, "username_taken", "this username is taken")
     return RegisterResponse(user_id=user_id, username=username)
+
+
+def _checked_hash(policy: PasswordPolicy, password: str, username: str) -> str:
+    """On a hashing thread: the strength estimate costs CPU too."""
+    policy.check(password, username)
+    return _hasher.hash(password)
+
+
+def _account(user: UserRow | None, username: str) -> str:
+    """The throttle's key: the user's id (the same whichever name or e-mail signs in), or the
+    name for unknown users, who are throttled alike (no account enumeration)."""
+    subject = f"user:{user.id}" if user else f"name:{username.casefold()}"
+    return hashlib.sha256(subject.encode()).hexdigest()[:32]
+
+
+async def _blocked_ms(container: Container, account: str) -> float:
+    if container.monitor.redis_up:
+        try:
+            return await container.side.login_blocked_ms(account)
+        except REDIS_ERRORS:
+            container.monitor.redis_failed()
+    return container.login_fallback.blocked_ms(account, time.time() * 1000)
+
+
+async def _record(container: Container, account: str, *, ok: bool) -> None:
+    if container.monitor.redis_up:
+        try:
+            if ok:
+                await container.side.login_succeeded(account)
+            else:
+                await container.side.login_failed(account, container.login_throttle)
+            return
+        except REDIS_ERRORS:
+            container.monitor.redis_failed()
+    if ok:
+        container.login_fallback.succeeded(account)
+    else:
+        container.login_fallback.failed(account, time.time() * 1000)
 
 
 async def _tokens(
@@ -84,13 +130,20 @@ async def login(container: Container, username: str, password: str, client: str)
     if container.issuer is None:
         raise _identity_disabled()
     user = await container.db.user_by_name(username)
+    account = _account(user, username)
+    blocked_ms = await _blocked_ms(container, account)
+    if blocked_ms > 0:
+        AUTH_FAILURES.labels("throttled").inc()
+        raise login_throttled(blocked_ms)
     stored = user.password_hash if user and user.password_hash else _DUMMY_HASH
     try:
         ok: bool = await container.hashes.run(client, _hasher.verify, stored, password)
     except (VerificationError, InvalidHashError):
         ok = False
     if user is None or not ok:
+        await _record(container, account, ok=False)
         raise _bad_credentials()
+    await _record(container, account, ok=True)
     if user.disabled:
         raise _bad_credentials("disabled")
     return await _tokens(container, user)

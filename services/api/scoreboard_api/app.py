@@ -213,6 +213,7 @@ def load_issuer(settings: ApiSettings) -> TokenIssuer | None:
 def create_app() -> Any:
     """Build the ASGI app from the environment (validated; exits on bad configuration)."""
     settings = load_settings(ApiSettings)
+    settings.configure_http_protocol()  # again in each worker process (`--workers N`)
     configure_logging(settings.log_level, SERVICE)
     issuer = load_issuer(settings)
     tracing = configure_tracing(SERVICE)

@@ -11,6 +11,7 @@ from types import FrameType
 import click
 import uvicorn
 from litestar import Litestar
+from scoreboard_common.http_server import GuardedHttpToolsProtocol
 from scoreboard_common.logs import configure_logging
 from scoreboard_common.settings import load_settings
 
@@ -78,12 +79,14 @@ def uvicorn_config(
     app: Litestar, settings: RealtimeSettings, host: str, port: int
 ) -> uvicorn.Config:
     """How the service is served (also used by the tests that need the real fast path)."""
+    settings.configure_http_protocol()
     return uvicorn.Config(
         CaptureAsgiSend(app),  # lets the broadcast write frames directly (http/direct.py)
         host=host,
         port=port,
         loop="uvloop",
-        http="httptools",
+        http=GuardedHttpToolsProtocol,  # header caps and a header-read timeout
+        timeout_keep_alive=settings.http_keep_alive_seconds,
         ws="websockets",
         ws_ping_interval=settings.ws_ping_interval_seconds,
         ws_ping_timeout=settings.ws_ping_timeout_seconds,

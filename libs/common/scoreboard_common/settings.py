@@ -62,6 +62,15 @@ class CommonSettings(BaseSettings):
         5, ge=1, le=300, description="Idle keep-alive connections are closed after this."
     )
 
+    revocation_refresh_seconds: float = Field(
+        1.0,
+        gt=0,
+        le=5,
+        description="How often revoked sessions and disabled accounts are reloaded from Redis: "
+        "a logout or an account disabled takes effect on every replica (and closes its open "
+        "sockets) within this period.",
+    )
+
     def configure_http_protocol(self) -> None:
         """Apply the header limits to the guarded uvicorn protocol of this process."""
         from scoreboard_common.http_server import GuardedHttpToolsProtocol

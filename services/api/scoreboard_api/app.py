@@ -20,9 +20,11 @@ from scoreboard_common.board_store import BoardStore
 from scoreboard_common.logs import configure_logging
 from scoreboard_common.metrics import HttpMetricsMiddleware
 from scoreboard_common.redis_client import create_redis
+from scoreboard_common.revocation import RevocationList
 from scoreboard_common.settings import load_settings
 from scoreboard_common.telemetry import configure_tracing
 
+from scoreboard_api.adapters import pg_identity
 from scoreboard_api.adapters.monitor import DependencyMonitor
 from scoreboard_api.adapters.policy_cache import PolicyCache
 from scoreboard_api.adapters.postgres import Database
@@ -55,6 +57,19 @@ def _instrument_clients() -> None:
 
     AsyncPGInstrumentor().instrument()  # type: ignore[no-untyped-call]
     RedisInstrumentor().instrument()
+
+
+async def _purge_refresh_tokens(db: Database, retention_seconds: int) -> None:
+    """Delete long-expired refresh tokens every 10 minutes (each replica; the DELETE is
+    idempotent, so replicas racing each other only repeat work)."""
+    while True:
+        try:
+            purged = await pg_identity.purge_expired_refresh_tokens(db, retention_seconds)
+            if purged:
+                log.info("refresh tokens purged", extra={"count": purged})
+        except Exception as error:
+            log.warning("refresh token purge failed: %s", error)
+        await asyncio.sleep(600)
 
 
 def _lifespan(settings: ApiSettings, issuer: TokenIssuer | None) -> Any:
@@ -103,12 +118,14 @@ def _lifespan(settings: ApiSettings, issuer: TokenIssuer | None) -> Any:
                 jwks_url=settings.auth_jwks_url,
                 leeway_seconds=settings.auth_leeway_seconds,
             )
+        revocations = RevocationList()
         auth = Authenticator(
             local=local,
             local_kid=issuer.kid if issuer else None,
             external=external,
             admin_api_key=settings.admin_api_key,
             policies=policies,
+            revocations=revocations,
         )
         login_throttle = LoginThrottle(
             free_failures=settings.login_throttle_free_failures,
@@ -138,11 +155,19 @@ def _lifespan(settings: ApiSettings, issuer: TokenIssuer | None) -> Any:
             ),
             login_throttle=login_throttle,
             login_fallback=MemoryLoginThrottle(login_throttle),
+            revocations=revocations,
         )
         tasks = [
             asyncio.create_task(policies.run_reloader(), name="policy-reloader"),
             asyncio.create_task(policies.run_subscriber(), name="policy-subscriber"),
             asyncio.create_task(monitor.run(), name="dependency-monitor"),
+            asyncio.create_task(
+                revocations.run(redis, settings.revocation_refresh_seconds), name="revocations"
+            ),
+            asyncio.create_task(
+                _purge_refresh_tokens(db, settings.refresh_token_retention_seconds),
+                name="refresh-token-purge",
+            ),
         ]
         try:
             yield

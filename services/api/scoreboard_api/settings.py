@@ -98,6 +98,13 @@ class ApiSettings(CommonSettings):
         description="Longest wait for a hashing thread; then 503 `auth_overloaded`.",
     )
 
+    refresh_token_retention_seconds: int = Field(
+        86400,
+        ge=0,
+        le=90 * 86400,
+        description="Expired refresh tokens are deleted this long after they expired (a "
+        "background purge every 10 minutes per replica).",
+    )
     password_min_length: int = Field(
         10, ge=8, le=256, description="Shortest password accepted at registration."
     )

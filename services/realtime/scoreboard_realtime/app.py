@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,6 +16,7 @@ from litestar.static_files import create_static_files_router
 from scoreboard_common.auth import TokenVerifier
 from scoreboard_common.metrics import DEPENDENCY_UP, HttpMetricsMiddleware
 from scoreboard_common.redis_client import create_pubsub_redis, create_redis
+from scoreboard_common.revocation import RevocationList
 from scoreboard_common.settings import load_settings
 from scoreboard_common.telemetry import configure_tracing
 
@@ -64,6 +68,7 @@ def create_app(settings: RealtimeSettings | None = None) -> Litestar:
             default_interval_ms=settings.default_broadcast_interval_ms,
         )
         subscriber = Subscriber(pubsub_redis, hub)
+        revocations = RevocationList()
         DEPENDENCY_UP.labels("redis").set(0)
         app.state.runtime = Runtime(
             settings=settings,
@@ -72,13 +77,28 @@ def create_app(settings: RealtimeSettings | None = None) -> Litestar:
             hub=hub,
             subscriber=subscriber,
             verifier=verifier,
-            limiter=ConnectionLimiter(settings.ws_max_connections_per_ip),
+            limiter=ConnectionLimiter(
+                settings.ws_max_connections_per_ip, settings.ws_max_connections
+            ),
+            revocations=revocations,
         )
         hub.start()
         subscriber.start()
+        # Reload revocations, then close the sockets they (or an expired token) no longer allow.
+        revoker = asyncio.create_task(
+            revocations.run(
+                redis,
+                settings.revocation_refresh_seconds,
+                after_reload=lambda: hub.revoke_unauthorised(time.time(), revocations),
+            ),
+            name="revocations",
+        )
         try:
             yield
         finally:
+            revoker.cancel()
+            with contextlib.suppress(BaseException):
+                await revoker
             await subscriber.stop()
             await hub.stop()
             await redis.aclose()

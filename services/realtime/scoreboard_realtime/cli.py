@@ -17,6 +17,7 @@ from scoreboard_common.settings import load_settings
 
 from scoreboard_realtime.app import create_app
 from scoreboard_realtime.http.direct import CaptureAsgiSend
+from scoreboard_realtime.http.headers import SecurityHeadersMiddleware
 from scoreboard_realtime.http.runtime import Runtime
 from scoreboard_realtime.settings import RealtimeSettings
 
@@ -81,7 +82,9 @@ def uvicorn_config(
     """How the service is served (also used by the tests that need the real fast path)."""
     settings.configure_http_protocol()
     return uvicorn.Config(
-        CaptureAsgiSend(app),  # lets the broadcast write frames directly (http/direct.py)
+        # Security headers on every HTTP response, 404s included (outside Litestar's router);
+        # CaptureAsgiSend lets the broadcast write frames directly (http/direct.py).
+        CaptureAsgiSend(SecurityHeadersMiddleware(app)),
         host=host,
         port=port,
         loop="uvloop",

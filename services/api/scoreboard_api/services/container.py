@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 from scoreboard_common.board_store import BoardStore
+from scoreboard_common.revocation import RevocationList
 
 from scoreboard_api.adapters.monitor import DependencyMonitor
 from scoreboard_api.adapters.policy_cache import PolicyCache
@@ -34,6 +35,7 @@ class Container:
     password_policy: PasswordPolicy
     login_throttle: LoginThrottle
     login_fallback: MemoryLoginThrottle
+    revocations: RevocationList
     fallback_limiter: MemoryLimiter = field(default_factory=MemoryLimiter)
     top_cache: dict[tuple[str, int], tuple[int, bytes]] = field(default_factory=dict)
     # When each cached /top was last confirmed current against Redis (monotonic seconds).

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import hashlib
 import time
+import uuid
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from scoreboard_common.revocation import revoke_session
 
 from scoreboard_api.adapters import pg_identity
 from scoreboard_api.adapters.postgres import UserRow
 from scoreboard_api.domain.credentials import PasswordPolicy, check_username, login_throttled
-from scoreboard_api.domain.errors import ProblemError
+from scoreboard_api.domain.errors import ProblemError, dependency_unavailable
 from scoreboard_api.domain.tokens import hash_refresh_token, new_refresh_token
 from scoreboard_api.metrics import AUTH_FAILURES
 from scoreboard_api.schemas import RegisterResponse, TokenResponse
@@ -103,11 +105,13 @@ async def _tokens(
     issuer = container.issuer
     assert issuer is not None
     settings = container.settings
+    family_id = family_id or str(uuid.uuid4())
     access = issuer.issue(
         subject=user.id,
         username=user.username,
         scopes=USER_SCOPES,
         ttl_seconds=settings.access_token_ttl_seconds,
+        session_id=family_id,
     )
     refresh, refresh_hash = new_refresh_token()
     await pg_identity.store_refresh_token(
@@ -160,6 +164,8 @@ async def refresh(container: Container, token: str) -> TokenResponse:
         new_hash=new_hash,
         ttl_seconds=settings.refresh_token_ttl_seconds,
     )
+    if result.status == "reused" and result.family_id:
+        await _revoke_session(container, result.family_id)  # the family's access tokens too
     if result.status != "ok" or result.user is None:
         AUTH_FAILURES.labels(f"refresh_{result.status}").inc()
         code = "refresh_token_reused" if result.status == "reused" else "invalid_refresh_token"
@@ -175,6 +181,7 @@ async def refresh(container: Container, token: str) -> TokenResponse:
         username=user.username,
         scopes=USER_SCOPES,
         ttl_seconds=settings.access_token_ttl_seconds,
+        session_id=result.family_id,
     )
     return TokenResponse(
         access_token=access,
@@ -186,4 +193,20 @@ async def refresh(container: Container, token: str) -> TokenResponse:
 
 
 async def logout(container: Container, token: str) -> None:
-    await pg_identity.revoke_family_of(container.db, hash_refresh_token(token))
+    """Revoke the refresh token's family and, through its session id, every access token
+    issued in that session (within REVOCATION_REFRESH_SECONDS on every replica)."""
+    family_id = await pg_identity.revoke_family_of(container.db, hash_refresh_token(token))
+    if family_id is not None:
+        await _revoke_session(container, family_id)
+
+
+async def _revoke_session(container: Container, session_id: str) -> None:
+    settings = container.settings
+    # The session's newest access token expires at most one lifetime (+ leeway) from now.
+    until = time.time() + settings.access_token_ttl_seconds + settings.auth_leeway_seconds
+    container.revocations.revoke_locally(session_id, until)
+    try:
+        await revoke_session(container.redis, session_id, until)
+    except REDIS_ERRORS:
+        container.monitor.redis_failed()
+        raise dependency_unavailable("redis") from None

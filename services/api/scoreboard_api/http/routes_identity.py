@@ -93,7 +93,8 @@ async def refresh(request: AnyRequest) -> TokenResponse:
     "/api/v1/auth/logout", status_code=HTTP_204_NO_CONTENT, tags=TAGS, opt={"body": RefreshRequest}
 )
 async def logout(request: AnyRequest) -> None:
-    """Revoke a refresh token's family."""
+    """Revoke a refresh token's family and end its session's access tokens."""
+    await _throttle(request)
     body = await decode_body(request, RefreshRequest)
     await identity.logout(container_of(request), body.refresh_token)
 

@@ -56,6 +56,7 @@ def create_app(settings: RealtimeSettings | None = None) -> Litestar:
     settings = settings or load_settings(RealtimeSettings)
     configure_tracing("scoreboard-realtime")
     verifier = build_verifier(settings)
+    separate_metrics = settings.metrics_port != 0
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -107,7 +108,8 @@ def create_app(settings: RealtimeSettings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             *ws.handlers,
-            *pages.handlers,
+            # /metrics is on its own port when METRICS_PORT is set (cli.serve starts it).
+            *(h for h in pages.handlers if h is not pages.metrics_endpoint or not separate_metrics),
             create_static_files_router(
                 path="/static", directories=[pages.STATIC_DIR], name="static"
             ),

@@ -9,6 +9,7 @@ import socket
 from types import FrameType
 
 import click
+import prometheus_client
 import uvicorn
 from litestar import Litestar
 from scoreboard_common.http_server import GuardedHttpToolsProtocol
@@ -122,5 +123,8 @@ def serve(host: str, port: int) -> None:
     if settings.log_level != "DEBUG":
         logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
     app = create_app(settings)
+    if settings.metrics_port:
+        # A plain thread server on its own port: only Prometheus reaches it (NetworkPolicy).
+        prometheus_client.start_http_server(settings.metrics_port, addr=host)
     config = uvicorn_config(app, settings, host, port)
     DrainingServer(config, app, settings.ws_drain_seconds).run()

@@ -48,6 +48,14 @@ class RealtimeSettings(CommonSettings):
         "origin (an `Origin` whose host is the request's `Host`). Handshakes without an "
         "`Origin` (non-browser clients) are allowed; others get 403 before the handshake.",
     )
+    metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="Serve `/metrics` on this port (same host as the service) instead of the "
+        "main one, so an Ingress that routes `/` to realtime never exposes it (the chart sets "
+        "9102); 0 keeps it on the main port.",
+    )
     ws_max_message_bytes: int = Field(
         4096, ge=125, description="Largest frame accepted from a client (they only send pings)."
     )

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import websockets
 from scoreboard_api.domain.tokens import TokenIssuer
-from scoreboard_devstack.servers import PostgresServer, ServiceProcess, wait_until
+from scoreboard_devstack.servers import PostgresServer, ServiceProcess, free_port, wait_until
 
 from tests.integration.api.conftest import make_board, new_action, now_iso, register_user, submit
 from tests.integration.api.test_scores import psql
@@ -203,3 +203,18 @@ def test_ipv6_clients_share_the_per_ip_limit_of_their_64(
         other_64 = from_address("2001:db8:1:3::1")
     assert same_64 == [200, 200, 200, 429], same_64
     assert other_64 == 200
+
+
+def test_realtime_metrics_on_their_own_port(start_realtime: Callable[..., ServiceProcess]) -> None:
+    port = free_port()
+    rt = start_realtime(METRICS_PORT=str(port))
+    public = httpx.get(f"{rt.url}/metrics")  # what an Ingress routing `/` to realtime reaches
+    assert_problem_or_404(public)
+    private = httpx.get(f"http://127.0.0.1:{port}/metrics")
+    assert private.status_code == 200
+    assert "scoreboard_ws_rejected_total" in private.text
+
+
+def assert_problem_or_404(response: httpx.Response) -> None:
+    assert response.status_code == 404, (response.status_code, response.text[:200])
+    assert "scoreboard_" not in response.text

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request, Response
+from litestar.exceptions import InternalServerException
 from litestar.middleware import DefineMiddleware
 from litestar.static_files import create_static_files_router
 from scoreboard_common.auth import TokenVerifier
@@ -50,6 +53,22 @@ def build_verifier(settings: RealtimeSettings) -> TokenVerifier | None:
         return TokenVerifier(**options)  # type: ignore[arg-type]
     log.warning("neither AUTH_PUBLIC_KEY_FILE nor AUTH_JWKS_URL is set: only anonymous clients")
     return None
+
+
+def _file_error(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
+    """The static router hands odd names to the file system as they are: a NUL byte, an
+    over-long name or a path through a file raise ValueError/OSError (Litestar wraps the
+    latter in a 500). Those are names of files that do not exist (404); anything else of these
+    types is a logged 500."""
+    cause = error.__cause__ if isinstance(error, InternalServerException) else error
+    benign = isinstance(cause, (ValueError, NotADirectoryError, FileNotFoundError)) or (
+        isinstance(cause, OSError) and cause.errno in (errno.ENAMETOOLONG, errno.ENOTDIR)
+    )
+    if benign and request.url.path.startswith("/static/"):
+        log.info("static path refused", extra={"path": request.url.path[:200], "error": str(error)})
+        return Response({"status_code": 404, "detail": "Not Found"}, status_code=404)
+    log.exception("unhandled error", exc_info=error)
+    return Response({"status_code": 500, "detail": "Internal Server Error"}, status_code=500)
 
 
 def create_app(settings: RealtimeSettings | None = None) -> Litestar:
@@ -115,6 +134,11 @@ def create_app(settings: RealtimeSettings | None = None) -> Litestar:
             ),
         ],
         lifespan=[lifespan],
+        exception_handlers={
+            ValueError: _file_error,
+            OSError: _file_error,
+            InternalServerException: _file_error,
+        },
         middleware=[DefineMiddleware(HttpMetricsMiddleware, service=SERVICE)],  # type: ignore[arg-type]
         openapi_config=None,
         logging_config=None,

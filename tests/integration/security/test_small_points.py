@@ -218,3 +218,12 @@ def test_realtime_metrics_on_their_own_port(start_realtime: Callable[..., Servic
 def assert_problem_or_404(response: httpx.Response) -> None:
     assert response.status_code == 404, (response.status_code, response.text[:200])
     assert "scoreboard_" not in response.text
+
+
+@pytest.mark.parametrize(
+    "path", ["/static/%00", "/static/app.js%00", "/static/" + "a" * 300, "/static/app.js/x"]
+)
+def test_odd_static_paths_are_404_not_500(realtime: ServiceProcess, path: str) -> None:
+    response = httpx.get(f"{realtime.url}{path}")
+    assert response.status_code == 404, (response.status_code, response.text[:200])
+    assert response.headers["x-content-type-options"] == "nosniff"

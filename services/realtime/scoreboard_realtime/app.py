@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Request, Response
-from litestar.exceptions import InternalServerException
+from litestar.exceptions import HTTPException, InternalServerException
 from litestar.middleware import DefineMiddleware
 from litestar.static_files import create_static_files_router
 from scoreboard_common.auth import TokenVerifier
@@ -60,6 +60,13 @@ def _file_error(request: Request[Any, Any, Any], error: Exception) -> Response[d
     over-long name or a path through a file raise ValueError/OSError (Litestar wraps the
     latter in a 500). Those are names of files that do not exist (404); anything else of these
     types is a logged 500."""
+    if isinstance(error, HTTPException) and not isinstance(error, InternalServerException):
+        # Litestar's NotFoundException is also a ValueError: answer it as Litestar would.
+        return Response(
+            {"status_code": error.status_code, "detail": error.detail},
+            status_code=error.status_code,
+            headers=error.headers,
+        )
     cause = error.__cause__ if isinstance(error, InternalServerException) else error
     benign = isinstance(cause, (ValueError, NotADirectoryError, FileNotFoundError)) or (
         isinstance(cause, OSError) and cause.errno in (errno.ENAMETOOLONG, errno.ENOTDIR)

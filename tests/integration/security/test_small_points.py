@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -147,6 +148,7 @@ def test_realtime_responses_carry_security_headers(realtime: ServiceProcess) -> 
             for header, value in SECURITY_HEADERS.items():
                 assert response.headers.get(header) == value, (path, response.headers)
             assert "frame-ancestors 'none'" in response.headers["content-security-policy"], path
+            assert response.status_code == (404 if path == "/nope" else 200), path
         page = client.get("/")
         assert "script-src 'self'" in page.headers["content-security-policy"]
 
@@ -227,3 +229,22 @@ def test_odd_static_paths_are_404_not_500(realtime: ServiceProcess, path: str) -
     response = httpx.get(f"{realtime.url}{path}")
     assert response.status_code == 404, (response.status_code, response.text[:200])
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_spacing_fabricated_timestamps_does_not_evade_the_burst_rule(
+    http: httpx.Client, admin: dict[str, str]
+) -> None:
+    board = make_board(
+        http, admin, fraud={"burstCount": 4, "burstWindowMs": 5000, "onViolation": "reject"}
+    )
+    user = register_user(http)
+    start = datetime.now(UTC) - timedelta(seconds=30)
+    # Sent back to back, each claiming to be 6 s after the previous (beyond the window).
+    statuses = [
+        submit(
+            http, board, user.headers, 1, timestamp=(start + timedelta(seconds=6 * i)).isoformat()
+        )
+        for i in range(4)
+    ]
+    assert [r.status_code for r in statuses] == [200, 200, 200, 403], [r.text for r in statuses]
+    assert_problem(statuses[3], 403, "fraud_rejected")

@@ -62,14 +62,19 @@ local cur = tonumber(redis.call('HGET', KEYS[3], 'p' .. minute) or '0')
 local prev = tonumber(redis.call('HGET', KEYS[3], 'p' .. (minute - 1)) or '0')
 local ppm = math.floor(cur + prev * (1 - frac))
 local client = tonumber(ARGV[7])
+local burst_window = tonumber(ARGV[8])
 local streak = 0
 local last = redis.call('HGET', KEYS[3], 'ts')
-if last and math.abs(client - tonumber(last)) <= tonumber(ARGV[8]) then
+local last_arrival = tonumber(redis.call('HGET', KEYS[3], 'sv') or '0')
+-- A burst: client timestamps near-identical, or (fabricated timestamps spaced apart) the
+-- submissions themselves arriving within the window of each other.
+if last and (math.abs(client - tonumber(last)) <= burst_window
+             or (last_arrival > 0 and now - last_arrival <= burst_window)) then
   streak = tonumber(redis.call('HGET', KEYS[3], 'st') or '0') + 1
 end
 if allowed then
   redis.call('HINCRBY', KEYS[3], 'p' .. minute, ARGV[6])
-  redis.call('HSET', KEYS[3], 'ts', ARGV[7], 'st', streak)
+  redis.call('HSET', KEYS[3], 'ts', ARGV[7], 'st', streak, 'sv', now)
   redis.call('HDEL', KEYS[3], 'p' .. (minute - 2), 'r' .. (minute - 2))
   redis.call('PEXPIRE', KEYS[3], 180000)
 end

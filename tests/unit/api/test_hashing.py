@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 
 import pytest
 from scoreboard_api.domain.errors import ProblemError
-from scoreboard_api.services.hashing import HashPool
+from scoreboard_api.services.hashing import BUSY_NICENESS, HashPool
 from scoreboard_common.netaddr import client_group
 
 
@@ -79,3 +80,28 @@ def test_client_groups_ipv6_by_64() -> None:
     assert client_group("::ffff:192.0.2.7") == "192.0.2.7"
     assert client_group("192.0.2.7") == "192.0.2.7"
     assert client_group(None) == "-"
+
+
+def own_niceness(gate: threading.Event | None = None) -> int:
+    if gate is not None:
+        assert gate.wait(10)
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+async def test_a_busy_clients_hashes_run_at_lower_os_priority() -> None:
+    pool = HashPool(workers=2, queue_limit=10, per_client=4, max_wait_seconds=5)
+    gate = threading.Event()
+    try:
+        base = own_niceness()
+        lone = await pool.run("b", own_niceness)
+        # Three sign-ins of one client: while one runs, the others wait; the second starts while
+        # the third still waits, so it is a busy client's hash.
+        tasks = [asyncio.create_task(pool.run("a", own_niceness, gate)) for _ in range(3)]
+        await wait_for(lambda: pool.running == 1 and pool.waiting == 2)
+        gate.set()
+        first, second, _third = await asyncio.gather(*tasks)
+        assert lone == base and first == base
+        assert second >= min(base + BUSY_NICENESS, 19), (base, second)
+    finally:
+        gate.set()
+        pool.close()

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -28,6 +30,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from scoreboard_api.domain.errors import ProblemError
 
 T = TypeVar("T")
+BUSY_NICENESS = 10
 
 HASH_REFUSED = Counter(
     "scoreboard_password_hash_refused_total",
@@ -56,6 +59,12 @@ class HashPool:
         self.per_client = per_client
         self.max_wait = max_wait_seconds
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="argon2")
+        # Hashes of a client with more sign-ins in progress (a flood, or a busy NAT) run on
+        # threads of lower OS priority, so under CPU contention a lone login keeps its speed.
+        # Both pools share the same ``workers`` slots: memory stays bounded the same way.
+        self._busy_executor = ThreadPoolExecutor(
+            workers, thread_name_prefix="argon2-busy", initializer=_lower_priority
+        )
         self._free = workers
         self._waiting = 0
         # Clients with waiters, in round-robin order; each holds its waiters in FIFO order.
@@ -74,6 +83,7 @@ class HashPool:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._busy_executor.shutdown(wait=False, cancel_futures=True)
 
     async def run(self, client: str, function: Callable[..., T], *args: object) -> T:
         """Run ``function(*args)`` on the pool on behalf of ``client``."""
@@ -96,7 +106,9 @@ class HashPool:
             HASH_WAIT_SECONDS.observe(time.perf_counter() - queued)
             HASH_RUNNING.set(self.running)
             loop = asyncio.get_running_loop()
-            future = loop.run_in_executor(self._executor, _timed, function, *args)
+            busy = self._held.get(client, 0) > 1
+            executor = self._busy_executor if busy else self._executor
+            future = loop.run_in_executor(executor, _timed, function, *args)
             # The thread keeps its slot until it has finished, even if the request is gone.
             future.add_done_callback(lambda _: self._release(client))
             return await asyncio.shield(future)
@@ -178,6 +190,13 @@ class HashPool:
             return
         self._free += 1
         HASH_RUNNING.set(self.running)
+
+
+def _lower_priority() -> None:
+    """Thread initializer: raise this thread's nice value (Linux threads have their own;
+    raising it needs no privilege). Elsewhere it is a no-op."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BUSY_NICENESS)
 
 
 def _timed(function: Callable[..., T], *args: object) -> T:

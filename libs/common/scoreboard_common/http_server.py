@@ -121,6 +121,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._discarding or self.transport.is_closing():
             return  # dropped unbuffered
+        if self._head_timer is None and (self.cycle is None or self.cycle.response_complete):
+            # Bytes between requests start the next head's clock (uvicorn's keep-alive timer
+            # stops at the first byte): a client dripping blank lines is closed all the same.
+            self._in_head = True
+            self._head_bytes = 0
+            self._start_head_timer()
         if self._in_head:
             self._head_bytes += len(data)
         self._unset_keepalive_if_required()

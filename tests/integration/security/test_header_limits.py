@@ -161,3 +161,32 @@ def test_slow_and_idle_clients_are_closed(services: dict[str, ServiceProcess], n
         assert status_and_code(answer) == (408, "header_timeout"), answer[:200]
     assert idle_answer.startswith(b"HTTP/1.1 200"), idle_answer[:200]  # then closed: EOF
     assert elapsed < bound
+
+
+@pytest.mark.parametrize("name", ["api", "realtime"])
+def test_a_client_dripping_blank_lines_between_requests_is_closed(
+    services: dict[str, ServiceProcess], name: str
+) -> None:
+    with connect(services[name]) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        started = time.monotonic()
+        closed_after = None
+        sock.settimeout(0.2)
+        received = b""
+        while time.monotonic() - started < HEAD_TIMEOUT + KEEP_ALIVE + 10:
+            try:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    closed_after = time.monotonic() - started
+                    break
+                received += chunk
+            except TimeoutError:
+                pass
+            try:
+                sock.sendall(b"\r\n")  # never a request, never idle either
+            except (BrokenPipeError, ConnectionResetError):
+                closed_after = time.monotonic() - started
+                break
+    assert received.startswith(b"HTTP/1.1 200"), received[:200]
+    assert closed_after is not None, "the connection was held open"
+    print(f"\n{name}: a client dripping blank lines was closed after {closed_after:.1f} s")

@@ -85,9 +85,10 @@ class Authenticator:
             self._cache[token] = caller
             if len(self._cache) > _CACHE_SIZE:
                 self._cache.popitem(last=False)
-        if caller.user_id in self.policies.disabled_users or self.revocations.user_disabled(
-            caller.user_id
-        ):
+        # Disabled accounts: the api's own copy from PostgreSQL (changed at once by the replica
+        # that disables, reloaded by the others on `sb:api:control`). The Redis set mirrors it
+        # for realtime; reading it here would lag behind a re-enable.
+        if caller.user_id in self.policies.disabled_users:
             raise _unauthorized("disabled", "this account is disabled")
         if self.revocations.session_revoked(caller.principal.session_id):
             raise _unauthorized("revoked", "this session has ended (signed out)")

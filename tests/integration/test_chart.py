@@ -548,6 +548,10 @@ def test_monitoring_objects_only_with_the_monitoring_api() -> None:
         assert m["spec"]["jobLabel"] == "scoreboard.dev/job"
         assert m["spec"]["endpoints"][0]["path"] == "/metrics"
     assert monitors["sb-scoreboard-operator"]["spec"]["endpoints"][0]["port"] == "metrics"
+    # Realtime's /metrics has its own port: the Ingress routes `/` to realtime's `http` port.
+    assert monitors["sb-scoreboard-realtime"]["spec"]["endpoints"][0]["port"] == "metrics"
+    realtime = named(render("defaults"), "Service", "-realtime")["spec"]["ports"]
+    assert {p["name"]: p["port"] for p in realtime} == {"http": 8001, "metrics": 9102}
     rule = mon["PrometheusRule"][0]
     canonical = yaml.safe_load((ROOT / "observability/alerts/scoreboard-rules.yaml").read_text())
     assert rule["spec"] == canonical

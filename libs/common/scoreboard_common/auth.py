@@ -8,6 +8,8 @@ issuer's), or keys handed in directly. Algorithms are pinned from settings; ``ex
 from __future__ import annotations
 
 import time
+import unicodedata
+import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -36,6 +38,8 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     scopes: frozenset[str]
     token_id: str | None = None
     issued_at: int | None = None
+    expires_at: int | None = None
+    session_id: str | None = None  # `sid`: the api's refresh-token family (revocable)
 
     def has(self, scope: str) -> bool:
         return scope in self.scopes
@@ -145,11 +149,47 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     scopes = raw_scope.split() if isinstance(raw_scope, str) else list(raw_scope or [])
     return Principal(
         subject=str(claims["sub"]),
-        username=claims.get("preferred_username") or claims.get("name"),
+        username=display_name(claims.get("preferred_username") or claims.get("name")),
         scopes=frozenset(str(s) for s in scopes),
         token_id=claims.get("jti"),
         issued_at=claims.get("iat"),
+        expires_at=_int_or_none(claims.get("exp")),
+        session_id=str(claims["sid"]) if isinstance(claims.get("sid"), str) else None,
     )
+
+
+_NAME_MAX = 64
+# Unicode categories never kept in a name: controls, format characters (bidi overrides and
+# isolates, zero-width spaces and joiners, BOM), surrogates, private use, line separators.
+_DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def display_name(value: Any) -> str | None:
+    """A name from a token's claims, safe to store and show: NFKC-normalised, without control,
+    bidi or zero-width characters, whitespace collapsed, at most 64 characters; None if
+    nothing is left. (An external issuer's claims are not ours to trust verbatim.)"""
+    if not isinstance(value, str):
+        return None
+    text = unicodedata.normalize("NFKC", value)
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in _DROPPED_CATEGORIES)
+    text = " ".join(text.split())[:_NAME_MAX].strip()
+    return text or None
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+_EXTERNAL_NAMESPACE = uuid.UUID("6f1c4f8e-2f5d-4a53-9d1e-3b7c0c1d2e4f")
+
+
+def user_id_for_subject(subject: str, issuer: str | None = None) -> str:
+    """Our user ids are UUIDs. A subject that is one is used as is; an external issuer's other
+    subjects map to a stable UUIDv5 of ``issuer|subject``."""
+    try:
+        return str(uuid.UUID(subject))
+    except ValueError:
+        return str(uuid.uuid5(_EXTERNAL_NAMESPACE, f"{issuer or ''}|{subject}"))
 
 
 def jwk_thumbprint(jwk_json: dict[str, Any]) -> str:

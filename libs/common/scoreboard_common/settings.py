@@ -41,6 +41,45 @@ class CommonSettings(BaseSettings):
         None, description="PEM public key file to verify tokens with (alternative to a JWKS URL)."
     )
     auth_leeway_seconds: int = Field(5, ge=0, le=300, description="Clock leeway for exp/nbf.")
+    http_max_header_bytes: int = Field(
+        16384,
+        ge=1024,
+        le=1_048_576,
+        description="Largest request line plus headers; counted as the bytes arrive, a larger "
+        "head gets 431 before it is buffered.",
+    )
+    http_max_headers: int = Field(
+        100, ge=10, le=1000, description="Most header fields in one request; more gets 431."
+    )
+    http_header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="A connection whose request headers are not complete this long after it "
+        "opened (or the request began) is answered 408 and closed (slow-header clients).",
+    )
+    http_keep_alive_seconds: int = Field(
+        5, ge=1, le=300, description="Idle keep-alive connections are closed after this."
+    )
+
+    revocation_refresh_seconds: float = Field(
+        1.0,
+        gt=0,
+        le=5,
+        description="How often revoked sessions and disabled accounts are reloaded from Redis: "
+        "a logout or an account disabled takes effect on every replica (and closes its open "
+        "sockets) within this period.",
+    )
+
+    def configure_http_protocol(self) -> None:
+        """Apply the header limits to the guarded uvicorn protocol of this process."""
+        from scoreboard_common.http_server import GuardedHttpToolsProtocol
+
+        GuardedHttpToolsProtocol.configure(
+            max_head_bytes=self.http_max_header_bytes,
+            max_headers=self.http_max_headers,
+            head_timeout=self.http_header_timeout_seconds,
+        )
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)

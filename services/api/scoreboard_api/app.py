@@ -20,13 +20,16 @@ from scoreboard_common.board_store import BoardStore
 from scoreboard_common.logs import configure_logging
 from scoreboard_common.metrics import HttpMetricsMiddleware
 from scoreboard_common.redis_client import create_redis
+from scoreboard_common.revocation import RevocationList
 from scoreboard_common.settings import load_settings
 from scoreboard_common.telemetry import configure_tracing
 
+from scoreboard_api.adapters import pg_identity
 from scoreboard_api.adapters.monitor import DependencyMonitor
 from scoreboard_api.adapters.policy_cache import PolicyCache
 from scoreboard_api.adapters.postgres import Database
 from scoreboard_api.adapters.redis_side import RedisSide
+from scoreboard_api.domain.credentials import LoginThrottle, MemoryLoginThrottle, PasswordPolicy
 from scoreboard_api.domain.errors import ProblemError
 from scoreboard_api.domain.tokens import TokenIssuer
 from scoreboard_api.http import (
@@ -41,6 +44,7 @@ from scoreboard_api.http.openapi import ScoreboardOpenAPI
 from scoreboard_api.http.problems import handle_http_exception, handle_problem, handle_unexpected
 from scoreboard_api.services.auth import Authenticator
 from scoreboard_api.services.container import Container
+from scoreboard_api.services.hashing import HashPool
 from scoreboard_api.settings import ApiSettings
 
 SERVICE = "scoreboard-api"
@@ -53,6 +57,19 @@ def _instrument_clients() -> None:
 
     AsyncPGInstrumentor().instrument()  # type: ignore[no-untyped-call]
     RedisInstrumentor().instrument()
+
+
+async def _purge_refresh_tokens(db: Database, retention_seconds: int) -> None:
+    """Delete long-expired refresh tokens every 10 minutes (each replica; the DELETE is
+    idempotent, so replicas racing each other only repeat work)."""
+    while True:
+        try:
+            purged = await pg_identity.purge_expired_refresh_tokens(db, retention_seconds)
+            if purged:
+                log.info("refresh tokens purged", extra={"count": purged})
+        except Exception as error:
+            log.warning("refresh token purge failed: %s", error)
+        await asyncio.sleep(600)
 
 
 def _lifespan(settings: ApiSettings, issuer: TokenIssuer | None) -> Any:
@@ -101,12 +118,20 @@ def _lifespan(settings: ApiSettings, issuer: TokenIssuer | None) -> Any:
                 jwks_url=settings.auth_jwks_url,
                 leeway_seconds=settings.auth_leeway_seconds,
             )
+        revocations = RevocationList()
         auth = Authenticator(
             local=local,
             local_kid=issuer.kid if issuer else None,
             external=external,
             admin_api_key=settings.admin_api_key,
             policies=policies,
+            revocations=revocations,
+        )
+        login_throttle = LoginThrottle(
+            free_failures=settings.login_throttle_free_failures,
+            base_delay_seconds=settings.login_throttle_base_delay_seconds,
+            max_delay_seconds=settings.login_throttle_max_delay_seconds,
+            forget_seconds=settings.login_throttle_forget_seconds,
         )
         app.state.container = Container(
             settings=settings,
@@ -118,11 +143,31 @@ def _lifespan(settings: ApiSettings, issuer: TokenIssuer | None) -> Any:
             monitor=monitor,
             auth=auth,
             issuer=issuer,
+            hashes=HashPool(
+                workers=settings.password_hash_concurrency,
+                queue_limit=settings.password_hash_queue,
+                per_client=settings.password_hash_per_client,
+                max_wait_seconds=settings.password_hash_max_wait_seconds,
+            ),
+            password_policy=PasswordPolicy(
+                min_length=settings.password_min_length,
+                min_strength=settings.password_min_strength,
+            ),
+            login_throttle=login_throttle,
+            login_fallback=MemoryLoginThrottle(login_throttle),
+            revocations=revocations,
         )
         tasks = [
             asyncio.create_task(policies.run_reloader(), name="policy-reloader"),
             asyncio.create_task(policies.run_subscriber(), name="policy-subscriber"),
             asyncio.create_task(monitor.run(), name="dependency-monitor"),
+            asyncio.create_task(
+                revocations.run(redis, settings.revocation_refresh_seconds), name="revocations"
+            ),
+            asyncio.create_task(
+                _purge_refresh_tokens(db, settings.refresh_token_retention_seconds),
+                name="refresh-token-purge",
+            ),
         ]
         try:
             yield
@@ -133,6 +178,7 @@ def _lifespan(settings: ApiSettings, issuer: TokenIssuer | None) -> Any:
             with contextlib.suppress(Exception):
                 await redis.aclose()
             await db.close()
+            app.state.container.hashes.close()
 
     return lifespan
 
@@ -192,6 +238,7 @@ def load_issuer(settings: ApiSettings) -> TokenIssuer | None:
 def create_app() -> Any:
     """Build the ASGI app from the environment (validated; exits on bad configuration)."""
     settings = load_settings(ApiSettings)
+    settings.configure_http_protocol()  # again in each worker process (`--workers N`)
     configure_logging(settings.log_level, SERVICE)
     issuer = load_issuer(settings)
     tracing = configure_tracing(SERVICE)

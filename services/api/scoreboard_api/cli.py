@@ -37,9 +37,17 @@ def migrate() -> None:
 @click.option("--workers", default=1, show_default=True, type=int)
 def serve(host: str, port: int, workers: int) -> None:
     """Run the api with uvicorn (uvloop + httptools). Proxy headers are never trusted by
-    uvicorn itself: the api resolves client IPs with TRUSTED_PROXIES."""
+    uvicorn itself: the api resolves client IPs with TRUSTED_PROXIES. Request heads are capped and
+    timed by the guarded protocol (HTTP_MAX_HEADER_BYTES, HTTP_MAX_HEADERS,
+    HTTP_HEADER_TIMEOUT_SECONDS)."""
     import uvicorn
+    from scoreboard_common.http_server import GuardedHttpToolsProtocol
+    from scoreboard_common.settings import load_settings
 
+    from scoreboard_api.settings import ApiSettings
+
+    settings = load_settings(ApiSettings)
+    settings.configure_http_protocol()
     uvicorn.run(
         "scoreboard_api.app:create_app",
         factory=True,
@@ -47,7 +55,8 @@ def serve(host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        http=GuardedHttpToolsProtocol,
+        timeout_keep_alive=settings.http_keep_alive_seconds,
         proxy_headers=False,
         server_header=False,
         access_log=False,

@@ -69,6 +69,73 @@ class ApiSettings(CommonSettings):
         "version (0 = always check). Writes through this replica refresh it at once.",
     )
     health_check_interval_seconds: float = Field(1.0, gt=0, le=60)
+    password_hash_concurrency: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Password hashes (argon2id, 64 MiB and ~0.15 s of CPU each) run at once per "
+        "process, on a dedicated pool: memory for hashing stays below this times 64 MiB "
+        "whatever the node's CPU count.",
+    )
+    password_hash_queue: int = Field(
+        32,
+        ge=0,
+        le=10_000,
+        description="Sign-ins waiting for a hashing thread per process; beyond it 503 "
+        "`auth_overloaded` with Retry-After.",
+    )
+    password_hash_per_client: int = Field(
+        4,
+        ge=1,
+        le=1000,
+        description="Sign-ins one client address (IPv6: its /64) may have waiting or running "
+        "at once; beyond it 429 `auth_busy`. The queue is served round-robin by client.",
+    )
+    password_hash_max_wait_seconds: float = Field(
+        3.0,
+        gt=0,
+        le=60,
+        description="Longest wait for a hashing thread; then 503 `auth_overloaded`.",
+    )
+
+    refresh_token_retention_seconds: int = Field(
+        86400,
+        ge=0,
+        le=90 * 86400,
+        description="Expired refresh tokens are deleted this long after they expired (a "
+        "background purge every 10 minutes per replica).",
+    )
+    password_min_length: int = Field(
+        10, ge=8, le=256, description="Shortest password accepted at registration."
+    )
+    password_min_strength: int = Field(
+        2,
+        ge=0,
+        le=4,
+        description="Lowest zxcvbn score (0-4) accepted at registration: refuses common "
+        "passwords, keyboard patterns, repeats and names. 0 turns the estimate off (length and "
+        "username checks stay).",
+    )
+    login_throttle_free_failures: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="Failed logins of one account (from any address) before its logins are "
+        "refused with 429 `login_throttled` for a growing delay.",
+    )
+    login_throttle_base_delay_seconds: float = Field(
+        1.0, gt=0, le=3600, description="First delay; it doubles with every further failure."
+    )
+    login_throttle_max_delay_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=86400,
+        description="Longest delay: an attacker can keep an account throttled, never locked "
+        "for longer than this after their last attempt.",
+    )
+    login_throttle_forget_seconds: int = Field(
+        900, ge=1, le=86400, description="Failures are forgotten this long after the last one."
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -9,13 +9,16 @@ import socket
 from types import FrameType
 
 import click
+import prometheus_client
 import uvicorn
 from litestar import Litestar
+from scoreboard_common.http_server import GuardedHttpToolsProtocol
 from scoreboard_common.logs import configure_logging
 from scoreboard_common.settings import load_settings
 
 from scoreboard_realtime.app import create_app
 from scoreboard_realtime.http.direct import CaptureAsgiSend
+from scoreboard_realtime.http.headers import SecurityHeadersMiddleware
 from scoreboard_realtime.http.runtime import Runtime
 from scoreboard_realtime.settings import RealtimeSettings
 
@@ -78,12 +81,16 @@ def uvicorn_config(
     app: Litestar, settings: RealtimeSettings, host: str, port: int
 ) -> uvicorn.Config:
     """How the service is served (also used by the tests that need the real fast path)."""
+    settings.configure_http_protocol()
     return uvicorn.Config(
-        CaptureAsgiSend(app),  # lets the broadcast write frames directly (http/direct.py)
+        # Security headers on every HTTP response, 404s included (outside Litestar's router);
+        # CaptureAsgiSend lets the broadcast write frames directly (http/direct.py).
+        CaptureAsgiSend(SecurityHeadersMiddleware(app)),
         host=host,
         port=port,
         loop="uvloop",
-        http="httptools",
+        http=GuardedHttpToolsProtocol,  # header caps and a header-read timeout
+        timeout_keep_alive=settings.http_keep_alive_seconds,
         ws="websockets",
         ws_ping_interval=settings.ws_ping_interval_seconds,
         ws_ping_timeout=settings.ws_ping_timeout_seconds,
@@ -116,5 +123,8 @@ def serve(host: str, port: int) -> None:
     if settings.log_level != "DEBUG":
         logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
     app = create_app(settings)
+    if settings.metrics_port:
+        # A plain thread server on its own port: only Prometheus reaches it (NetworkPolicy).
+        prometheus_client.start_http_server(settings.metrics_port, addr=host)
     config = uvicorn_config(app, settings, host, port)
     DrainingServer(config, app, settings.ws_drain_seconds).run()

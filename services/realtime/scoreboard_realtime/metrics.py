@@ -46,6 +46,11 @@ REJECT_REASONS = (
     "draining",
     "unavailable",
     "data_frame",
+    "account_disabled",
+    "session_revoked",
+    "token_expired",
+    "origin",
+    "global_limit",
 )
 for _reason in REJECT_REASONS:
     WS_REJECTED.labels(_reason)

@@ -35,6 +35,27 @@ class RealtimeSettings(CommonSettings):
     ws_max_connections_per_ip: int = Field(
         100, ge=1, description="Concurrent WebSocket connections allowed per client IP."
     )
+    ws_max_connections: int = Field(
+        20000,
+        ge=1,
+        description="Concurrent WebSocket connections of this process from all clients; "
+        "beyond it the handshake is refused (403) and clients reconnect elsewhere.",
+    )
+    ws_allowed_origins: list[str] = Field(
+        default_factory=list,
+        description='Browser origins (JSON list, e.g. `["https://game.example"]`, or '
+        '`["*"]` for any) whose pages may open the live feed, besides the service\'s own '
+        "origin (an `Origin` whose host is the request's `Host`). Handshakes without an "
+        "`Origin` (non-browser clients) are allowed; others get 403 before the handshake.",
+    )
+    metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="Serve `/metrics` on this port (same host as the service) instead of the "
+        "main one, so an Ingress that routes `/` to realtime never exposes it (the chart sets "
+        "9102); 0 keeps it on the main port.",
+    )
     ws_max_message_bytes: int = Field(
         4096, ge=125, description="Largest frame accepted from a client (they only send pings)."
     )

@@ -16,7 +16,8 @@ def test_register_login_and_duplicate(client: httpx.Client) -> None:
     user = register_user(client)
     assert uuid.UUID(user.user_id)
     again = client.post(
-        "/api/v1/auth/register", json={"username": user.username.upper(), "password": "x" * 12}
+        "/api/v1/auth/register",
+        json={"username": user.username.upper(), "password": "another-Strong-passphrase-9"},
     )
     assert again.status_code == 409
     assert again.headers["content-type"].startswith("application/problem+json")

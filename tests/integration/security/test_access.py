@@ -55,18 +55,23 @@ def test_a_user_cannot_write_or_read_another_users_private_data(
         headers=attacker.headers,
     )
     assert seed.status_code in (400, 403, 404), seed.text
-    # Replaying the victim's action_id with the attacker's token does not reveal or move it.
-    victim_action = new_action()
+    # Action ids are scoped per player: the attacker using the victim's action_id (first or
+    # after) only writes the attacker's own score, and never blocks or reveals the victim's.
+    victim_action, squatted = new_action(), new_action()
     assert submit(http, board, victim.headers, 1, action_id=victim_action).status_code == 200
+    for action_id in (victim_action, squatted):
+        stolen = submit(http, board, attacker.headers, 1, action_id=action_id)
+        assert stolen.status_code == 200, stolen.text
+        assert stolen.json()["user_id"] == attacker.user_id and not stolen.json()["replayed"]
+        assert victim.user_id not in stolen.text
+    claimed = submit(http, board, victim.headers, 1, action_id=squatted)
+    assert claimed.status_code == 200 and not claimed.json()["replayed"], claimed.text
     before = ledger.snapshot(board)
-    stolen = submit(http, board, attacker.headers, 1, action_id=victim_action)
-    assert stolen.status_code == 409, stolen.text
-    assert victim.user_id not in stolen.text
     # /me is the caller's own standing, never someone else's.
     me = http.get(f"/api/v1/leaderboards/{board}/me", headers=attacker.headers)
     assert me.status_code == 404 or me.json()["user_id"] == attacker.user_id
     mine = http.get(f"/api/v1/leaderboards/{board}/me", headers=victim.headers).json()
-    assert mine["user_id"] == victim.user_id and mine["score"] == 8
+    assert mine["user_id"] == victim.user_id and mine["score"] == 9
     for query in (f"?user_id={victim.user_id}", f"?userId={victim.user_id}"):
         response = http.get(f"/api/v1/leaderboards/{board}/me{query}", headers=attacker.headers)
         assert response.status_code == 404 or response.json()["user_id"] == attacker.user_id

@@ -14,6 +14,7 @@ import redis as redis_sync
 from scoreboard_devstack.servers import ServiceProcess
 
 from tests.integration.api.conftest import User, new_action, now_iso, register_user, submit
+from tests.integration.helpers import PASSWORD
 from tests.integration.security.conftest import ALLOWED_ORIGIN, Ledger, assert_problem
 
 INJECTIONS = [
@@ -196,9 +197,7 @@ def test_injection_in_every_path_and_query_parameter(
 
 def test_confusable_usernames_are_refused(http: httpx.Client, ledger: Ledger) -> None:
     base = f"adm{uuid.uuid4().hex[:6]}"
-    created = http.post(
-        "/api/v1/auth/register", json={"username": base, "password": "pw-123456789"}
-    )
+    created = http.post("/api/v1/auth/register", json={"username": base, "password": PASSWORD})
     assert created.status_code == 201
     before = ledger.snapshot()
     lookalikes = [
@@ -212,9 +211,7 @@ def test_confusable_usernames_are_refused(http: httpx.Client, ledger: Ledger) ->
         " " + base,
     ]
     for name in lookalikes:
-        response = http.post(
-            "/api/v1/auth/register", json={"username": name, "password": "pw-123456789"}
-        )
+        response = http.post("/api/v1/auth/register", json={"username": name, "password": PASSWORD})
         assert response.status_code in (400, 409), (name, response.status_code, response.text)
         code = response.json()["code"]
         assert code in {"validation_error", "username_taken"}, (name, code)
@@ -261,7 +258,7 @@ def test_auth_responses_are_not_cached(http: httpx.Client, victim: User) -> None
     failed = http.post("/api/v1/auth/login", json={"username": victim.username, "password": "no"})
     registered = http.post(
         "/api/v1/auth/register",
-        json={"username": f"nc{uuid.uuid4().hex[:8]}", "password": "pw-123456789"},
+        json={"username": f"nc{uuid.uuid4().hex[:8]}", "password": PASSWORD},
     )
     me = http.get("/api/v1/leaderboards/nope/me", headers=victim.headers)
     for response in (login, refreshed, failed, registered, me):
@@ -309,7 +306,7 @@ def test_register_then_attack_leaves_registration_consistent(
     before = ledger.snapshot()
     for username in ["ab", "a" * 33, "bad name", "x;DROP", "", "émile", "user\n", "user\r"]:
         response = http.post(
-            "/api/v1/auth/register", json={"username": username, "password": "pw-123456789"}
+            "/api/v1/auth/register", json={"username": username, "password": PASSWORD}
         )
         assert_problem(response, 400, "validation_error")
     assert ledger.snapshot() == before

@@ -16,10 +16,11 @@ RotateStatus = Literal["ok", "unknown", "reused", "revoked", "expired", "disable
 class RotateResult:
     status: RotateStatus
     user: UserRow | None = None
+    family_id: str | None = None  # the session id (`sid`) of the token's family
 
 
 async def store_refresh_token(
-    db: Database, *, user_id: str, token_hash: bytes, ttl_seconds: int, family_id: str | None = None
+    db: Database, *, user_id: str, token_hash: bytes, ttl_seconds: int, family_id: str
 ) -> None:
     async with db.transaction() as connection:
         await connection.execute(
@@ -28,7 +29,7 @@ async def store_refresh_token(
             VALUES ($1, $2, $3, $4, $5)
             """,
             str(uuid.uuid4()),
-            family_id or str(uuid.uuid4()),
+            family_id,
             user_id,
             token_hash,
             datetime.now(UTC) + timedelta(seconds=ttl_seconds),
@@ -65,7 +66,7 @@ async def rotate_refresh_token(
                 "WHERE family_id = $1 AND revoked_at IS NULL",
                 row["family_id"],
             )
-            return RotateResult("reused")
+            return RotateResult("reused", family_id=row["family_id"])
         if row["expires_at"] <= datetime.now(UTC):
             return RotateResult("expired")
         if user.disabled:
@@ -84,17 +85,31 @@ async def rotate_refresh_token(
             new_hash,
             datetime.now(UTC) + timedelta(seconds=ttl_seconds),
         )
-        return RotateResult("ok", user)
+        return RotateResult("ok", user, family_id=row["family_id"])
 
 
-async def revoke_family_of(db: Database, token_hash: bytes) -> bool:
+async def revoke_family_of(db: Database, token_hash: bytes) -> str | None:
+    """Revoke the family of a refresh token; returns its id (the session id), None if unknown."""
+    async with db.transaction() as connection:
+        family_id = await connection.fetchval(
+            "SELECT family_id::text FROM refresh_tokens WHERE token_hash = $1", token_hash
+        )
+        if family_id is None:
+            return None
+        await connection.execute(
+            "UPDATE refresh_tokens SET revoked_at = now() "
+            "WHERE family_id = $1 AND revoked_at IS NULL",
+            family_id,
+        )
+    return str(family_id)
+
+
+async def purge_expired_refresh_tokens(db: Database, older_than_seconds: int) -> int:
+    """Delete refresh tokens that expired more than ``older_than_seconds`` ago (they can no
+    longer be used, and reuse detection only needs them while they could be)."""
     async with db.transaction() as connection:
         status = await connection.execute(
-            """
-            UPDATE refresh_tokens SET revoked_at = now()
-            WHERE revoked_at IS NULL
-              AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)
-            """,
-            token_hash,
+            "DELETE FROM refresh_tokens WHERE expires_at < $1",
+            datetime.now(UTC) - timedelta(seconds=older_than_seconds),
         )
-    return not str(status).endswith(" 0")
+    return int(str(status).split()[-1])

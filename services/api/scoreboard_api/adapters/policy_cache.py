@@ -16,6 +16,7 @@ import msgspec
 from redis.asyncio import Redis
 from scoreboard_common.events import BOARD_CHANNEL, BoardChanged, decode_event
 from scoreboard_common.policy import decode_spec
+from scoreboard_common.revocation import replace_disabled_users
 
 from scoreboard_api.adapters.postgres import BoardRow, Database
 from scoreboard_api.adapters.redis_side import CONTROL_CHANNEL
@@ -48,6 +49,7 @@ class PolicyCache:
         # Changes this replica made itself, re-applied on top of a reload that started before
         # them (the reload's snapshot may predate their commit).
         self._local: list[tuple[str, BoardRow | None]] = []
+        self._mirrored: frozenset[str] | None = None  # disabled users last written to Redis
 
     def get(self, board: str) -> BoardPolicy | None:
         return self.boards.get(board)
@@ -108,6 +110,13 @@ class PolicyCache:
         self.disabled_users = frozenset(disabled)
         self.loaded = True
         self.loaded_at = time.monotonic()
+        if self.disabled_users != self._mirrored:
+            # Realtime reads disabled accounts from Redis; repair it after a missed write.
+            try:
+                await replace_disabled_users(self.redis, self.disabled_users)
+                self._mirrored = self.disabled_users
+            except Exception as error:
+                log.debug("disabled users not mirrored to Redis: %s", error)
 
     def request_reload(self) -> None:
         self._wake.set()

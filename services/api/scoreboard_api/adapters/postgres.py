@@ -26,14 +26,16 @@ log = logging.getLogger("scoreboard.postgres")
 
 # $1 board, $2 action_id, $3 season, $4 user_id, $5 action, $6 increment, $7 client timestamp,
 # $8 client ip, $9 request id, $10 username (NULL: look it up, else the user id).
-# A new action adds to the total and writes the audit row; a known action_id returns the stored
-# row (replayed = true) and changes nothing. Two concurrent submissions of one new action_id:
-# the loser fails on the unique (board, action_id) and the whole statement rolls back; the
-# caller runs it again and gets the replay. The CHECK on scores.total refuses totals > 2^53-1.
+# A new action adds to the total and writes the audit row; an action_id the player already used
+# returns the stored row (replayed = true) and changes nothing. Action ids are scoped per board
+# and player (migration 0003): another player's ids never replay or conflict. Two concurrent
+# submissions of one new action_id: the loser fails on the unique (board, user_id, action_id)
+# and the whole statement rolls back; the caller runs it again and gets the replay. The CHECK
+# on scores.total refuses totals > 2^53-1.
 SUBMIT_SCORE_SQL = """
 WITH existing AS (
     SELECT user_id, action, increment, client_ts, new_total, season
-    FROM score_events WHERE board = $1 AND action_id = $2
+    FROM score_events WHERE board = $1 AND user_id = $4 AND action_id = $2
 ), upsert AS (
     INSERT INTO scores AS s (board, season, user_id, username, total, reached_at, updated_at)
     SELECT $1, $3, $4,

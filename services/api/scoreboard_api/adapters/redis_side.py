@@ -17,6 +17,7 @@ from scoreboard_common.keys import BoardKeys
 from scoreboard_common.policy import PublicPolicy, encode_public_policy
 from scoreboard_common.redis_client import scan_hash_tag
 
+from scoreboard_api.domain.credentials import LoginThrottle
 from scoreboard_api.domain.fraud import FraudCounters
 from scoreboard_api.domain.ratelimit import Decision, Limit
 
@@ -61,14 +62,19 @@ local cur = tonumber(redis.call('HGET', KEYS[3], 'p' .. minute) or '0')
 local prev = tonumber(redis.call('HGET', KEYS[3], 'p' .. (minute - 1)) or '0')
 local ppm = math.floor(cur + prev * (1 - frac))
 local client = tonumber(ARGV[7])
+local burst_window = tonumber(ARGV[8])
 local streak = 0
 local last = redis.call('HGET', KEYS[3], 'ts')
-if last and math.abs(client - tonumber(last)) <= tonumber(ARGV[8]) then
+local last_arrival = tonumber(redis.call('HGET', KEYS[3], 'sv') or '0')
+-- A burst: client timestamps near-identical, or (fabricated timestamps spaced apart) the
+-- submissions themselves arriving within the window of each other.
+if last and (math.abs(client - tonumber(last)) <= burst_window
+             or (last_arrival > 0 and now - last_arrival <= burst_window)) then
   streak = tonumber(redis.call('HGET', KEYS[3], 'st') or '0') + 1
 end
 if allowed then
   redis.call('HINCRBY', KEYS[3], 'p' .. minute, ARGV[6])
-  redis.call('HSET', KEYS[3], 'ts', ARGV[7], 'st', streak)
+  redis.call('HSET', KEYS[3], 'ts', ARGV[7], 'st', streak, 'sv', now)
   redis.call('HDEL', KEYS[3], 'p' .. (minute - 2), 'r' .. (minute - 2))
   redis.call('PEXPIRE', KEYS[3], 180000)
 end
@@ -95,6 +101,36 @@ return math.floor(cur + prev * (1 - frac))
 """
 
 
+# Per-account login throttle (domain/credentials.py LoginThrottle). KEYS: the account's hash.
+# ARGV: mode (check | fail), free failures, base delay ms, max delay ms, forget ms.
+# check -> ms the account is still blocked for; fail -> the new delay in ms.
+_LOGIN = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if ARGV[1] == 'check' then
+  local until_ms = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')
+  if until_ms > now then return until_ms - now end
+  return 0
+end
+local failures = redis.call('HINCRBY', KEYS[1], 'failures', 1)
+local free = tonumber(ARGV[2])
+local delay = 0
+if failures >= free then
+  local exponent = math.min(failures - free, 32)
+  delay = math.min(tonumber(ARGV[3]) * (2 ^ exponent), tonumber(ARGV[4]))
+end
+delay = math.floor(delay)
+redis.call('HSET', KEYS[1], 'until', now + delay)
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]) + delay)
+return delay
+"""
+
+
+def login_key(account: str) -> str:
+    """One key per account (its own slot on a cluster); ``account`` is already a digest."""
+    return f"sb:login:{{{account}}}"
+
+
 @dataclass(frozen=True, slots=True)
 class GuardResult:
     decisions: list[Decision]
@@ -118,6 +154,28 @@ class RedisSide:
         self.redis = redis
         self._guard = redis.register_script(_GUARD)
         self._adjust = redis.register_script(_ADJUST)
+        self._login = redis.register_script(_LOGIN)
+
+    async def login_blocked_ms(self, account: str) -> int:
+        """How long the account's logins are still refused (0: not throttled)."""
+        return int(cast(Any, await self._login(keys=[login_key(account)], args=["check"])))
+
+    async def login_failed(self, account: str, rule: LoginThrottle) -> int:
+        """Count a failed login; returns the delay now imposed in ms."""
+        value = await self._login(
+            keys=[login_key(account)],
+            args=[
+                "fail",
+                rule.free_failures,
+                int(rule.base_delay_seconds * 1000),
+                int(rule.max_delay_seconds * 1000),
+                rule.forget_seconds * 1000,
+            ],
+        )
+        return int(cast(Any, value))
+
+    async def login_succeeded(self, account: str) -> None:
+        await self.redis.delete(login_key(account))
 
     async def guard(
         self,

@@ -21,7 +21,9 @@ class FraudHit:
 @dataclass(frozen=True, slots=True)
 class FraudCounters:
     points_last_minute: int  # points accepted in the sliding minute, before this submission
-    burst_streak: int  # consecutive submissions whose client timestamps were near-identical
+    # consecutive submissions whose client timestamps, or arrival times, were within the burst
+    # window of the previous one (spacing fabricated timestamps apart does not evade it)
+    burst_streak: int
     replays_last_minute: int  # replayed action_ids in the sliding minute, including this one
 
 
@@ -55,8 +57,8 @@ def evaluate(
             FraudHit(
                 "timestamp_burst",
                 action,
-                f"{counters.burst_streak + 1} submissions with client timestamps within "
-                f"{spec.burst_window_ms} ms",
+                f"{counters.burst_streak + 1} submissions within {spec.burst_window_ms} ms of "
+                "each other (client timestamps or arrival)",
             )
         )
     return hits

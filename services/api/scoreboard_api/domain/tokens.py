@@ -19,8 +19,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 from scoreboard_common.auth import jwk_thumbprint
-
-_EXTERNAL_NAMESPACE = uuid.UUID("6f1c4f8e-2f5d-4a53-9d1e-3b7c0c1d2e4f")
+from scoreboard_common.auth import user_id_for_subject as user_id_for_subject  # re-exported
 
 
 def _b64(data: bytes) -> str:
@@ -71,6 +70,7 @@ class TokenIssuer:
         scopes: list[str],
         ttl_seconds: int,
         now: float | None = None,
+        session_id: str | None = None,
     ) -> str:
         issued = int(now if now is not None else time.time())
         claims: dict[str, Any] = {
@@ -85,6 +85,8 @@ class TokenIssuer:
         }
         if username:
             claims["preferred_username"] = username
+        if session_id:
+            claims["sid"] = session_id
         return jwt.encode(claims, self._key, algorithm="ES256", headers={"kid": self.kid})
 
 
@@ -96,12 +98,3 @@ def new_refresh_token() -> tuple[str, bytes]:
 
 def hash_refresh_token(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
-
-
-def user_id_for_subject(subject: str, issuer: str | None = None) -> str:
-    """Our user ids are UUIDs. A subject that is one is used as is; an external issuer's other
-    subjects map to a stable UUIDv5 of ``issuer|subject``."""
-    try:
-        return str(uuid.UUID(subject))
-    except ValueError:
-        return str(uuid.uuid5(_EXTERNAL_NAMESPACE, f"{issuer or ''}|{subject}"))

@@ -47,6 +47,17 @@ def client_ip(scope: dict[str, Any], trusted: tuple[Network, ...]) -> str | None
     return peer
 
 
+def _from_trusted(scope: dict[str, Any], trusted: tuple[Network, ...]) -> bool:
+    client = scope.get("client")
+    if not client or not trusted:
+        return False
+    try:
+        address = ipaddress.ip_address(str(client[0]))
+    except ValueError:
+        return False
+    return any(address in network for network in trusted)
+
+
 # Sent on every response (DESIGN.md: a JSON API is never framed, sniffed or referred from).
 SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
@@ -109,9 +120,14 @@ class RequestContextMiddleware:
             return
         started = time.perf_counter()
         incoming = _header(scope, b"x-request-id")
-        request_id = incoming.decode("latin-1") if incoming else ""
-        if not _REQUEST_ID_RE.fullmatch(request_id):
-            request_id = uuid.uuid4().hex
+        supplied = incoming.decode("latin-1") if incoming else ""
+        if not _REQUEST_ID_RE.fullmatch(supplied):
+            supplied = ""
+        # The request id goes into audit rows: only a trusted proxy (the ingress) may choose
+        # it. A client's own id is logged beside ours as `client_request_id`, never used.
+        request_id = supplied if supplied and _from_trusted(scope, self.trusted) else ""
+        client_request_id = supplied if supplied and not request_id else None
+        request_id = request_id or uuid.uuid4().hex
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         state["client_ip"] = client_ip(scope, self.trusted)
@@ -144,5 +160,6 @@ class RequestContextMiddleware:
                     "status": status,
                     "latency_ms": round((time.perf_counter() - started) * 1000, 3),
                     "client_ip": state.get("client_ip"),
+                    **({"client_request_id": client_request_id} if client_request_id else {}),
                 },
             )

@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Response, get, post
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from scoreboard_common.netaddr import client_group
 
 from scoreboard_api.domain.errors import ProblemError
 from scoreboard_api.domain.ratelimit import Limit
@@ -29,7 +30,7 @@ async def _throttle(request: AnyRequest) -> None:
     """Per client IP limit on credential endpoints (Redis, else per replica)."""
     container = container_of(request)
     limit = Limit("ip", container.settings.auth_rate_limit_per_minute, 60)
-    ip = client_ip(request) or "-"
+    ip = client_group(client_ip(request))
     decision = None
     if container.monitor.redis_up:
         try:
@@ -69,7 +70,9 @@ async def register(request: AnyRequest) -> RegisterResponse:
     """Create a user account."""
     await _throttle(request)
     body = await decode_body(request, RegisterRequest)
-    return await identity.register(container_of(request), body.username, body.password)
+    return await identity.register(
+        container_of(request), body.username, body.password, client_group(client_ip(request))
+    )
 
 
 @post(
@@ -83,7 +86,9 @@ async def login(request: AnyRequest) -> TokenResponse:
     """Exchange a username and password for an access and a refresh token."""
     await _throttle(request)
     body = await decode_body(request, LoginRequest)
-    return await identity.login(container_of(request), body.username, body.password)
+    return await identity.login(
+        container_of(request), body.username, body.password, client_group(client_ip(request))
+    )
 
 
 @post(
@@ -108,7 +113,8 @@ async def refresh(request: AnyRequest) -> TokenResponse:
     opt={"body": RefreshRequest},
 )
 async def logout(request: AnyRequest) -> None:
-    """Revoke a refresh token's family."""
+    """Revoke a refresh token's family and end its session's access tokens."""
+    await _throttle(request)
     body = await decode_body(request, RefreshRequest)
     await identity.logout(container_of(request), body.refresh_token)
 

@@ -87,8 +87,11 @@ async def submit_score(request: AnyRequest, board: str) -> Response[SubmitRespon
 
 @get("/api/v1/leaderboards", tags=TAGS, operation_id="listLeaderboards")
 async def list_boards(request: AnyRequest) -> BoardsResponse:
-    """All leaderboards with display name, size and players."""
-    return await reads.list_boards(container_of(request))
+    """All leaderboards with display name, size and players; anonymous callers see only the
+    publicly readable ones."""
+    container = container_of(request)
+    caller = await container.auth.optional(request.headers.get("authorization"))
+    return await reads.list_boards(container, include_private=caller is not None)
 
 
 @get(BOARD, tags=TAGS, operation_id="getLeaderboard")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import msgspec
 from scoreboard_common.events import BoardChanged, BoardChangeKind
 from scoreboard_common.policy import BoardSpec, decode_spec, encode_spec, public_policy
+from scoreboard_common.revocation import set_user_disabled as set_user_disabled_in_redis
 from scoreboard_common.telemetry import current_traceparent
 
 from scoreboard_api.adapters import pg_boards
@@ -197,6 +198,7 @@ async def set_user_disabled(container: Container, user_id: str, disabled: bool) 
     if found:
         container.policies.disable(user_id, disabled)
         try:
+            await set_user_disabled_in_redis(container.redis, user_id, disabled)  # realtime
             await container.side.publish_control(b"users")
         except REDIS_ERRORS:
             container.monitor.redis_failed()

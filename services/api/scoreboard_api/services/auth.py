@@ -18,6 +18,7 @@ from scoreboard_common.auth import (
     TokenVerifier,
     bearer_from_header,
 )
+from scoreboard_common.revocation import RevocationList
 
 from scoreboard_api.adapters.policy_cache import PolicyCache
 from scoreboard_api.domain.errors import ProblemError, forbidden
@@ -51,12 +52,14 @@ class Authenticator:
         external: TokenVerifier | None,
         admin_api_key: str | None,
         policies: PolicyCache,
+        revocations: RevocationList,
     ) -> None:
         self.local = local
         self.local_kid = local_kid
         self.external = external
         self.admin_api_key = admin_api_key.encode() if admin_api_key else None
         self.policies = policies
+        self.revocations = revocations
         self._cache: OrderedDict[str, Caller] = OrderedDict()
 
     async def authenticate(self, authorization: str | None) -> Caller:
@@ -82,8 +85,13 @@ class Authenticator:
             self._cache[token] = caller
             if len(self._cache) > _CACHE_SIZE:
                 self._cache.popitem(last=False)
+        # Disabled accounts: the api's own copy from PostgreSQL (changed at once by the replica
+        # that disables, reloaded by the others on `sb:api:control`). The Redis set mirrors it
+        # for realtime; reading it here would lag behind a re-enable.
         if caller.user_id in self.policies.disabled_users:
             raise _unauthorized("disabled", "this account is disabled")
+        if self.revocations.session_revoked(caller.principal.session_id):
+            raise _unauthorized("revoked", "this session has ended (signed out)")
         return caller
 
     async def _verify(self, token: str) -> Caller:

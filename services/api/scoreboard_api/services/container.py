@@ -6,14 +6,17 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 from scoreboard_common.board_store import BoardStore
+from scoreboard_common.revocation import RevocationList
 
 from scoreboard_api.adapters.monitor import DependencyMonitor
 from scoreboard_api.adapters.policy_cache import PolicyCache
 from scoreboard_api.adapters.postgres import Database
 from scoreboard_api.adapters.redis_side import RedisSide
+from scoreboard_api.domain.credentials import LoginThrottle, MemoryLoginThrottle, PasswordPolicy
 from scoreboard_api.domain.ratelimit import MemoryLimiter
 from scoreboard_api.domain.tokens import TokenIssuer
 from scoreboard_api.services.auth import Authenticator
+from scoreboard_api.services.hashing import HashPool
 from scoreboard_api.settings import ApiSettings
 
 
@@ -28,6 +31,11 @@ class Container:
     monitor: DependencyMonitor
     auth: Authenticator
     issuer: TokenIssuer | None
+    hashes: HashPool
+    password_policy: PasswordPolicy
+    login_throttle: LoginThrottle
+    login_fallback: MemoryLoginThrottle
+    revocations: RevocationList
     fallback_limiter: MemoryLimiter = field(default_factory=MemoryLimiter)
     top_cache: dict[tuple[str, int], tuple[int, bytes]] = field(default_factory=dict)
     # When each cached /top was last confirmed current against Redis (monotonic seconds).

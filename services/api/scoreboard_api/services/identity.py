@@ -1,20 +1,26 @@
 """Identity: registration, login, refresh rotation, logout. Passwords are hashed with argon2id
-in a worker thread so the event loop never blocks on it."""
+on the bounded hashing pool (services/hashing.py) so neither the event loop nor the process's
+memory suffers from a login flood."""
 
 from __future__ import annotations
 
-import asyncio
+import hashlib
+import time
+import uuid
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from scoreboard_common.revocation import revoke_session
 
 from scoreboard_api.adapters import pg_identity
 from scoreboard_api.adapters.postgres import UserRow
-from scoreboard_api.domain.errors import ProblemError
+from scoreboard_api.domain.credentials import PasswordPolicy, check_username, login_throttled
+from scoreboard_api.domain.errors import ProblemError, dependency_unavailable
 from scoreboard_api.domain.tokens import hash_refresh_token, new_refresh_token
 from scoreboard_api.metrics import AUTH_FAILURES
 from scoreboard_api.schemas import RegisterResponse, TokenResponse
 from scoreboard_api.services.container import Container
+from scoreboard_api.services.scores import REDIS_ERRORS
 
 _hasher = PasswordHasher()
 # Verified against when the user does not exist, so both paths cost the same time.
@@ -38,16 +44,59 @@ def _bad_credentials(reason: str = "bad_credentials") -> ProblemError:
     )
 
 
-async def register(container: Container, username: str, password: str) -> RegisterResponse:
+async def register(
+    container: Container, username: str, password: str, client: str
+) -> RegisterResponse:
     if container.issuer is None:
         raise _identity_disabled()
     if not container.settings.registration_enabled:
         raise ProblemError(403, "registration_disabled", "registration is disabled")
-    password_hash = await asyncio.to_thread(_hasher.hash, password)
+    check_username(username)
+    password_hash = await container.hashes.run(
+        client, _checked_hash, container.password_policy, password, username
+    )
     user_id = await container.db.create_user(username, password_hash)
     if user_id is None:
         raise ProblemError(409, "username_taken", "this username is taken")
     return RegisterResponse(user_id=user_id, username=username)
+
+
+def _checked_hash(policy: PasswordPolicy, password: str, username: str) -> str:
+    """On a hashing thread: the strength estimate costs CPU too."""
+    policy.check(password, username)
+    return _hasher.hash(password)
+
+
+def _account(user: UserRow | None, username: str) -> str:
+    """The throttle's key: the user's id (the same whichever name or e-mail signs in), or the
+    name for unknown users, who are throttled alike (no account enumeration)."""
+    subject = f"user:{user.id}" if user else f"name:{username.casefold()}"
+    return hashlib.sha256(subject.encode()).hexdigest()[:32]
+
+
+async def _blocked_ms(container: Container, account: str) -> float:
+    if container.monitor.redis_up:
+        try:
+            return await container.side.login_blocked_ms(account)
+        except REDIS_ERRORS:
+            container.monitor.redis_failed()
+    return container.login_fallback.blocked_ms(account, time.time() * 1000)
+
+
+async def _record(container: Container, account: str, *, ok: bool) -> None:
+    if container.monitor.redis_up:
+        try:
+            if ok:
+                await container.side.login_succeeded(account)
+            else:
+                await container.side.login_failed(account, container.login_throttle)
+            return
+        except REDIS_ERRORS:
+            container.monitor.redis_failed()
+    if ok:
+        container.login_fallback.succeeded(account)
+    else:
+        container.login_fallback.failed(account, time.time() * 1000)
 
 
 async def _tokens(
@@ -56,11 +105,13 @@ async def _tokens(
     issuer = container.issuer
     assert issuer is not None
     settings = container.settings
+    family_id = family_id or str(uuid.uuid4())
     access = issuer.issue(
         subject=user.id,
         username=user.username,
         scopes=USER_SCOPES,
         ttl_seconds=settings.access_token_ttl_seconds,
+        session_id=family_id,
     )
     refresh, refresh_hash = new_refresh_token()
     await pg_identity.store_refresh_token(
@@ -79,17 +130,24 @@ async def _tokens(
     )
 
 
-async def login(container: Container, username: str, password: str) -> TokenResponse:
+async def login(container: Container, username: str, password: str, client: str) -> TokenResponse:
     if container.issuer is None:
         raise _identity_disabled()
     user = await container.db.user_by_name(username)
+    account = _account(user, username)
+    blocked_ms = await _blocked_ms(container, account)
+    if blocked_ms > 0:
+        AUTH_FAILURES.labels("throttled").inc()
+        raise login_throttled(blocked_ms)
     stored = user.password_hash if user and user.password_hash else _DUMMY_HASH
     try:
-        ok: bool = await asyncio.to_thread(_hasher.verify, stored, password)
+        ok: bool = await container.hashes.run(client, _hasher.verify, stored, password)
     except (VerificationError, InvalidHashError):
         ok = False
     if user is None or not ok:
+        await _record(container, account, ok=False)
         raise _bad_credentials()
+    await _record(container, account, ok=True)
     if user.disabled:
         raise _bad_credentials("disabled")
     return await _tokens(container, user)
@@ -106,6 +164,8 @@ async def refresh(container: Container, token: str) -> TokenResponse:
         new_hash=new_hash,
         ttl_seconds=settings.refresh_token_ttl_seconds,
     )
+    if result.status == "reused" and result.family_id:
+        await _revoke_session(container, result.family_id)  # the family's access tokens too
     if result.status != "ok" or result.user is None:
         AUTH_FAILURES.labels(f"refresh_{result.status}").inc()
         code = "refresh_token_reused" if result.status == "reused" else "invalid_refresh_token"
@@ -121,6 +181,7 @@ async def refresh(container: Container, token: str) -> TokenResponse:
         username=user.username,
         scopes=USER_SCOPES,
         ttl_seconds=settings.access_token_ttl_seconds,
+        session_id=result.family_id,
     )
     return TokenResponse(
         access_token=access,
@@ -132,4 +193,20 @@ async def refresh(container: Container, token: str) -> TokenResponse:
 
 
 async def logout(container: Container, token: str) -> None:
-    await pg_identity.revoke_family_of(container.db, hash_refresh_token(token))
+    """Revoke the refresh token's family and, through its session id, every access token
+    issued in that session (within REVOCATION_REFRESH_SECONDS on every replica)."""
+    family_id = await pg_identity.revoke_family_of(container.db, hash_refresh_token(token))
+    if family_id is not None:
+        await _revoke_session(container, family_id)
+
+
+async def _revoke_session(container: Container, session_id: str) -> None:
+    settings = container.settings
+    # The session's newest access token expires at most one lifetime (+ leeway) from now.
+    until = time.time() + settings.access_token_ttl_seconds + settings.auth_leeway_seconds
+    container.revocations.revoke_locally(session_id, until)
+    try:
+        await revoke_session(container.redis, session_id, until)
+    except REDIS_ERRORS:
+        container.monitor.redis_failed()
+        raise dependency_unavailable("redis") from None

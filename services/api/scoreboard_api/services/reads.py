@@ -206,8 +206,15 @@ async def board_numbers(container: Container, policy: BoardPolicy) -> tuple[int 
         return None, None
 
 
-async def list_boards(container: Container) -> BoardsResponse:
-    boards = sorted(container.policies.boards.values(), key=lambda p: p.name)
+async def list_boards(container: Container, *, include_private: bool) -> BoardsResponse:
+    boards = sorted(
+        (
+            policy
+            for policy in container.policies.boards.values()
+            if include_private or policy.spec.access.public_read
+        ),
+        key=lambda p: p.name,
+    )
     out = []
     for policy in boards:
         players, _ = await board_numbers(container, policy)

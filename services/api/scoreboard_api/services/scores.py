@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from redis.exceptions import RedisError
-from scoreboard_common.auth import SCOPE_WRITE_ANY
+from scoreboard_common.auth import SCOPE_ADMIN, SCOPE_WRITE_ANY
 from scoreboard_common.board_store import Standing
 from scoreboard_common.events import SCORE_CHANNEL, ScoreChanged, score_changed_template
+from scoreboard_common.netaddr import client_group
 from scoreboard_common.ranking import to_micros
 from scoreboard_common.telemetry import current_traceparent
 
@@ -81,6 +82,9 @@ async def submit(
     if spec.suspended:
         raise forbidden(f"leaderboard {board!r} is suspended", code="board_suspended")
     is_service = caller.has(SCOPE_WRITE_ANY)
+    if caller.has(SCOPE_ADMIN) and not is_service:
+        # An admin token is not a player: it would score as the admin pseudo-user.
+        raise forbidden("an admin token cannot submit scores", code="admin_cannot_play")
     target = submission.user_id
     if target != caller.user_id and not is_service:
         raise forbidden("a user token may only write its own score")
@@ -173,7 +177,7 @@ async def _guard(
             return await container.side.guard(
                 board=policy.name,
                 user_id=target,
-                client_ip=client_ip,
+                client_ip=client_group(client_ip) if client_ip else None,  # IPv6: its /64
                 user_limit=user_limit,
                 ip_limit=ip_limit,
                 increment=increment,

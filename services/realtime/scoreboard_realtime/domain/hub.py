@@ -28,6 +28,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from opentelemetry import trace
@@ -87,15 +88,36 @@ class PolicySource(Protocol):
     async def get(self, board: str) -> PublicPolicy | None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What authorised a signed-in client, re-checked while it stays connected."""
+
+    account_id: str  # the user id that accounts are disabled by
+    expires_at: float | None  # epoch seconds of the token's `exp`
+    session_id: str | None  # the token's `sid` (revoked by a logout)
+
+
+class Revocations(Protocol):
+    def user_disabled(self, user_id: str | None) -> bool: ...
+
+    def session_revoked(self, session_id: str | None) -> bool: ...
+
+
 class Client:
     """One connected client: newest-only slots and the writer task that drains them."""
 
     def __init__(
-        self, channel: BoardChannel, user_id: str | None, sink: ClientSink, clock: Clock
+        self,
+        channel: BoardChannel,
+        user_id: str | None,
+        sink: ClientSink,
+        clock: Clock,
+        grant: Grant | None = None,
     ) -> None:
         self.channel = channel
         self.board = channel.board
         self.user_id = user_id
+        self.grant = grant
         self.sink = sink
         self.direct: DirectSink | None = sink if isinstance(sink, DirectSink) else None
         self._clock = clock
@@ -459,6 +481,21 @@ class BoardChannel:
         return broadcast
 
 
+def refusal(
+    grant: Grant | None, now: float, revocations: Revocations
+) -> tuple[int, str, str] | None:
+    """``(close code, reason, metric label)`` if ``grant`` no longer authorises, else None."""
+    if grant is None:
+        return None
+    if revocations.user_disabled(grant.account_id):
+        return CLOSE_FORBIDDEN, "account disabled", "account_disabled"
+    if revocations.session_revoked(grant.session_id):
+        return CLOSE_UNAUTHORIZED, "session ended", "session_revoked"
+    if grant.expires_at is not None and grant.expires_at <= now:
+        return CLOSE_UNAUTHORIZED, "token expired", "token_expired"
+    return None
+
+
 class Hub:
     """Registry of board channels and the entry point for events."""
 
@@ -529,12 +566,17 @@ class Hub:
         return await self.policies.get(board)
 
     def register(
-        self, board: str, policy: PublicPolicy, user_id: str | None, sink: ClientSink
+        self,
+        board: str,
+        policy: PublicPolicy,
+        user_id: str | None,
+        sink: ClientSink,
+        grant: Grant | None = None,
     ) -> Client:
         channel = self.channels.get(board)
         if channel is None:
             channel = self.channels[board] = BoardChannel(self, board, policy)
-        client = Client(channel, user_id, sink, self.clock)
+        client = Client(channel, user_id, sink, self.clock, grant)
         if client.direct is None:
             client.task = asyncio.create_task(client.run(), name=f"client:{board}")
         channel.add(client)
@@ -547,6 +589,19 @@ class Hub:
         if not channel.clients and self.channels.get(channel.board) is channel:
             del self.channels[channel.board]
             channel.task.cancel()
+
+    def revoke_unauthorised(self, now: float, revocations: Revocations) -> int:
+        """Close signed-in clients whose token expired (4401), whose session was revoked
+        (4401) or whose account was disabled (4403). Returns how many were closed."""
+        closed = 0
+        for channel in list(self.channels.values()):
+            for client in list(channel.clients):
+                verdict = refusal(client.grant, now, revocations)
+                if verdict is not None:
+                    metrics.WS_REJECTED.labels(verdict[2]).inc()
+                    channel.close_clients(verdict[0], verdict[1], [client])
+                    closed += 1
+        return closed
 
     def drop_slow(self, client: Client) -> None:
         metrics.WS_SLOW_CLIENT_DROPS.labels(client.board).inc()

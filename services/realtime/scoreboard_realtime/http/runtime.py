@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 from scoreboard_common.auth import TokenVerifier
+from scoreboard_common.revocation import RevocationList
 
 from scoreboard_realtime.adapters.subscriber import Subscriber
 from scoreboard_realtime.domain.hub import Hub
@@ -22,3 +23,4 @@ class Runtime:
     subscriber: Subscriber
     verifier: TokenVerifier | None
     limiter: ConnectionLimiter
+    revocations: RevocationList

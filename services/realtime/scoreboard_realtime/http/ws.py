@@ -11,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.types import WebSocketCloseEvent, WebSocketSendEvent
-from scoreboard_common.auth import AuthError
+from scoreboard_common.auth import AuthError, user_id_for_subject
+from scoreboard_common.netaddr import client_group
 from scoreboard_common.policy import is_board_name
 
 from scoreboard_realtime import metrics
@@ -26,6 +29,8 @@ from scoreboard_realtime.domain.hub import (
     CLOSE_TRY_AGAIN,
     CLOSE_UNAUTHORIZED,
     CLOSE_UNKNOWN_BOARD,
+    Grant,
+    refusal,
 )
 from scoreboard_realtime.http.direct import FrameWriter
 from scoreboard_realtime.http.runtime import Runtime
@@ -73,6 +78,18 @@ async def _refuse(
     await socket.close(code=code, reason=reason)
 
 
+def origin_allowed(socket: WebSocket[Any, Any, Any], allowed: list[str]) -> bool:
+    """No ``Origin`` (not a browser), the service's own origin, or a configured one."""
+    origin = socket.headers.get("origin")
+    if origin is None or "*" in allowed:
+        return True
+    origin = origin.strip().rstrip("/").lower()
+    if origin in {item.rstrip("/").lower() for item in allowed}:
+        return True
+    host = (socket.headers.get("host") or "").strip().lower()
+    return bool(host) and urlsplit(origin).netloc == host
+
+
 def _client_ip(socket: WebSocket[Any, Any, Any]) -> str:
     client = socket.scope.get("client")
     return str(client[0]) if client else "unknown"
@@ -85,9 +102,15 @@ async def serve_live(socket: WebSocket[Any, Any, Any], board: str) -> None:
         metrics.WS_REJECTED.labels("draining").inc()
         await socket.close(code=1001, reason="server shutting down")
         return
-    ip = _client_ip(socket)
-    if not runtime.limiter.acquire(ip):
-        metrics.WS_REJECTED.labels("ip_limit").inc()
+    if not origin_allowed(socket, runtime.settings.ws_allowed_origins):
+        # Cross-site WebSocket hijacking: refused before the handshake (HTTP 403).
+        metrics.WS_REJECTED.labels("origin").inc()
+        await socket.close(code=CLOSE_POLICY, reason="origin not allowed")
+        return
+    ip = client_group(_client_ip(socket))
+    refused = runtime.limiter.try_acquire(ip)
+    if refused is not None:
+        metrics.WS_REJECTED.labels("ip_limit" if refused == "ip" else "global_limit").inc()
         await socket.close(code=CLOSE_TRY_AGAIN, reason="too many connections")
         return
     try:
@@ -103,6 +126,7 @@ async def _serve_admitted(socket: WebSocket[Any, Any, Any], runtime: Runtime, bo
         await _refuse(socket, subprotocol, CLOSE_UNKNOWN_BOARD, "unknown board", "unknown_board")
         return
     user_id: str | None = None
+    grant: Grant | None = None
     if token is not None:
         if runtime.verifier is None:
             await _refuse(
@@ -121,6 +145,15 @@ async def _serve_admitted(socket: WebSocket[Any, Any, Any], runtime: Runtime, bo
             )
             return
         user_id = principal.subject
+        grant = Grant(
+            account_id=user_id_for_subject(principal.subject, runtime.verifier.issuer),
+            expires_at=principal.expires_at,
+            session_id=principal.session_id,
+        )
+        verdict = refusal(grant, time.time(), runtime.revocations)
+        if verdict is not None:
+            await _refuse(socket, subprotocol, *verdict)
+            return
     try:
         policy = await hub.policy_for(board)
     except Exception:
@@ -140,7 +173,7 @@ async def _serve_admitted(socket: WebSocket[Any, Any, Any], runtime: Runtime, bo
         return
     await socket.accept(subprotocols=subprotocol)
     sink = await FrameWriter.wrap(socket.scope, SocketSink(socket))  # type: ignore[arg-type]
-    client = hub.register(board, policy, user_id, sink)
+    client = hub.register(board, policy, user_id, sink, grant)
     try:
         while True:
             message = await socket.receive()

@@ -924,8 +924,42 @@ state = "{root}/state"
                 name = chain.split()[1]
                 run([iptables, "-t", "nat", "-F", name], check=False)
                 run([iptables, "-t", "nat", "-X", name], check=False)
+        self._remove_chains(iptables)
+        ipset = shutil.which("ipset")
+        if ipset is not None:  # kube-router's sets of pod addresses
+            for name in run([ipset, "list", "-n"], check=False).split():
+                if name.startswith("KUBE-"):
+                    run([ipset, "destroy", name], check=False)
         ip = shutil.which("ip") or "ip"
         run([ip, "link", "delete", BRIDGE], check=False)
+
+    @staticmethod
+    def _remove_chains(iptables: str) -> None:
+        """What kube-router and the kubelet leave in the filter table: the jumps from the
+        built-in chains first, then their chains."""
+        ours = (
+            "KUBE-ROUTER-",
+            "KUBE-NWPLCY-",
+            "KUBE-POD-FW-",
+            "KUBE-SRC-",
+            "KUBE-DST-",
+            "KUBE-FIREWALL",
+            "KUBE-KUBELET-CANARY",
+        )
+        rules = run([iptables, "-S"], check=False).splitlines()
+        for rule in rules:
+            parts = shlex.split(rule)
+            if parts[:1] == ["-A"] and parts[1] in ("INPUT", "FORWARD", "OUTPUT") and "-j" in parts:
+                target = parts[parts.index("-j") + 1]
+                if target.startswith(ours):
+                    run([iptables, "-D", *parts[1:]], check=False)
+        chains = [
+            r.split()[1] for r in rules if r.startswith("-N ") and r.split()[1].startswith(ours)
+        ]
+        for chain in chains:
+            run([iptables, "-F", chain], check=False)
+        for chain in chains:
+            run([iptables, "-X", chain], check=False)
 
     def _try_tools(self) -> bool:
         try:

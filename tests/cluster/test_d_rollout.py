@@ -68,15 +68,9 @@ def _settle(
     return {"attempted": len(load.attempts), "statuses": dict(statuses), "replayed": len(refused)}
 
 
-def _api_pods(release: Release) -> set[str]:
-    return {p["metadata"]["name"] for p in release.pods("api")}
-
-
-def test_helm_upgrade_rolls_the_pods_under_load(release: Release, ingress: httpx.Client) -> None:
-    board = _board(ingress, release)
-    players = [register(ingress, "roll") for _ in range(4)]
-    before = _api_pods(release)
-    with WriteLoad(
+def _load(release: Release, board: str, players: list[Player]) -> WriteLoad:
+    """Players scoring through the ingress at 40 writes/s until the test stops them."""
+    return WriteLoad(
         [release.cluster.ingress_url],
         board,
         players,
@@ -85,7 +79,18 @@ def test_helm_upgrade_rolls_the_pods_under_load(release: Release, ingress: httpx
         max_writes=20000,
         duration=600.0,
         headers={"Host": HOST},
-    ) as load:
+    )
+
+
+def _api_pods(release: Release) -> set[str]:
+    return {p["metadata"]["name"] for p in release.pods("api")}
+
+
+def test_helm_upgrade_rolls_the_pods_under_load(release: Release, ingress: httpx.Client) -> None:
+    board = _board(ingress, release)
+    players = [register(ingress, "roll") for _ in range(4)]
+    before = _api_pods(release)
+    with _load(release, board, players) as load:
         load.wait_acknowledged(20)
         started = time.monotonic()
         release.helm(
@@ -124,16 +129,7 @@ def test_deleting_an_api_pod_under_load_loses_nothing(
     board = _board(ingress, release)
     players = [register(ingress, "del") for _ in range(4)]
     victim = sorted(_api_pods(release))[0]
-    with WriteLoad(
-        [release.cluster.ingress_url],
-        board,
-        players,
-        workers=4,
-        rate=40.0,
-        max_writes=20000,
-        duration=600.0,
-        headers={"Host": HOST},
-    ) as load:
+    with _load(release, board, players) as load:
         load.wait_acknowledged(20)
         release.kubectl("delete", "pod", victim, "--wait=false")
         deleted = time.monotonic()

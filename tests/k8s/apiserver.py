@@ -36,9 +36,12 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from scoreboard_devstack.pki import CertificateAuthority, KeyPair, pem_key
+from scoreboard_devstack.pki import (
+    APISERVER_DNS_NAMES,
+    CertificateAuthority,
+    KeyPair,
+    write_service_account_keys,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -295,13 +298,7 @@ class KubeAPIServer:
             "apiserver",
             common_name="kube-apiserver",
             server=True,
-            dns_names=[
-                "localhost",
-                "kubernetes",
-                "kubernetes.default",
-                "kubernetes.default.svc",
-                "kubernetes.default.svc.cluster.local",
-            ],
+            dns_names=APISERVER_DNS_NAMES,
             ip_addresses=[
                 "127.0.0.1",
                 str(ipaddress.IPv4Network(SERVICE_CLUSTER_IP_RANGE)[1]),  # the "kubernetes" Service
@@ -310,15 +307,8 @@ class KubeAPIServer:
         self.admin_cert = ca.issue(
             "admin", common_name=ADMIN_USER, organizations=[ADMIN_GROUP], client=True
         )
-        sa_key = ec.generate_private_key(ec.SECP256R1())
-        self._sa_key_file = pki / "sa.key"
-        self._sa_key_file.write_bytes(pem_key(sa_key))
-        self._sa_pub_file = pki / "sa.pub"
-        self._sa_pub_file.write_bytes(
-            sa_key.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-        )
+        service_account = write_service_account_keys(pki)
+        self._sa_key_file, self._sa_pub_file = service_account.key, service_account.cert
         self.service_account_issuer = self.server
         self.api_audiences = [self.server, "https://kubernetes.default.svc"]
 

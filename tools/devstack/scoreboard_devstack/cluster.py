@@ -34,7 +34,12 @@ from pathlib import Path
 import click
 import httpx
 
-from scoreboard_devstack.pki import CertificateAuthority, KeyPair, pem_key
+from scoreboard_devstack.pki import (
+    APISERVER_DNS_NAMES,
+    CertificateAuthority,
+    KeyPair,
+    write_service_account_keys,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -330,13 +335,7 @@ class Cluster:
             "apiserver",
             common_name="kube-apiserver",
             server=True,
-            dns_names=[
-                "localhost",
-                "kubernetes",
-                "kubernetes.default",
-                "kubernetes.default.svc",
-                f"kubernetes.default.svc.{CLUSTER_DOMAIN}",
-            ],
+            dns_names=APISERVER_DNS_NAMES,
             ip_addresses=["127.0.0.1", NODE_IP, KUBERNETES_SERVICE_IP],
         )
         ca.issue(
@@ -374,17 +373,7 @@ class Cluster:
             (pki / f"{name}.token").chmod(0o600)
         (pki / "tokens.csv").write_text("\n".join(lines) + "\n")
         (pki / "tokens.csv").chmod(0o600)
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-
-        sa_key = ec.generate_private_key(ec.SECP256R1())
-        (pki / "sa.key").write_bytes(pem_key(sa_key))
-        (pki / "sa.key").chmod(0o600)
-        (pki / "sa.pub").write_bytes(
-            sa_key.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-        )
+        write_service_account_keys(pki)
 
     def _write_kubeconfig(self, path: Path, user: str, credentials: dict[str, str]) -> None:
         config = {

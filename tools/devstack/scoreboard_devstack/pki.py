@@ -141,3 +141,27 @@ class CertificateAuthority:
         pair.key.write_bytes(pem_key(key))
         pair.key.chmod(0o600)
         return pair
+
+
+# The names a kube-apiserver's serving certificate answers to (in-cluster clients use these).
+APISERVER_DNS_NAMES = (
+    "localhost",
+    "kubernetes",
+    "kubernetes.default",
+    "kubernetes.default.svc",
+    "kubernetes.default.svc.cluster.local",
+)
+
+
+def write_service_account_keys(directory: Path) -> KeyPair:
+    """The key pair that signs (``.key``) and verifies (``.pub``) ServiceAccount tokens."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    pair = KeyPair(directory / "sa.pub", directory / "sa.key")
+    pair.key.write_bytes(pem_key(key))
+    pair.key.chmod(0o600)
+    pair.cert.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return pair

@@ -103,7 +103,7 @@ chart-test: sync tools ## install/upgrade/uninstall the chart against a real kub
 	$(BIN)/pytest tests/k8s/test_chart_install.py $(PYTEST_ARGS)
 
 .PHONY: cluster-tools docker-engine images cluster-up cluster-down
-cluster-tools: ## build kubelet, controller-manager, scheduler, kube-proxy, CoreDNS, Traefik; apt: containerd, runc, CNI, docker.io
+cluster-tools: ## build kubelet, controller-manager, scheduler, kube-proxy, CoreDNS, Traefik, kube-router; apt: containerd, runc, CNI, docker.io
 	@bash scripts/cluster-tools.sh
 docker-engine: cluster-tools ## start Debian's Docker engine when none answers
 	@bash scripts/docker-engine.sh

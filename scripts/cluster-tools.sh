@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# Builds what the single-node test cluster (scripts/cluster.py, `make cluster-up`) runs
-# besides etcd and kube-apiserver (scripts/tools.sh builds those), into the tool cache:
-#   kubelet, kube-controller-manager, kube-scheduler, kube-proxy   Go module k8s.io/kubernetes
-#                                                                  (hack/k8s-tools/go.mod)
+# Builds what the single-node test cluster (`scoreboard-cluster`, `make cluster-up`) runs
+# besides the Kubernetes components (scripts/tools.sh builds those from one module), into the
+# tool cache:
 #   coredns                                                        Go module (hack/cluster)
 #   traefik (ingress controller)                                   Go module (hack/cluster)
 #   kube-router (NetworkPolicy enforcement only)                   Go module (hack/cluster)
@@ -16,7 +15,6 @@ CACHE="${SCOREBOARD_CACHE:-$ROOT/.cache}"
 mkdir -p "$CACHE"
 CACHE="$(cd "$CACHE" && pwd)"
 TOOLS="$CACHE/tools"
-K8S_MODDIR="$ROOT/hack/k8s-tools"
 mkdir -p "$TOOLS"
 # shellcheck source=../hack/cluster/versions.env
 . "$ROOT/hack/cluster/versions.env"
@@ -53,44 +51,22 @@ go_env() {
 built() { [ -x "$1" ] && [ "$(cat "$1.build" 2>/dev/null || true)" = "$2" ]; }
 mark() { printf '%s\n' "$2" >"$1.build"; }
 
-# --- Kubernetes node and control-plane components ----------------------------------
-gomod_version() {
-  awk -v m="$1" '($1 == m) { print $2; exit } ($1 == "require" && $2 == m) { print $3; exit }' \
-    "$K8S_MODDIR/go.mod"
+# go_install <module> <version> <destination>: `go install` of a module whose go.mod has no
+# replace directives; <destination>.build records what was built.
+go_install() {
+  local module="$1" version="$2" dst="$3" start
+  built "$dst" "$module@$version" && return 0
+  go_env
+  start=$SECONDS
+  log "building $(basename "$dst") $version"
+  GOBIN="$(dirname "$dst")" go install -trimpath -ldflags="-s -w" "$module@$version"
+  mark "$dst" "$module@$version"
+  log "built $(basename "$dst") in $((SECONDS - start))s"
 }
-K8S_VERSION="$(gomod_version k8s.io/kubernetes)"
-k8s_minor="${K8S_VERSION#v1.}"; k8s_minor="${k8s_minor%%.*}"
-k8s_ldflags="-s -w"
-for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  k8s_ldflags+=" -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$k8s_minor"
-  k8s_ldflags+=" -X $p.gitTreeState=clean"
-done
-K8S_DIR="$TOOLS/k8s-$K8S_VERSION"
-for cmd in kubelet kube-controller-manager kube-scheduler kube-proxy; do
-  dst="$K8S_DIR/$cmd"
-  recipe="k8s.io/kubernetes/cmd/$cmd $k8s_ldflags"
-  built "$dst" "$recipe" && continue
-  go_env
-  start=$SECONDS
-  log "building $cmd $K8S_VERSION (the first build takes several minutes)"
-  (cd "$K8S_MODDIR" && go build -mod=mod -trimpath -ldflags="$k8s_ldflags" -o "$dst.tmp" \
-    "k8s.io/kubernetes/cmd/$cmd")
-  mv -f "$dst.tmp" "$dst"
-  mark "$dst" "$recipe"
-  log "built $cmd in $((SECONDS - start))s"
-done
 
-# --- CoreDNS (go install: its go.mod has no replace directives) ------------------------
+# --- CoreDNS ----------------------------------------------------------------------------
 COREDNS="$TOOLS/coredns-$COREDNS_VERSION/coredns"
-if ! built "$COREDNS" "$COREDNS_MODULE@$COREDNS_VERSION"; then
-  go_env
-  start=$SECONDS
-  log "building coredns $COREDNS_VERSION"
-  GOBIN="$(dirname "$COREDNS")" go install -trimpath -ldflags="-s -w" \
-    "$COREDNS_MODULE@$COREDNS_VERSION"
-  mark "$COREDNS" "$COREDNS_MODULE@$COREDNS_VERSION"
-  log "built coredns in $((SECONDS - start))s"
-fi
+go_install "$COREDNS_MODULE" "$COREDNS_VERSION" "$COREDNS"
 
 # --- Traefik (its go.mod has replace directives: build inside a copy of the module) --
 TRAEFIK="$TOOLS/traefik-$TRAEFIK_VERSION/traefik"
@@ -150,25 +126,13 @@ GO
   log "built traefik in $((SECONDS - start))s"
 fi
 
-# --- kube-router (NetworkPolicy enforcement; go install: no replace directives) -------
+# --- kube-router (NetworkPolicy enforcement) ---------------------------------------------
 KUBE_ROUTER="$TOOLS/kube-router-$KUBE_ROUTER_VERSION/kube-router"
-if ! built "$KUBE_ROUTER" "$KUBE_ROUTER_MODULE@$KUBE_ROUTER_VERSION"; then
-  go_env
-  start=$SECONDS
-  log "building kube-router $KUBE_ROUTER_VERSION"
-  GOBIN="$(dirname "$KUBE_ROUTER")" go install -trimpath -ldflags="-s -w" \
-    "$KUBE_ROUTER_MODULE/cmd/kube-router@$KUBE_ROUTER_VERSION"
-  mark "$KUBE_ROUTER" "$KUBE_ROUTER_MODULE@$KUBE_ROUTER_VERSION"
-  log "built kube-router in $((SECONDS - start))s"
-fi
+go_install "$KUBE_ROUTER_MODULE/cmd/kube-router" "$KUBE_ROUTER_VERSION" "$KUBE_ROUTER"
 
 # --- cluster-env.sh -------------------------------------------------------------------
 cat >"$TOOLS/cluster-env.sh.tmp" <<ENV
-# Written by scripts/cluster-tools.sh; read by scripts/cluster.py and the cluster tests.
-SCOREBOARD_KUBELET=$K8S_DIR/kubelet
-SCOREBOARD_KUBE_CONTROLLER_MANAGER=$K8S_DIR/kube-controller-manager
-SCOREBOARD_KUBE_SCHEDULER=$K8S_DIR/kube-scheduler
-SCOREBOARD_KUBE_PROXY=$K8S_DIR/kube-proxy
+# Written by scripts/cluster-tools.sh; read by scoreboard-cluster and the cluster tests.
 SCOREBOARD_COREDNS=$COREDNS
 SCOREBOARD_TRAEFIK=$TRAEFIK
 SCOREBOARD_KUBE_ROUTER=$KUBE_ROUTER

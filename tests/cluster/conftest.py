@@ -14,7 +14,6 @@ import base64
 import json
 import os
 import secrets
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -59,6 +58,13 @@ class Release:
 
     def helm(self, *args: str) -> str:
         return self.cluster.helm(*args, "-n", self.namespace)
+
+    def installed(self) -> bool:
+        try:
+            self.helm("status", self.name)
+        except ClusterError:
+            return False
+        return True
 
     @property
     def admin_key(self) -> str:
@@ -123,17 +129,11 @@ def cluster() -> Iterator[Cluster]:
 @pytest.fixture(scope="package")
 def release(cluster: Cluster) -> Iterator[Release]:
     release = Release(cluster, RELEASE, NAMESPACE)
-    with_release = subprocess.run(
-        [str(cluster.tools["helm"]), "status", RELEASE, "-n", NAMESPACE],
-        env=cluster.tool_env(),
-        capture_output=True,
-        check=False,
-    )
     keep = os.environ.get("SCOREBOARD_KEEP_RELEASE") == "1"  # for debugging one test
-    if with_release.returncode == 0 and keep:
+    if release.installed() and keep:
         yield release
         return
-    if with_release.returncode == 0:  # left by an interrupted run
+    if release.installed():  # left by an interrupted run
         release.helm("uninstall", RELEASE, "--wait")
     started = time.monotonic()
     cluster.helm(
@@ -152,13 +152,7 @@ def release(cluster: Cluster) -> Iterator[Release]:
     print(f"\n[cluster] helm install --wait took {time.monotonic() - started:.0f}s", flush=True)
     yield release
     # test_z_uninstall removes it; an earlier failure must not leave it for the next run.
-    leftover = subprocess.run(
-        [str(cluster.tools["helm"]), "status", RELEASE, "-n", NAMESPACE],
-        env=cluster.tool_env(),
-        capture_output=True,
-        check=False,
-    )
-    if leftover.returncode == 0 and not keep:
+    if release.installed() and not keep:
         release.helm("uninstall", RELEASE, "--wait")
 
 

@@ -18,18 +18,8 @@ from playwright.async_api import async_playwright, expect
 
 from tests.cluster.conftest import HOST, NOT_YET, PASSWORD, Release, register
 from tests.e2e.test_page import ARTIFACTS, CHROMIUM_ARGS, chromium_path, open_page
+from tests.integration.api.conftest import make_board
 from tests.support.waits import wait_for
-
-
-def _board(ingress: httpx.Client, release: Release) -> str:
-    name = f"ing-{secrets.token_hex(3)}"
-    put = ingress.put(
-        f"/api/v1/admin/leaderboards/{name}",
-        json={"displayName": "Ingress board", "size": 10, "generation": 1},
-        headers=release.admin_headers,
-    )
-    assert put.status_code == 200, put.text
-    return name
 
 
 def _score(ingress: httpx.Client, board: str, headers: dict[str, str], points: int) -> int:
@@ -46,7 +36,7 @@ def _score(ingress: httpx.Client, board: str, headers: dict[str, str], points: i
 async def test_websocket_through_the_ingress_gets_the_new_snapshot(
     release: Release, ingress: httpx.Client
 ) -> None:
-    board = _board(ingress, release)
+    board = make_board(ingress, release.admin_headers)
     player = register(ingress)
     target = urlsplit(release.cluster.ingress_url)
     async with websockets.connect(
@@ -94,7 +84,7 @@ def test_the_api_sees_the_visitors_address(release: Release, ingress: httpx.Clie
 async def test_page_through_the_ingress_updates_live(
     release: Release, ingress: httpx.Client
 ) -> None:
-    board = _board(ingress, release)
+    board = make_board(ingress, release.admin_headers)
     username = f"page{secrets.token_hex(3)}"
     created = ingress.post(
         "/api/v1/auth/register", json={"username": username, "password": PASSWORD}

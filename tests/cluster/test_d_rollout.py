@@ -13,20 +13,9 @@ from typing import Any
 import httpx
 
 from tests.cluster.conftest import HOST, NOT_YET, Player, Release, register
-from tests.integration.api.conftest import OPEN_LIMITS, now_iso
+from tests.integration.api.conftest import make_board, now_iso
 from tests.support.load import WriteLoad
 from tests.support.waits import wait_for
-
-
-def _board(ingress: httpx.Client, release: Release) -> str:
-    name = f"roll-{secrets.token_hex(3)}"
-    put = ingress.put(
-        f"/api/v1/admin/leaderboards/{name}",
-        json={"size": 10, **OPEN_LIMITS, "generation": 1},
-        headers=release.admin_headers,
-    )
-    assert put.status_code == 200, put.text
-    return name
 
 
 def _settle(
@@ -87,7 +76,7 @@ def _api_pods(release: Release) -> set[str]:
 
 
 def test_helm_upgrade_rolls_the_pods_under_load(release: Release, ingress: httpx.Client) -> None:
-    board = _board(ingress, release)
+    board = make_board(ingress, release.admin_headers)
     players = [register(ingress, "roll") for _ in range(4)]
     before = _api_pods(release)
     with _load(release, board, players) as load:
@@ -126,7 +115,7 @@ def test_helm_upgrade_rolls_the_pods_under_load(release: Release, ingress: httpx
 def test_deleting_an_api_pod_under_load_loses_nothing(
     release: Release, ingress: httpx.Client
 ) -> None:
-    board = _board(ingress, release)
+    board = make_board(ingress, release.admin_headers)
     players = [register(ingress, "del") for _ in range(4)]
     victim = sorted(_api_pods(release))[0]
     with _load(release, board, players) as load:

@@ -140,12 +140,21 @@ def _parse_env_file(path: Path) -> dict[str, str]:
     return values
 
 
+class ComponentExitedError(ClusterError):
+    """A component's process is gone: waiting longer for it is pointless."""
+
+
 def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``check`` until true; any error but ``ComponentExitedError`` means "not yet"."""
     deadline = time.monotonic() + timeout
     while True:
-        with contextlib.suppress(Exception):
+        try:
             if check():
                 return
+        except ComponentExitedError:
+            raise
+        except Exception:  # noqa: S110 - a server still starting answers with errors
+            pass
         if time.monotonic() > deadline:
             raise ClusterError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(0.25)
@@ -322,7 +331,7 @@ class Cluster:
     def _alive(self, component: str) -> Callable[[], bool]:
         def check() -> bool:
             if self.pid(component) is None:
-                raise ClusterError(f"{component} exited; see {self.layout.log(component)}")
+                raise ComponentExitedError(f"{component} exited; see {self.layout.log(component)}")
             return True
 
         return check
@@ -877,7 +886,7 @@ state = "{root}/state"
                 netns.unlink()
 
     def _cleanup_network(self) -> None:
-        if "kube-proxy" in (self._tools or {}) or self._try_tools():
+        if self._try_tools():
             run([self.tools["kube-proxy"], "--cleanup"], check=False)
             run([self.tools["kube-router"], "--cleanup-config"], check=False)
         iptables = shutil.which("iptables") or "iptables"

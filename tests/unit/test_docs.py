@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import pytest
@@ -65,21 +63,3 @@ def test_the_example_leaderboard_is_a_valid_board() -> None:
     assert is_board_name(example["metadata"]["name"])
     spec = msgspec.convert(example["spec"], BoardSpec)  # strict: unknown fields, bounds
     assert spec.scoring.actions and spec.season is not None
-
-
-def _gen_readme() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "gen_readme", ROOT / "charts" / "scoreboard" / "hack" / "gen_readme.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_chart_readme_is_generated_from_values() -> None:
-    generated = _gen_readme().build()
-    assert (ROOT / "charts/scoreboard/README.md").read_text() == generated, (
-        "charts/scoreboard/README.md is stale: run python3 charts/scoreboard/hack/gen_readme.py"
-    )
-    assert "| api.replicaCount | int | `2` |" in generated

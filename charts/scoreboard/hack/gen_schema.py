@@ -4,7 +4,13 @@
 Types come from the defaults, descriptions from the `# --` comments, and OVERRIDES below add
 enums, ranges and the free-form maps. Every object is closed (`additionalProperties: false`)
 unless listed in FREE_FORM, so a typo in a value name fails `helm install`.
-Usage: python3 charts/scoreboard/hack/gen_schema.py [--check]
+Usage: python3 charts/scoreboard/hack/gen_schema.py [--check] (or `make chart-docs`, which also
+runs helm-docs for the README).
+
+Why not a maintained generator: the ones that read these annotations (losisin's
+helm-values-schema-json, dadav's helm-schema) are not served by the Go module proxy this
+project builds from (checked 2026-11-26, `go list -m -versions` → 403), and helm-docs, which
+is, writes only the README. Replace this script with one of them once reachable.
 """
 
 from __future__ import annotations

@@ -60,9 +60,18 @@ tools: ## build/fetch kube-apiserver, etcd, helm, kubectl and monitoring CRDs in
 .PHONY: test
 REDIS_SUITES := tests/integration/api tests/integration/realtime tests/integration/common
 
-test: sync system-deps tools cluster-tools images ## run every test tier, then the Redis suites on a Redis Cluster
-	$(TOOLS_ENV) $(BIN)/pytest $(PYTEST_ARGS)
-	$(TOOLS_ENV) $(BIN)/pytest --redis-cluster $(REDIS_SUITES) $(PYTEST_ARGS)
+COVERAGE_DATA := .cache/coverage
+test: sync system-deps tools cluster-tools images ## run every test tier, then the Redis suites on a Redis Cluster; report coverage
+	rm -rf $(COVERAGE_DATA) && mkdir -p $(COVERAGE_DATA) test-artifacts
+	$(TOOLS_ENV) $(BIN)/coverage run -m pytest $(PYTEST_ARGS)
+	$(TOOLS_ENV) $(BIN)/coverage run -m pytest --redis-cluster $(REDIS_SUITES) $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory coverage-report
+
+.PHONY: coverage-report
+coverage-report: sync ## combine the coverage data of the last `make test` (pytest and every service process it started)
+	@if ls $(COVERAGE_DATA)/data.* >/dev/null 2>&1; then $(BIN)/coverage combine -q; fi
+	@$(BIN)/coverage report >test-artifacts/coverage.txt
+	@$(BIN)/coverage report --format=total | xargs printf 'coverage: %s%% of the lines of services/, operator/, libs/, tools/ (every tier and the processes it started; per file: test-artifacts/coverage.txt)\n'
 
 .PHONY: test-unit test-integration test-k8s test-e2e test-chaos test-cluster
 test-unit: sync ## unit tier only

@@ -9,17 +9,11 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import cast
 
 import pytest
-import redis as redis_sync
-from redis.cluster import ClusterNode
-from scoreboard_common.redis_client import CLUSTER_SCHEME, cluster_seeds
 from scoreboard_devstack.keys import ensure_signing_key
 from scoreboard_devstack.servers import (
     PostgresServer,
@@ -28,6 +22,8 @@ from scoreboard_devstack.servers import (
     ServiceProcess,
     free_port,
 )
+
+from tests.support.services import RedisFactory, cli, migrate, mint_token
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -49,11 +45,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         parts = Path(str(item.fspath)).relative_to(ROOT / "tests").parts
         if parts and parts[0] in TIERS:
             item.add_marker(getattr(pytest.mark, parts[0]))
-
-
-def cli(name: str) -> str:
-    """Path of a console script installed in this virtualenv."""
-    return str(Path(sys.executable).parent / name)
 
 
 @pytest.fixture(scope="session")
@@ -100,9 +91,6 @@ def redis_url(redis: RedisServer | RedisClusterServer) -> str:
     return redis.url
 
 
-RedisFactory = Callable[..., "RedisServer | RedisClusterServer"]
-
-
 @pytest.fixture
 def redis_factory(tmp_path: Path, pytestconfig: pytest.Config) -> Iterator[RedisFactory]:
     """A Redis of a test's own, of the session's kind (server or cluster), for tests that
@@ -123,14 +111,6 @@ def redis_factory(tmp_path: Path, pytestconfig: pytest.Config) -> Iterator[Redis
     yield make
     for server in reversed(started):
         server.stop()
-
-
-def sync_redis(url: str) -> redis_sync.Redis:
-    """A synchronous client for a test's checks: ``redis://`` or ``redis+cluster://`` URLs."""
-    if url.startswith(CLUSTER_SCHEME):
-        nodes = [ClusterNode(host, port) for host, port in cluster_seeds(url)]
-        return cast(redis_sync.Redis, redis_sync.RedisCluster(startup_nodes=nodes))
-    return redis_sync.Redis.from_url(url)
 
 
 @pytest.fixture(scope="session")
@@ -157,13 +137,6 @@ def base_env(jwt_keys: tuple[Path, Path], admin_api_key: str) -> dict[str, str]:
         PYTHONUNBUFFERED="1",
     )
     return env
-
-
-def migrate(env: dict[str, str]) -> None:
-    result = subprocess.run(
-        [cli("scoreboard-api"), "migrate"], env=env, capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, f"migrate failed:\n{result.stdout}\n{result.stderr}"
 
 
 @pytest.fixture(scope="session")
@@ -225,27 +198,6 @@ def start_realtime(
 @pytest.fixture(scope="session")
 def realtime(start_realtime: ServiceFactory, api: ServiceProcess) -> ServiceProcess:
     return start_realtime(PUBLIC_API_URL=api.url)
-
-
-def mint_token(env: dict[str, str], subject: str, scope: str, ttl: int = 3600) -> str:
-    result = subprocess.run(
-        [
-            cli("scoreboard-api"),
-            "mint-token",
-            "--subject",
-            subject,
-            "--scope",
-            scope,
-            "--ttl",
-            str(ttl),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, f"mint-token failed:\n{result.stderr}"
-    return result.stdout.strip()
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import time
 
 import httpx
 
-from tests.chaos.conftest import Stack, board_and_users, check_postgres_matches, figures
+from tests.chaos.stack import Stack, board_and_users, check_postgres_matches, figures
 from tests.support.load import WriteLoad
 from tests.support.waits import TRANSIENT_ERRORS, seconds_until
 

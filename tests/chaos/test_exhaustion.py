@@ -12,14 +12,14 @@ from typing import Any
 import httpx
 import redis as redis_sync
 
-from tests.chaos.conftest import (
+from tests.chaos.stack import (
     Stack,
     board_and_users,
     check_postgres_matches,
     figures,
     psql_background,
 )
-from tests.integration.api.conftest import User, new_action, now_iso
+from tests.support.api import User, new_action, now_iso
 from tests.support.load import WriteLoad
 from tests.support.waits import TRANSIENT_ERRORS, seconds_until
 

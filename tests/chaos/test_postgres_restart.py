@@ -7,8 +7,8 @@ from collections import Counter
 
 import httpx
 
-from tests.chaos.conftest import Stack, board_and_users, check_postgres_matches, figures
-from tests.integration.api.conftest import now_iso
+from tests.chaos.stack import Stack, board_and_users, check_postgres_matches, figures
+from tests.support.api import now_iso
 from tests.support.load import WriteLoad
 from tests.support.waits import TRANSIENT_ERRORS, seconds_until
 

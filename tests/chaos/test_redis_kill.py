@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import websockets
 
-from tests.chaos.conftest import Stack, board_and_users, check_postgres_matches, figures
-from tests.integration.realtime.conftest import Feed, comparable, ws_url
+from tests.chaos.stack import Stack, board_and_users, check_postgres_matches, figures
+from tests.support.feeds import Feed, comparable, ws_url
 from tests.support.load import WriteLoad
 from tests.support.waits import TRANSIENT_ERRORS, seconds_until
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.cluster.conftest import NOT_YET, Release
+from tests.cluster.release import NOT_YET, Release
 from tests.support.waits import wait_for
 
 COMPONENTS = ("api", "realtime", "operator", "postgresql", "redis")

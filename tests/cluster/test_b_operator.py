@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from tests.cluster.conftest import NOT_YET, Release, register
+from tests.cluster.release import NOT_YET, Release, register
 from tests.support.waits import wait_for
 
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
-from tests.cluster.conftest import HOST, NOT_YET, Player, Release, register
-from tests.integration.api.conftest import make_board, now_iso
+from tests.cluster.release import HOST, NOT_YET, Player, Release, register
+from tests.support.api import make_board, now_iso
 from tests.support.load import WriteLoad
 from tests.support.waits import wait_for
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cluster.conftest import Release
+from tests.cluster.release import Release
 
 CONNECT = (
     "import socket, sys\n"

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from tests.cluster.conftest import NOT_YET, Release
+from tests.cluster.release import NOT_YET, Release
 from tests.support.waits import wait_for
 
 NAMESPACED = (

@@ -25,7 +25,7 @@ import pytest
 import websockets
 from scoreboard_devstack.servers import ManagedProcess, ServiceProcess, free_port, wait_until
 
-from tests.integration.helpers import board_and_player
+from tests.support.api import board_and_player
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = ROOT / "observability" / "dashboards"

@@ -16,8 +16,8 @@ import httpx
 import websockets
 from scoreboard_devstack.servers import ServiceProcess
 
-from tests.integration.helpers import board_and_player
 from tests.support import wait_for_async
+from tests.support.api import board_and_player
 
 ServiceFactory = Callable[..., ServiceProcess]
 

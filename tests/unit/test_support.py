@@ -29,3 +29,21 @@ async def test_async_predicates_are_awaited() -> None:
     assert await wait_for_async(lambda: next(plain), interval=0) == 7
     with pytest.raises(AssertionError, match="waiting for the broadcast"):
         await wait_for_async(lambda: None, 0, "the broadcast")
+
+
+def test_no_module_imports_a_conftest() -> None:
+    """Helpers are shared through tests/support (or a tier's own module), never a conftest:
+    pytest loads conftests itself, and importing one twice runs its code twice."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    offenders = []
+    for path in [*root.joinpath("tests").rglob("*.py"), *root.joinpath("bench").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and (node.module or "").split(".")[-1] == "conftest"
+            ):
+                offenders.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert not offenders, offenders

@@ -18,9 +18,9 @@ from scoreboard_devstack.servers import (
     ServiceProcess,
 )
 
-from tests.conftest import RedisFactory, migrate, sync_redis
-from tests.integration.api.conftest import make_board, new_action, now_iso, register_user, submit
 from tests.support import wait_for
+from tests.support.api import make_board, new_action, now_iso, register_user, submit
+from tests.support.services import RedisFactory, migrate, sync_redis
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from scoreboard_api.domain.tokens import public_jwk, user_id_for_subject
 from scoreboard_common.auth import jwk_thumbprint
 from scoreboard_devstack.servers import ServiceProcess
 
-from tests.integration.api.conftest import make_board, register_user, submit
+from tests.support.api import make_board, register_user, submit
 
 ISSUER = "https://idp.example.test/realms/games"
 AUDIENCE = "scoreboard-external"

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from scoreboard_devstack.servers import ServiceProcess
 
-from tests.integration.api.conftest import make_board
+from tests.support.api import make_board
 
 PACKAGE = "scoreboard_generated_client"
 VENV_BIN = Path(sys.executable).parent

@@ -9,7 +9,7 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.integration.api.conftest import User, make_board, register_user, submit
+from tests.support.api import User, make_board, register_user, submit
 
 
 def test_register_login_and_duplicate(client: httpx.Client) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 from scoreboard_devstack.servers import PostgresServer, ServiceProcess
 
-from tests.integration.api.conftest import User, make_board, register_user, submit
-from tests.integration.api.test_scores import psql
+from tests.support.api import User, make_board, register_user, submit
+from tests.support.psql import psql
 
 
 def _limited(user_limit: int, ip_limit: int = 100000, window: int = 60) -> dict[str, Any]:

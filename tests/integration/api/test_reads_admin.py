@@ -10,17 +10,10 @@ import msgspec
 from scoreboard_common.policy import decode_public_policy
 from scoreboard_devstack.servers import PostgresServer, ServiceProcess
 
-from tests.conftest import sync_redis
-from tests.integration.api.conftest import (
-    User,
-    make_board,
-    new_board_name,
-    put_board,
-    register_user,
-    submit,
-)
-from tests.integration.api.test_scores import psql
 from tests.support import wait_for
+from tests.support.api import User, make_board, new_board_name, put_board, register_user, submit
+from tests.support.psql import psql
+from tests.support.services import sync_redis
 
 
 def test_top_ties_rank_by_who_reached_first_same_as_postgres(

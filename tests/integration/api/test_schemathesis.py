@@ -11,7 +11,7 @@ from typing import Any
 
 from scoreboard_devstack.servers import PostgresServer, ServiceProcess
 
-from tests.conftest import migrate
+from tests.support.services import migrate
 
 
 def test_schemathesis_finds_no_server_errors_or_schema_violations(

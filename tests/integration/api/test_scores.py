@@ -12,7 +12,8 @@ import httpx
 import pytest
 from scoreboard_devstack.servers import PostgresServer, ServiceProcess
 
-from tests.integration.api.conftest import (
+from tests.support import wait_for
+from tests.support.api import (
     User,
     make_board,
     new_action,
@@ -21,11 +22,7 @@ from tests.integration.api.conftest import (
     register_user,
     submit,
 )
-from tests.support import wait_for
-
-
-def psql(postgres: PostgresServer, database_url: str, sql: str) -> str:
-    return postgres.psql(database_url.rsplit("/", 1)[1].split("?")[0], sql).strip()
+from tests.support.psql import psql
 
 
 def test_submit_replay_and_conflict(
@@ -344,7 +341,7 @@ def test_banned_player_after_void(
 def test_seed_routes(
     client: httpx.Client, admin_headers: dict[str, str], service_env: dict[str, str]
 ) -> None:
-    from tests.conftest import cli
+    from tests.support.services import cli
 
     result = subprocess.run(
         [cli("scoreboard-api"), "ensure-board", "default", "--size", "10"],

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.integration.api.conftest import User, make_board, submit
+from tests.support.api import User, make_board, submit
 
 
 def test_write_then_read(client: httpx.Client, admin_headers: dict[str, str], user: User) -> None:

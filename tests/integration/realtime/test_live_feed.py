@@ -12,7 +12,9 @@ import websockets
 from scoreboard_common.keys import BoardKeys
 from scoreboard_devstack.servers import ServiceProcess
 
-from .conftest import Boards, close_code, comparable, metric_value, ws_url
+from tests.integration.realtime.redis_boards import Boards
+from tests.support.feeds import comparable, ws_url
+from tests.support.metrics import metric_value
 
 
 async def test_snapshot_on_connect_equals_the_store(
@@ -132,7 +134,7 @@ async def test_bad_tokens_are_refused(
     }[token_kind]
     feed = await connect(ws_url(rt, f"/ws/v1/leaderboards/{board}"), subprotocols=["bearer", token])
     closed = await feed.wait_closed()
-    assert close_code(closed)[0] == expected
+    assert closed[0] == expected
     assert feed.messages == []
 
 
@@ -141,7 +143,7 @@ async def test_anonymous_only_where_the_policy_allows(
 ) -> None:
     board = await boards.create(anonymous=False)
     anonymous = await connect(ws_url(rt, f"/ws/v1/leaderboards/{board}"))
-    code, reason = close_code(await anonymous.wait_closed())
+    code, reason = await anonymous.wait_closed()
     assert code == 4403 and reason
     signed_in = await connect(ws_url(rt, f"/ws/v1/leaderboards/{board}?token={mint('carol')}"))
     await signed_in.wait_for(lambda m: m["type"] == "snapshot")
@@ -159,18 +161,18 @@ async def test_policy_change_reaches_connected_clients(
         first = await feed.wait_for(lambda m: m["type"] == "snapshot")
         assert len(first["entries"]) == 2
     await boards.set_policy(board, size=4, access={"publicRead": True, "anonymousLive": False})
-    assert close_code(await anonymous.wait_closed())[0] == 4403
+    assert (await anonymous.wait_closed())[0] == 4403
     grown = await user.wait_for(lambda m: m["type"] == "snapshot" and len(m["entries"]) == 4)
     assert comparable(grown) == await boards.top(board, 4)
     await boards.redis.delete(BoardKeys(board).policy)
     await boards.changed(board, "deleted")
-    assert close_code(await user.wait_closed())[0] == 4404
+    assert (await user.wait_closed())[0] == 4404
 
 
 async def test_unknown_board_is_refused(rt: ServiceProcess, connect: Callable[..., Any]) -> None:
     for path in ("/ws/v1/leaderboards/no-such-board", "/ws/v1/leaderboards/bad%20name"):
         feed = await connect(ws_url(rt, path))
-        code, reason = close_code(await feed.wait_closed())
+        code, reason = await feed.wait_closed()
         assert code == 4404 and reason == "unknown board"
 
 
@@ -182,7 +184,7 @@ async def test_data_frames_close_with_1008(
     feed = await connect(ws_url(rt, f"/ws/v1/leaderboards/{board}"))
     await feed.wait_for(lambda m: m["type"] == "snapshot")
     await feed.connection.send("hello")
-    code, reason = close_code(await feed.wait_closed())
+    code, reason = await feed.wait_closed()
     assert code == 1008 and reason == "this feed is receive-only"
     assert metric_value(rt, "scoreboard_ws_rejected_total", reason="data_frame") == before + 1
 

@@ -21,9 +21,10 @@ from scoreboard_common.events import SCORE_CHANNEL, ScoreChanged, encode_event
 from scoreboard_common.redis_client import create_redis
 from scoreboard_devstack.servers import RedisClusterServer, RedisServer, ServiceProcess
 
+from tests.integration.realtime.redis_boards import Boards
 from tests.support import wait_for_async
-
-from .conftest import Boards, Feed, comparable, metric_value, ws_url
+from tests.support.feeds import Feed, comparable, ws_url
+from tests.support.metrics import metric_value
 
 ServiceFactory = Callable[..., ServiceProcess]
 

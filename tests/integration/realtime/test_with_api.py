@@ -13,7 +13,7 @@ import httpx
 import pytest
 from scoreboard_devstack.servers import ServiceProcess
 
-from .conftest import Feed, comparable, ws_url
+from tests.support.feeds import Feed, comparable, ws_url
 
 ServiceFactory = Callable[..., ServiceProcess]
 PASSWORD = "correct-horse-battery-staple-7"

@@ -1,0 +1,2 @@
+# The one browser origin the security suite's api allows (CORS_ALLOWED_ORIGINS).
+ALLOWED_ORIGIN = "https://game.example"

@@ -11,16 +11,17 @@ import pytest
 import websockets
 from scoreboard_devstack.servers import ServiceProcess
 
-from tests.integration.api.conftest import (
+from tests.support.api import (
     User,
+    assert_problem,
     make_board,
     new_action,
     now_iso,
     register_user,
     submit,
 )
-from tests.integration.realtime.conftest import Feed, ws_url
-from tests.integration.security.conftest import Ledger, assert_problem
+from tests.support.feeds import Feed, ws_url
+from tests.support.psql import Ledger
 
 
 def test_a_user_cannot_write_or_read_another_users_private_data(

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from scoreboard_devstack.servers import ServiceProcess, wait_until
 
-from tests.integration.helpers import PASSWORD
-from tests.integration.security.conftest import Ledger, assert_problem
+from tests.support.api import PASSWORD, assert_problem
+from tests.support.psql import Ledger
 
 ADDRESSES = ("127.0.0.1", "127.0.0.2", "127.0.0.3")  # three clients as the api sees them
 

@@ -13,9 +13,17 @@ import pytest
 import redis as redis_sync
 from scoreboard_devstack.servers import ServiceProcess
 
-from tests.integration.api.conftest import User, new_action, now_iso, register_user, submit
-from tests.integration.helpers import PASSWORD
-from tests.integration.security.conftest import ALLOWED_ORIGIN, Ledger, assert_problem
+from tests.integration.security import ALLOWED_ORIGIN
+from tests.support.api import (
+    PASSWORD,
+    User,
+    assert_problem,
+    new_action,
+    now_iso,
+    register_user,
+    submit,
+)
+from tests.support.psql import Ledger
 
 INJECTIONS = [
     "x'; DROP TABLE scores;--",

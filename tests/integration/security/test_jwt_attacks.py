@@ -24,9 +24,10 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from scoreboard_api.domain.tokens import TokenIssuer
 from scoreboard_devstack.servers import ServiceProcess
 
-from tests.integration.api.conftest import User, make_board, submit
-from tests.integration.realtime.conftest import Feed, ws_url
-from tests.integration.security.conftest import Ledger, assert_problem, metric
+from tests.support.api import User, assert_problem, make_board, submit
+from tests.support.feeds import Feed, ws_url
+from tests.support.metrics import metric
+from tests.support.psql import Ledger
 
 
 def _b64(data: bytes) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 from scoreboard_devstack.servers import ServiceProcess, wait_until
 
-from tests.integration.security.conftest import metric
+from tests.support.metrics import metric
 
 ARGON2_MIB = 64  # argon2-cffi's default memory cost per hash
 WORKERS = 2

@@ -17,8 +17,8 @@ import websockets
 from scoreboard_api.domain.tokens import TokenIssuer
 from scoreboard_devstack.servers import ServiceProcess
 
-from tests.integration.api.conftest import User, make_board, register_user
-from tests.integration.realtime.conftest import Feed, ws_url
+from tests.support.api import User, make_board, register_user
+from tests.support.feeds import Feed, ws_url
 
 WITHIN = 5.0  # seconds, the contract
 

@@ -18,7 +18,7 @@ import schemathesis
 import schemathesis.specs.openapi.stateful as stateful_module
 from scoreboard_devstack.servers import PostgresServer, ServiceProcess
 
-from tests.conftest import migrate, mint_token
+from tests.support.services import migrate, mint_token
 
 BOARD_PUT = ("/api/v1/admin/leaderboards/{board}", "put")
 SCORE_POST = ("/api/v1/leaderboards/{board}/scores", "post")

@@ -17,10 +17,9 @@ import websockets
 from scoreboard_api.domain.tokens import TokenIssuer
 from scoreboard_devstack.servers import PostgresServer, ServiceProcess, free_port, wait_until
 
-from tests.integration.api.conftest import make_board, new_action, now_iso, register_user, submit
-from tests.integration.api.test_scores import psql
-from tests.integration.realtime.conftest import ws_url
-from tests.integration.security.conftest import assert_problem
+from tests.support.api import assert_problem, make_board, new_action, now_iso, register_user, submit
+from tests.support.feeds import ws_url
+from tests.support.psql import psql
 
 
 def test_anonymous_board_list_shows_only_public_boards(

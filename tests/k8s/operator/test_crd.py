@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from tests.k8s.apiserver import KubeAPIServer
-
-from .conftest import GROUP_PATH, apply_leaderboard, get_leaderboard
+from tests.k8s.operator.harness import GROUP_PATH, apply_leaderboard, get_leaderboard
 
 pytestmark = pytest.mark.usefixtures("leaderboard_crd")
 

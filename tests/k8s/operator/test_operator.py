@@ -12,8 +12,7 @@ import httpx
 import pytest
 
 from tests.k8s.apiserver import KubeAPIServer
-
-from .conftest import (
+from tests.k8s.operator.harness import (
     GROUP_PATH,
     AdminClient,
     OperatorFactory,

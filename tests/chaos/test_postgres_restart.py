@@ -8,7 +8,6 @@ from collections import Counter
 import httpx
 
 from tests.chaos.stack import Stack, board_and_users, check_postgres_matches, figures
-from tests.support.api import now_iso
 from tests.support.load import WriteLoad
 from tests.support.waits import TRANSIENT_ERRORS, seconds_until
 
@@ -82,7 +81,7 @@ def test_postgres_restart_under_load_answers_503_and_recovers(stack: Stack) -> N
             json={
                 "action_id": attempt.action_id,
                 "score_increment": attempt.increment,
-                "timestamp": now_iso(),
+                "timestamp": attempt.timestamp,  # the same body: a client's retry
             },
             headers=user.headers,
         )

@@ -30,6 +30,9 @@ class Attempt:
     action_id: str
     user_id: str
     increment: int
+    # The client timestamp sent: a retry of an ambiguous failure resends the SAME body (a
+    # different timestamp is a different payload: 409 if the first try had committed).
+    timestamp: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     statuses: list[int | str] = field(default_factory=list)  # HTTP status or exception name
     acknowledged: bool = False
     retry_after_missing: int = 0
@@ -126,7 +129,7 @@ class WriteLoad:
                 body = {
                     "action_id": attempt.action_id,
                     "score_increment": attempt.increment,
-                    "timestamp": datetime.now(UTC).isoformat(),
+                    "timestamp": attempt.timestamp,
                 }
                 for _try in range(self.retries if self.retry else 1):
                     status = self._post(clients[target], attempt, user, body)

@@ -21,3 +21,7 @@ AUTH_FAILURES = Counter(
 CACHE_REQUESTS = Counter("scoreboard_cache_requests_total", "Cache lookups.", ["cache", "result"])
 BOARD_PLAYERS = Gauge("scoreboard_board_players", "Players on the board.", ["board"])
 BOARD_TOP_SCORE = Gauge("scoreboard_board_top_score", "Highest total on the board.", ["board"])
+DB_POOL_EXHAUSTED = Counter(
+    "scoreboard_db_pool_exhausted_total",
+    "Requests that got no PostgreSQL connection within DB_POOL_ACQUIRE_TIMEOUT_SECONDS (503).",
+)

@@ -21,6 +21,7 @@ from scoreboard_common.board_store import Standing
 from scoreboard_common.metrics import DEPENDENCY_ERRORS
 
 from scoreboard_api.domain.errors import ProblemError, dependency_unavailable
+from scoreboard_api.metrics import DB_POOL_EXHAUSTED
 
 log = logging.getLogger("scoreboard.postgres")
 
@@ -166,6 +167,7 @@ class BoundedPool:
         try:
             connection = await self.raw.acquire(timeout=timeout or self.acquire_timeout)
         except TimeoutError:
+            DB_POOL_EXHAUSTED.inc()
             log.warning("postgres pool exhausted: no free connection in time")
             raise
         try:

@@ -18,6 +18,8 @@ acts on it; the contract test names what is missing.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from typing import Annotated, Any, Literal
 
@@ -133,6 +135,15 @@ class WebhookSpec(_Spec):
 def _default_writers() -> list[Writer]:
     # DESIGN §5: a board accepts only its players' own scores unless it names `services`.
     return ["users"]
+
+
+def webhook_fingerprint(url: str, secret: str) -> str:
+    """A short fingerprint of a webhook target, so the operator can tell (from the admin stats)
+    whether the api holds the URL and secret its Secret holds now, without the api ever
+    returning the secret. Keyed by the secret: it reveals nothing about it."""
+    return hmac.new(
+        secret.encode(), b"scoreboard-webhook:" + url.encode(), hashlib.sha256
+    ).hexdigest()[:16]
 
 
 class BoardSpec(_Spec):

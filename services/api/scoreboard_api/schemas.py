@@ -222,6 +222,9 @@ class WebhookStats(msgspec.Struct, kw_only=True):
     the last delivery."""
 
     configured: bool
+    #: ``webhook_fingerprint(url, secret)`` (scoreboard_common.policy) of the stored target: lets
+    #: the operator see that a rotated Secret has not reached the api yet.
+    fingerprint: str | None
     last_delivery: WebhookDelivery | None
 
 

@@ -217,12 +217,12 @@ class DeliveryState:
     delivered_at: datetime | None
 
 
-async def last_delivery(db: Database, board: str) -> tuple[bool, DeliveryState | None]:
-    """``(has a webhook target, the board's latest delivery)``."""
+async def last_delivery(db: Database, board: str) -> tuple[Target | None, DeliveryState | None]:
+    """``(the board's webhook target, its latest delivery)``."""
     with postgres_errors():
         async with db.pool.acquire() as connection:
-            configured = await connection.fetchval(
-                "SELECT 1 FROM board_webhooks WHERE board = $1", board
+            configured = await connection.fetchrow(
+                "SELECT url, secret FROM board_webhooks WHERE board = $1", board
             )
             row = await connection.fetchrow(
                 """
@@ -233,9 +233,10 @@ async def last_delivery(db: Database, board: str) -> tuple[bool, DeliveryState |
                 """,
                 board,
             )
+    target = None if configured is None else Target(configured["url"], configured["secret"])
     if row is None:
-        return configured is not None, None
-    return configured is not None, DeliveryState(
+        return target, None
+    return target, DeliveryState(
         id=row["id"],
         season=int(row["season"]),
         status=row["status"],

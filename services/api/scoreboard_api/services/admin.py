@@ -8,7 +8,13 @@ from datetime import UTC, datetime
 
 import msgspec
 from scoreboard_common.events import BoardChanged, BoardChangeKind
-from scoreboard_common.policy import BoardSpec, decode_spec, encode_spec, public_policy
+from scoreboard_common.policy import (
+    BoardSpec,
+    decode_spec,
+    encode_spec,
+    public_policy,
+    webhook_fingerprint,
+)
 from scoreboard_common.revocation import set_user_disabled as set_user_disabled_in_redis
 from scoreboard_common.telemetry import current_traceparent
 
@@ -156,11 +162,12 @@ async def stats(container: Container, name: str) -> StatsResponse:
     if upm is None:
         upm = await pg_boards.updates_last_minute(container.db, name)
     fraud_total, fraud_recent = await pg_boards.fraud_event_counts(container.db, name)
-    configured, last = await pg_webhooks.last_delivery(container.db, name)
+    target, last = await pg_webhooks.last_delivery(container.db, name)
     webhook = None
-    if configured or last is not None:
+    if target is not None or last is not None:
         webhook = WebhookStats(
-            configured=configured,
+            configured=target is not None,
+            fingerprint=None if target is None else webhook_fingerprint(target.url, target.secret),
             last_delivery=None
             if last is None
             else WebhookDelivery(

@@ -97,9 +97,16 @@ def test_a_missing_secret_is_a_condition(kube: KubeAPIServer, namespace: str) ->
         }
     }
     apply_leaderboard(kube, namespace, "nosecret", spec)
-    lb = wait_ready(kube, namespace, "nosecret", status="False")
-    synced = condition(lb, "Synced")
-    assert synced is not None and synced["reason"] == "SecretNotFound"
+    synced = wait_for(
+        lambda: (c := condition(get_leaderboard(kube, namespace, "nosecret"), "Synced"))
+        and c["status"] == "False"
+        and c,
+        30,
+        "Synced=False",
+    )
+    assert synced["reason"] == "SecretNotFound", synced
+    ready = condition(get_leaderboard(kube, namespace, "nosecret"), "Ready")
+    assert ready is not None and ready["status"] == "False"
     # Once the Secret exists the board becomes ready by itself.
     put_secret(kube, namespace, "absent", secrets.token_urlsafe(24))
     wait_ready(kube, namespace, "nosecret", timeout=60)

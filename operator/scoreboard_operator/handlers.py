@@ -31,7 +31,16 @@ from .domain.seasons import (
     on_demand_season,
     parse_schedule,
 )
-from .domain.spec import board_payload, deletion_policy, drift, generation_conflict
+from .domain.spec import (
+    board_payload,
+    deletion_policy,
+    drift,
+    generation_conflict,
+    webhook_drift,
+    webhook_ref,
+    with_webhook_target,
+)
+from .secrets import SecretError, read_secret
 from .settings import (
     FINALIZER,
     GROUP,
@@ -227,6 +236,30 @@ def _stats_to_status(patch: kopf.Patch, status: Mapping[str, Any], stats: BoardS
         current = status.get("season")
         if not isinstance(current, int) or stats.season > current:
             patch.status["season"] = stats.season
+    webhook = _webhook_status(stats)
+    if webhook != status.get("webhook") and (webhook is not None or status.get("webhook")):
+        patch.status["webhook"] = webhook
+
+
+def _webhook_status(stats: BoardStats) -> dict[str, Any] | None:
+    """``status.webhook`` from the api's ``stats.webhook`` (never the URL or the secret)."""
+    webhook = stats.raw.get("webhook")
+    if not isinstance(webhook, Mapping):
+        return None
+    last = webhook.get("last_delivery")
+    out: dict[str, Any] = {"configured": bool(webhook.get("configured"))}
+    if isinstance(last, Mapping):
+        out.update(
+            lastDeliveryId=last.get("id"),
+            lastDeliveryStatus=last.get("status"),
+            attempts=last.get("attempts"),
+            lastError=last.get("last_error"),
+            deliveredAt=_rfc3339_text(last["delivered_at"]) if last.get("delivered_at") else None,
+            nextAttemptAt=_rfc3339_text(last["next_attempt_at"])
+            if last.get("next_attempt_at")
+            else None,
+        )
+    return out
 
 
 def _rfc3339_text(value: str) -> str:
@@ -286,6 +319,9 @@ async def _sync(
     conflict_note: str | None = None
     reason: str | None = None
     try:
+        target = await _webhook_target(namespace, spec)
+        if target is not None:
+            payload = with_webhook_target(payload, *target)
         with metrics.RECONCILE_DURATION.time():
             put = True
             if only_on_drift:
@@ -296,6 +332,8 @@ async def _sync(
                     stats = None
                 stored = None if stats is None else await api.get_board(name)
                 reason = drift(stored, payload)
+                if reason is None and stats is not None:
+                    reason = webhook_drift(stats.raw.get("webhook"), target)
                 # A newer generation in the api: PUT anyway (the api ignores it and answers
                 # with its stored spec) to tell a harmless race from a GenerationConflict.
                 ahead = stats is not None and (stats.generation or 0) > generation
@@ -315,7 +353,7 @@ async def _sync(
                         f"board {name!r} applied to the api at generation {generation}"
                     )
                 stats = await api.stats(name)
-    except ApiError as error:
+    except (ApiError, SecretError) as error:
         metrics.RECONCILES.labels("error").inc()
         synced = cond.Condition(cond.SYNCED, "False", error.reason, error.message)
         ready = cond.ready_from([synced, schedule_cond])
@@ -325,7 +363,8 @@ async def _sync(
         if only_on_drift:
             logger.warning(f"drift check of board {name!r} failed: {error}")
             return
-        raise kopf.TemporaryError(str(error), delay=_backoff(retry, error)) from error
+        api_error = error if isinstance(error, ApiError) else None
+        raise kopf.TemporaryError(str(error), delay=_backoff(retry, api_error)) from error
 
     if stats is not None:
         _stats_to_status(patch, status, stats)
@@ -344,6 +383,23 @@ async def _sync(
     ready = cond.ready_from([synced, schedule_cond])
     _set_conditions(patch, [ready, synced, schedule_cond, owned], generation)
     _announce(body, status, ready, success_message=success_message)
+
+
+async def _webhook_target(namespace: str | None, spec: Mapping[str, Any]) -> tuple[str, str] | None:
+    """``(url, secret)`` of the spec's webhook, the secret read from its Secret (in the
+    Leaderboard's namespace); None without a webhook. Raises :class:`SecretError`."""
+    ref = webhook_ref(spec)
+    if ref is None:
+        return None
+    url, secret_name, key = ref
+    data = await read_secret(namespace or "default", secret_name)
+    if key not in data or not data[key]:
+        raise SecretError(
+            "SecretKeyMissing",
+            f"Secret {secret_name} has no key {key!r} (spec.webhook.secretRef)",
+            temporary=True,
+        )
+    return url, data[key]
 
 
 def _owned_message(name: str) -> str:

@@ -102,6 +102,7 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "redis.persistence.size": QUANTITY,
     "global.imagePullSecrets": {"type": "array", "items": {"type": "string", "minLength": 1}},
     "networkPolicy.extraEgress": {"type": "array", "items": {"type": "object"}},
+    "networkPolicy.webhookEgress": {"type": "array", "items": {"type": "object"}},
     "networkPolicy.dnsPeers": {"type": "array", "minItems": 1, "items": {"type": "object"}},
     "networkPolicy.kubeApiServerPorts": {
         "type": "array",

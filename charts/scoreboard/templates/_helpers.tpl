@@ -288,6 +288,10 @@ topologySpreadConstraints:
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
+# Secrets a Leaderboard names (spec.webhook.secretRef): read one by name, never listed or watched.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]

@@ -18,6 +18,8 @@ acts on it; the contract test names what is missing.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from typing import Annotated, Any, Literal
 
@@ -104,9 +106,44 @@ class BroadcastSpec(_Spec):
     min_interval_ms: Annotated[int, Meta(ge=10, le=60_000)] = 100
 
 
+#: A webhook URL: http(s) only (plain http for in-cluster and dev receivers; see
+#: docs/operator.md "Season webhooks"), no whitespace.
+WEBHOOK_URL_PATTERN = r"^https?://[^\s/?#]+[^\s]*$"
+WEBHOOK_URL_MAX_LENGTH = 2048
+#: A Secret's name (a DNS subdomain) and one of its keys, as Kubernetes spells them.
+REF_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+REF_KEY_PATTERN = r"^[-._a-zA-Z0-9]+$"
+
+
+class SecretKeyRef(_Spec):
+    """One key of a Secret in the Leaderboard's namespace."""
+
+    name: Annotated[str, Meta(pattern=REF_NAME_PATTERN, max_length=253)]
+    key: Annotated[str, Meta(pattern=REF_KEY_PATTERN, max_length=253)]
+
+
+class WebhookSpec(_Spec):
+    """Optional season webhook (DESIGN §3 "Season webhooks"): where a season's final standings
+    are POSTed, signed with the secret the Secret key holds. The api never sees ``secretRef``
+    resolved here: the operator reads the Secret and sends the secret in the admin PUT's private
+    ``webhookTarget`` member, which no read returns."""
+
+    url: Annotated[str, Meta(pattern=WEBHOOK_URL_PATTERN, max_length=WEBHOOK_URL_MAX_LENGTH)]
+    secret_ref: SecretKeyRef
+
+
 def _default_writers() -> list[Writer]:
     # DESIGN §5: a board accepts only its players' own scores unless it names `services`.
     return ["users"]
+
+
+def webhook_fingerprint(url: str, secret: str) -> str:
+    """A short fingerprint of a webhook target, so the operator can tell (from the admin stats)
+    whether the api holds the URL and secret its Secret holds now, without the api ever
+    returning the secret. Keyed by the secret: it reveals nothing about it."""
+    return hmac.new(
+        secret.encode(), b"scoreboard-webhook:" + url.encode(), hashlib.sha256
+    ).hexdigest()[:16]
 
 
 class BoardSpec(_Spec):
@@ -124,6 +161,7 @@ class BoardSpec(_Spec):
     season: SeasonSpec | None = None
     fraud: FraudSpec = msgspec.field(default_factory=FraudSpec)
     broadcast: BroadcastSpec = msgspec.field(default_factory=BroadcastSpec)
+    webhook: WebhookSpec | None = None
     suspended: bool = False
     deletion_policy: DeletionPolicy = "Retain"
 
@@ -141,9 +179,11 @@ def encode_spec(spec: BoardSpec) -> bytes:
 
 
 def spec_defaults() -> dict[str, Any]:
-    """The default spec as camelCase JSON values (``season`` is absent: it has no default)."""
+    """The default spec as camelCase JSON values (``season`` and ``webhook`` are absent: they
+    have no default)."""
     defaults: dict[str, Any] = msgspec.to_builtins(BoardSpec())
     del defaults["season"]
+    del defaults["webhook"]
     return defaults
 
 

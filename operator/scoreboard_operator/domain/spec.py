@@ -14,7 +14,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from scoreboard_common.policy import season_defaults, spec_defaults
+from scoreboard_common.policy import season_defaults, spec_defaults, webhook_fingerprint
 
 #: Spec fields the api never sees (none today; kept as the one place to add them).
 OPERATOR_ONLY_FIELDS: frozenset[str] = frozenset()
@@ -51,6 +51,37 @@ def board_payload(
     if owner_uid:
         payload["ownerUid"] = owner_uid
     return payload
+
+
+def webhook_ref(spec: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    """``(url, Secret name, key)`` of the spec's webhook, or None."""
+    webhook = spec.get("webhook")
+    if not isinstance(webhook, Mapping):
+        return None
+    ref = webhook.get("secretRef")
+    if not isinstance(ref, Mapping):
+        return None
+    return str(webhook.get("url", "")), str(ref.get("name", "")), str(ref.get("key", ""))
+
+
+def with_webhook_target(payload: Mapping[str, Any], url: str, secret: str) -> dict[str, Any]:
+    """The payload plus the private ``webhookTarget`` member (the resolved URL and secret the
+    api signs deliveries with; it never returns them)."""
+    return {**payload, "webhookTarget": {"url": url, "secret": secret}}
+
+
+def webhook_drift(stored: Mapping[str, Any] | None, target: tuple[str, str] | None) -> str | None:
+    """Why the api's webhook target (``stats.webhook``: configured, fingerprint) differs from
+    the wanted one (``(url, secret)`` or None for no webhook), or None when it does not."""
+    configured = isinstance(stored, Mapping) and bool(stored.get("configured"))
+    if target is None:
+        return "api has a webhook target the spec does not name" if configured else None
+    if not configured:
+        return "api has no webhook target"
+    assert isinstance(stored, Mapping)
+    if stored.get("fingerprint") != webhook_fingerprint(*target):
+        return "api's webhook target differs from the spec's URL and Secret"
+    return None
 
 
 def deletion_policy(spec: Mapping[str, Any]) -> str:

@@ -29,6 +29,7 @@ from scoreboard_api.adapters.monitor import DependencyMonitor
 from scoreboard_api.adapters.policy_cache import PolicyCache
 from scoreboard_api.adapters.postgres import Database
 from scoreboard_api.adapters.redis_side import RedisSide
+from scoreboard_api.adapters.webhook_sender import WebhookSender
 from scoreboard_api.domain.credentials import LoginThrottle, MemoryLoginThrottle, PasswordPolicy
 from scoreboard_api.domain.errors import ProblemError
 from scoreboard_api.domain.tokens import TokenIssuer
@@ -45,6 +46,7 @@ from scoreboard_api.http.problems import handle_http_exception, handle_problem, 
 from scoreboard_api.services.auth import Authenticator
 from scoreboard_api.services.container import Container
 from scoreboard_api.services.hashing import HashPool
+from scoreboard_api.services.webhooks import DeliveryWorker, RetryPolicy
 from scoreboard_api.settings import ApiSettings
 
 SERVICE = "scoreboard-api"
@@ -157,7 +159,21 @@ def _lifespan(settings: ApiSettings, issuer: TokenIssuer | None) -> Any:
             login_fallback=MemoryLoginThrottle(login_throttle),
             revocations=revocations,
         )
+        sender = WebhookSender(timeout=settings.webhook_timeout_seconds)
+        deliveries = DeliveryWorker(
+            db,
+            sender,
+            RetryPolicy(
+                base_seconds=settings.webhook_retry_base_seconds,
+                cap_seconds=settings.webhook_retry_cap_seconds,
+                max_age_seconds=settings.webhook_max_age_seconds,
+            ),
+            poll_seconds=settings.webhook_poll_seconds,
+            timeout_seconds=settings.webhook_timeout_seconds,
+            wake=app.state.container.webhooks_due,
+        )
         tasks = [
+            asyncio.create_task(deliveries.run(), name="webhook-deliveries"),
             asyncio.create_task(policies.run_reloader(), name="policy-reloader"),
             asyncio.create_task(policies.run_subscriber(), name="policy-subscriber"),
             asyncio.create_task(monitor.run(), name="dependency-monitor"),
@@ -175,6 +191,7 @@ def _lifespan(settings: ApiSettings, issuer: TokenIssuer | None) -> Any:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await sender.aclose()
             with contextlib.suppress(Exception):
                 await redis.aclose()
             await db.close()

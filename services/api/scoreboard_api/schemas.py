@@ -203,6 +203,31 @@ class ResetResponse(msgspec.Struct, kw_only=True):
     generation: int
 
 
+class WebhookDelivery(msgspec.Struct, kw_only=True):
+    """The latest season-end delivery of a board (its outbox row)."""
+
+    id: str
+    season: int
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    last_error: str | None
+    last_status_code: int | None
+    created_at: datetime
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+
+
+class WebhookStats(msgspec.Struct, kw_only=True):
+    """Season webhook state: whether a target is set (its URL and secret are never shown) and
+    the last delivery."""
+
+    configured: bool
+    #: ``webhook_fingerprint(url, secret)`` (scoreboard_common.policy) of the stored target: lets
+    #: the operator see that a rotated Secret has not reached the api yet.
+    fingerprint: str | None
+    last_delivery: WebhookDelivery | None
+
+
 class StatsResponse(msgspec.Struct, kw_only=True):
     name: str
     players: int
@@ -214,6 +239,7 @@ class StatsResponse(msgspec.Struct, kw_only=True):
     generation: int
     season_started_at: datetime
     last_reset: datetime | None
+    webhook: WebhookStats | None = None
 
 
 class VoidRequest(_Request):

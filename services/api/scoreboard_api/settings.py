@@ -137,6 +137,34 @@ class ApiSettings(CommonSettings):
         900, ge=1, le=86400, description="Failures are forgotten this long after the last one."
     )
 
+    webhook_retry_base_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=86400,
+        description="Season webhooks: the first retry comes after about this long (with "
+        "jitter: between half and all of it); each further one doubles it.",
+    )
+    webhook_retry_cap_seconds: float = Field(
+        3600.0, gt=0, le=86400, description="Season webhooks: the longest wait between attempts."
+    )
+    webhook_max_age_seconds: float = Field(
+        86400.0,
+        gt=0,
+        le=30 * 86400,
+        description="Season webhooks: a delivery not accepted (2xx) this long after the season "
+        "ended is marked failed.",
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, le=60, description="Season webhooks: time limit of one POST."
+    )
+    webhook_poll_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=300,
+        description="Season webhooks: how often each replica's delivery worker looks for due "
+        "deliveries (a reset through this replica wakes it at once).",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _postgres_url(cls, value: str) -> str:

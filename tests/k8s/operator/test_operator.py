@@ -367,7 +367,10 @@ def test_the_chart_grants_no_more_than_needed(
     assert can("create", "events", "-n", "default")
     assert not can("delete", "leaderboards.scoreboard.dev", "-n", "default")
     assert not can("create", "leaderboards.scoreboard.dev", "-n", "default")
-    assert not can("get", "secrets", "-n", operator_identity.namespace)
+    # Secrets: read one by name (spec.webhook.secretRef), never list or watch them.
+    assert can("get", "secrets", "-n", operator_identity.namespace)
+    assert not can("list", "secrets", "-n", operator_identity.namespace)
+    assert not can("watch", "secrets", "--all-namespaces")
     assert not can("patch", "clusterkopfpeerings.kopf.dev/someone-else")
 
 

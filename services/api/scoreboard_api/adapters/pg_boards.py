@@ -8,6 +8,7 @@ from datetime import datetime
 import asyncpg
 from scoreboard_common.board_store import Entry
 
+from scoreboard_api.adapters import pg_webhooks
 from scoreboard_api.adapters.postgres import BoardRow, Database, postgres_errors
 
 
@@ -30,8 +31,15 @@ class UpsertResult:
 
 
 async def upsert_board(
-    db: Database, name: str, spec_json: bytes, generation: int, owner_uid: str | None = None
+    db: Database,
+    name: str,
+    spec_json: bytes,
+    generation: int,
+    owner_uid: str | None = None,
+    webhook: pg_webhooks.Target | None = None,
 ) -> UpsertResult:
+    """Create or update a board; when applied, its webhook target (kept apart from the spec,
+    see migration 0004) is set or removed in the same transaction."""
     async with db.transaction() as connection:
         row = await connection.fetchrow(
             """
@@ -52,6 +60,7 @@ async def upsert_board(
             owner_uid,
         )
         if row is not None:
+            await pg_webhooks.set_target(connection, name, webhook)
             return UpsertResult(_row(row), applied=True, created=bool(row["created"]))
         stored = await connection.fetchrow(
             "SELECT name, spec::text AS spec, generation, season, season_started_at, last_reset FROM leaderboards WHERE name = $1",
@@ -101,10 +110,12 @@ async def _archive(
 
 
 async def reset_board(
-    db: Database, name: str, new_season: int, keep: int
+    db: Database, name: str, new_season: int, keep: int, top: int = 10
 ) -> tuple[BoardRow, bool] | None:
     """Archive the current season and start ``new_season``. ``None`` when the board is unknown;
-    ``(board, False)`` when ``new_season`` is not after the current one (idempotent no-op)."""
+    ``(board, False)`` when ``new_season`` is not after the current one (idempotent no-op).
+    A board with a webhook gets the season's delivery (its ``top`` standings) in the outbox,
+    in this transaction."""
     async with db.transaction() as connection:
         row = await connection.fetchrow(
             "SELECT name, spec::text AS spec, generation, season, season_started_at, last_reset FROM leaderboards "
@@ -117,6 +128,7 @@ async def reset_board(
         if new_season <= board.season:
             return board, False
         await _archive(connection, name, board.season, board.season_started_at)
+        await pg_webhooks.enqueue_season_end(connection, name, board.season, top)
         await connection.execute(
             "DELETE FROM scores WHERE board = $1 AND season <= $2", name, board.season
         )

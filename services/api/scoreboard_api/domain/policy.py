@@ -7,7 +7,27 @@ from typing import Annotated
 
 import msgspec
 from msgspec import Meta
-from scoreboard_common.policy import BoardSpec, PublicPolicy, public_policy
+from scoreboard_common.policy import (
+    WEBHOOK_URL_MAX_LENGTH,
+    WEBHOOK_URL_PATTERN,
+    BoardSpec,
+    PublicPolicy,
+    public_policy,
+)
+
+from scoreboard_api.domain.webhooks import MIN_SECRET_LENGTH
+
+
+class WebhookTarget(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Where season ends are delivered and the secret they are signed with: the operator's
+    resolution of ``spec.webhook`` (it reads the Secret), or given directly (``make dev``,
+    tests). Stored apart from the spec; never returned, published or logged."""
+
+    url: Annotated[str, Meta(pattern=WEBHOOK_URL_PATTERN, max_length=WEBHOOK_URL_MAX_LENGTH)]
+    secret: Annotated[str, Meta(min_length=MIN_SECRET_LENGTH, max_length=4096)]
+
+    def __repr__(self) -> str:  # never print the secret
+        return f"WebhookTarget(url={self.url!r}, secret=<redacted>)"
 
 
 class BoardPut(BoardSpec):
@@ -18,6 +38,8 @@ class BoardPut(BoardSpec):
 
     generation: Annotated[int, Meta(ge=0, le=2**62)] = 0
     owner_uid: Annotated[str, Meta(min_length=1, max_length=128)] | None = None
+    #: Private: the resolved webhook (see :class:`WebhookTarget`); absent = no deliveries.
+    webhook_target: WebhookTarget | None = None
 
 
 def spec_of(put: BoardPut) -> BoardSpec:

@@ -8,15 +8,28 @@ from datetime import UTC, datetime
 
 import msgspec
 from scoreboard_common.events import BoardChanged, BoardChangeKind
-from scoreboard_common.policy import BoardSpec, decode_spec, encode_spec, public_policy
+from scoreboard_common.policy import (
+    BoardSpec,
+    decode_spec,
+    encode_spec,
+    public_policy,
+    webhook_fingerprint,
+)
 from scoreboard_common.revocation import set_user_disabled as set_user_disabled_in_redis
 from scoreboard_common.telemetry import current_traceparent
 
-from scoreboard_api.adapters import pg_boards
+from scoreboard_api.adapters import pg_boards, pg_webhooks
 from scoreboard_api.adapters.postgres import BoardRow
-from scoreboard_api.domain.errors import ProblemError, board_not_found
+from scoreboard_api.domain.errors import ProblemError, board_not_found, validation_error
 from scoreboard_api.domain.policy import BoardPut, spec_of
-from scoreboard_api.schemas import BoardState, ResetResponse, StatsResponse, VoidResponse
+from scoreboard_api.schemas import (
+    BoardState,
+    ResetResponse,
+    StatsResponse,
+    VoidResponse,
+    WebhookDelivery,
+    WebhookStats,
+)
 from scoreboard_api.services.container import Container
 from scoreboard_api.services.reads import board_numbers
 from scoreboard_api.services.scores import REDIS_ERRORS, active_board
@@ -72,8 +85,13 @@ async def _state(
 
 async def put_board(container: Container, name: str, put: BoardPut) -> BoardState:
     spec: BoardSpec = spec_of(put)
+    target = None
+    if put.webhook_target is not None:
+        if spec.webhook is not None and spec.webhook.url != put.webhook_target.url:
+            raise validation_error("webhookTarget.url must equal webhook.url")
+        target = pg_webhooks.Target(put.webhook_target.url, put.webhook_target.secret)
     result = await pg_boards.upsert_board(
-        container.db, name, encode_spec(spec), put.generation, put.owner_uid
+        container.db, name, encode_spec(spec), put.generation, put.owner_uid, webhook=target
     )
     if result.applied:
         container.policies.put(result.board)
@@ -103,11 +121,12 @@ async def delete_board(container: Container, name: str, *, archive: bool) -> Non
 async def reset_board(container: Container, name: str, season: int) -> ResetResponse:
     policy = active_board(container, name)
     keep = policy.spec.season.keep if policy.spec.season else 12
-    outcome = await pg_boards.reset_board(container.db, name, season, keep)
+    outcome = await pg_boards.reset_board(container.db, name, season, keep, policy.spec.size)
     if outcome is None:
         raise board_not_found(name)
     row, reset = outcome
     if reset:
+        container.webhooks_due.set()  # this replica's delivery worker looks at once
         container.policies.put(row)
         version = 0
         try:
@@ -143,6 +162,26 @@ async def stats(container: Container, name: str) -> StatsResponse:
     if upm is None:
         upm = await pg_boards.updates_last_minute(container.db, name)
     fraud_total, fraud_recent = await pg_boards.fraud_event_counts(container.db, name)
+    target, last = await pg_webhooks.last_delivery(container.db, name)
+    webhook = None
+    if target is not None or last is not None:
+        webhook = WebhookStats(
+            configured=target is not None,
+            fingerprint=None if target is None else webhook_fingerprint(target.url, target.secret),
+            last_delivery=None
+            if last is None
+            else WebhookDelivery(
+                id=last.id,
+                season=last.season,
+                status=last.status,
+                attempts=last.attempts,
+                last_error=last.last_error,
+                last_status_code=last.last_status,
+                created_at=last.created_at,
+                next_attempt_at=last.next_attempt_at,
+                delivered_at=last.delivered_at,
+            ),
+        )
     return StatsResponse(
         name=name,
         players=players,
@@ -154,6 +193,7 @@ async def stats(container: Container, name: str) -> StatsResponse:
         generation=policy.generation,
         season_started_at=row.season_started_at if row else datetime.now(UTC),
         last_reset=row.last_reset if row else None,
+        webhook=webhook,
     )
 
 

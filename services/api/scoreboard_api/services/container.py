@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
@@ -40,6 +41,8 @@ class Container:
     top_cache: dict[tuple[str, int], tuple[int, bytes]] = field(default_factory=dict)
     # When each cached /top was last confirmed current against Redis (monotonic seconds).
     top_checked: dict[tuple[str, int], float] = field(default_factory=dict)
+    # Set when this replica queued a webhook delivery: its worker skips the poll wait.
+    webhooks_due: asyncio.Event = field(default_factory=asyncio.Event)
 
     def forget_top(self, board: str) -> None:
         """This replica changed the board: the next /top must look at Redis again."""

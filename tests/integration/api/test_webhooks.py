@@ -22,8 +22,8 @@ import httpx
 import pytest
 from scoreboard_devstack.servers import PostgresServer, ServiceProcess
 
-from tests.integration.api.conftest import new_board_name, put_board, submit
 from tests.support import wait_for
+from tests.support.api import new_board_name, put_board, submit
 from tests.support.webhooks import Received, Receiver
 
 FAST = {

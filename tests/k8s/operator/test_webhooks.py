@@ -13,9 +13,7 @@ import pytest
 from scoreboard_common.policy import webhook_fingerprint
 
 from tests.k8s.apiserver import KubeAPIServer
-from tests.support.webhooks import Receiver
-
-from .conftest import (
+from tests.k8s.operator.harness import (
     AdminClient,
     Player,
     apply_leaderboard,
@@ -24,6 +22,7 @@ from .conftest import (
     wait_for,
     wait_ready,
 )
+from tests.support.webhooks import Receiver
 
 pytestmark = pytest.mark.usefixtures("operator")
 

@@ -104,6 +104,25 @@ class BroadcastSpec(_Spec):
     min_interval_ms: Annotated[int, Meta(ge=10, le=60_000)] = 100
 
 
+#: A Kubernetes object name (DNS subdomain), e.g. the Secret that holds a board's signing keys.
+SECRET_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
+#: A signing key's id: a key of the Secret's ``data`` (and of the admin PUT's ``signingKeys``).
+KEY_ID_PATTERN = r"^[-._a-zA-Z0-9]{1,253}$"
+
+
+class SecretRef(_Spec):
+    name: Annotated[str, Meta(min_length=1, max_length=253, pattern=SECRET_NAME_PATTERN)]
+
+
+class SigningSpec(_Spec):
+    """Request signatures (DESIGN §3, seed 003). ``secretRef`` names a Secret in the board's
+    namespace whose keys are key ids and whose values are HMAC keys; the operator hands them to
+    the api (never to readers). ``required``: unsigned submissions are refused."""
+
+    required: bool = False
+    secret_ref: SecretRef | None = None
+
+
 def _default_writers() -> list[Writer]:
     # DESIGN §5: a board accepts only its players' own scores unless it names `services`.
     return ["users"]
@@ -124,6 +143,7 @@ class BoardSpec(_Spec):
     season: SeasonSpec | None = None
     fraud: FraudSpec = msgspec.field(default_factory=FraudSpec)
     broadcast: BroadcastSpec = msgspec.field(default_factory=BroadcastSpec)
+    signing: SigningSpec = msgspec.field(default_factory=SigningSpec)
     suspended: bool = False
     deletion_policy: DeletionPolicy = "Retain"
 
@@ -141,9 +161,11 @@ def encode_spec(spec: BoardSpec) -> bytes:
 
 
 def spec_defaults() -> dict[str, Any]:
-    """The default spec as camelCase JSON values (``season`` is absent: it has no default)."""
+    """The default spec as camelCase JSON values (``season`` and ``signing.secretRef`` are
+    absent: they have no default)."""
     defaults: dict[str, Any] = msgspec.to_builtins(BoardSpec())
     del defaults["season"]
+    del defaults["signing"]["secretRef"]
     return defaults
 
 

@@ -37,8 +37,8 @@ from scoreboard_api.http import (
     routes_identity,
     routes_ops,
     routes_scores,
-    routes_seed,
 )
+from scoreboard_api.http import seeds
 from scoreboard_api.http.middleware import RequestContextMiddleware
 from scoreboard_api.http.openapi import ScoreboardOpenAPI
 from scoreboard_api.http.problems import handle_http_exception, handle_problem, handle_unexpected
@@ -187,7 +187,7 @@ def build_litestar(settings: ApiSettings, issuer: TokenIssuer | None) -> Litesta
     handlers = [
         *routes_identity.ROUTES,
         *routes_scores.ROUTES,
-        *routes_seed.ROUTES,
+        *seeds.ROUTES,
         *routes_admin.ROUTES,
         *routes_ops.ROUTES,
     ]

@@ -7,7 +7,12 @@ from typing import Annotated
 
 import msgspec
 from msgspec import Meta
-from scoreboard_common.policy import BoardSpec, PublicPolicy, public_policy
+from scoreboard_common.policy import KEY_ID_PATTERN, BoardSpec, PublicPolicy, public_policy
+
+from scoreboard_api.domain.signing import SigningKeys
+
+KeyId = Annotated[str, Meta(pattern=KEY_ID_PATTERN, max_length=253)]
+KeyMaterial = Annotated[str, Meta(min_length=1, max_length=4096)]
 
 
 class BoardPut(BoardSpec):
@@ -18,6 +23,10 @@ class BoardPut(BoardSpec):
 
     generation: Annotated[int, Meta(ge=0, le=2**62)] = 0
     owner_uid: Annotated[str, Meta(min_length=1, max_length=128)] | None = None
+    # Private: the request-signing keys by id (the operator reads them from the Secret named by
+    # ``signing.secretRef``; ``make dev`` and tests send them directly). Stored, never returned
+    # by any read, never in the public policy, never logged. Absent: the board has no keys.
+    signing_keys: Annotated[dict[KeyId, KeyMaterial], Meta(max_length=100)] | None = None
 
 
 def spec_of(put: BoardPut) -> BoardSpec:
@@ -33,6 +42,7 @@ class BoardPolicy(msgspec.Struct, kw_only=True, frozen=True):
     generation: int
     season: int
     banned: frozenset[str] = frozenset()
+    signing_keys: SigningKeys = msgspec.field(default_factory=SigningKeys)
 
     def public(self) -> PublicPolicy:
         return public_policy(self.name, self.spec, self.generation, self.season)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from datetime import UTC, datetime
@@ -72,8 +73,9 @@ async def _state(
 
 async def put_board(container: Container, name: str, put: BoardPut) -> BoardState:
     spec: BoardSpec = spec_of(put)
+    keys = json.dumps(put.signing_keys) if put.signing_keys else None
     result = await pg_boards.upsert_board(
-        container.db, name, encode_spec(spec), put.generation, put.owner_uid
+        container.db, name, encode_spec(spec), put.generation, put.owner_uid, keys
     )
     if result.applied:
         container.policies.put(result.board)

@@ -29,6 +29,8 @@ from scoreboard_api.domain.ratelimit import (
     policy_header,
     ratelimit_header,
 )
+from scoreboard_api.domain import signing
+from scoreboard_api.domain.signing import Signature
 from scoreboard_api.domain.scoring import (
     Submission,
     check_clock_skew,
@@ -76,9 +78,12 @@ async def submit(
     submission: Submission,
     client_ip: str | None,
     request_id: str | None,
+    signature: Signature,
 ) -> WriteOutcome:
+    """``signature``: what the request presented (every caller says; the board decides)."""
     policy = active_board(container, board)
     spec = policy.spec
+    signing.check(policy.signing_keys, spec.signing.required, signature)
     if spec.suspended:
         raise forbidden(f"leaderboard {board!r} is suspended", code="board_suspended")
     is_service = caller.has(SCOPE_WRITE_ANY)

@@ -415,8 +415,11 @@ def test_ingress_routes_api_and_live_paths() -> None:
     assert routes == {
         "/api": "sb-scoreboard-api",
         "/.well-known": "sb-scoreboard-api",
+        "/users/auth": "sb-scoreboard-api",
+        "/scores": "sb-scoreboard-api",
         "/ws": "sb-scoreboard-realtime",
         "/scores/live": "sb-scoreboard-realtime",
+        "/scores/websocket": "sb-scoreboard-realtime",
         "/": "sb-scoreboard-realtime",
     }
     assert ing["spec"]["ingressClassName"] == "nginx"

@@ -114,6 +114,12 @@ class LiveFeed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._new.wait(), remaining)
 
+    async def wait_closed(self, timeout: float = 10.0) -> int | None:
+        """The close code the server sent."""
+        await asyncio.wait_for(asyncio.shield(self._task), timeout)
+        received = self.connection.protocol.close_rcvd
+        return received.code if received else None
+
     async def close(self) -> None:
         await self.connection.close()
         await self._task

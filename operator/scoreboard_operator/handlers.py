@@ -32,6 +32,7 @@ from .domain.seasons import (
     parse_schedule,
 )
 from .domain.spec import board_payload, deletion_policy, drift, generation_conflict
+from .secrets import read_secret
 from .settings import (
     FINALIZER,
     GROUP,
@@ -282,6 +283,11 @@ async def _sync(
 
     api = _api(memo)
     payload = board_payload(name, spec, generation, body.get("metadata", {}).get("uid"))
+    secret = (spec.get("signing") or {}).get("secretRef") or {}
+    if secret.get("name") and namespace:
+        # Private member of the PUT: stored by the api, never returned or published, never
+        # logged here (a missing Secret raises a TemporaryError: retried with backoff).
+        payload["signingKeys"] = await read_secret(namespace, str(secret["name"]))
     success_message: str | None = None
     conflict_note: str | None = None
     reason: str | None = None

@@ -468,12 +468,15 @@ def test_operator_rbac_is_least_privilege() -> None:
         ("scoreboard.dev", "leaderboards/finalizers", "", ("update",)),
         ("", "events", "", ("create", "patch")),
         ("events.k8s.io", "events", "", ("create", "patch")),
+        ("", "secrets", "", ("get",)),  # signing keys: one named Secret, never list/watch
         ("kopf.dev", "clusterkopfpeerings", "", ("list", "watch")),
         ("kopf.dev", "clusterkopfpeerings", "sb-scoreboard-scoreboard", ("get", "patch")),
     }
     for r in role["rules"]:
         assert "*" not in r["verbs"] and "*" not in r["resources"]
-        assert not {"secrets", "pods", "configmaps"} & set(r["resources"])
+        assert not {"pods", "configmaps"} & set(r["resources"])
+        if "secrets" in r["resources"]:
+            assert r["verbs"] == ["get"]
     peering = kinds(docs)["ClusterKopfPeering"][0]
     assert peering["metadata"]["name"] == "sb-scoreboard-scoreboard"
     for sa in kinds(docs)["ServiceAccount"]:
@@ -491,6 +494,7 @@ def test_namespaced_operator_gets_a_role_in_that_namespace() -> None:
     assert role["metadata"]["namespace"] == "games"
     assert ("kopf.dev", "kopfpeerings", "sb-scoreboard", ("get", "patch")) in _rules(role)
     assert ("scoreboard.dev", "leaderboards", "", ("get", "list", "patch", "watch")) in _rules(role)
+    assert ("", "secrets", "", ("get",)) in _rules(role)
     peering = kinds(docs)["KopfPeering"][0]
     assert peering["metadata"]["namespace"] == "games"
 

@@ -291,6 +291,11 @@ topologySpreadConstraints:
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+# Signing keys of boards with spec.signing.secretRef: read one named Secret at a time (no list,
+# no watch: the operator never sees Secrets it is not pointed at).
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
 {{- end -}}
 
 {{/* Name of the kopf peering object (cluster-scoped one carries the namespace). */}}

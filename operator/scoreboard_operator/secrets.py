@@ -23,7 +23,7 @@ import kopf
 RETRY_DELAY_SECONDS = 30
 
 
-class SecretUnavailable(kopf.TemporaryError):  # type: ignore[misc]
+class SecretUnavailable(kopf.TemporaryError):
     """A Secret that is missing or unreadable; kopf retries the handler with backoff."""
 
 

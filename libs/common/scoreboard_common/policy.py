@@ -105,7 +105,7 @@ class BroadcastSpec(_Spec):
 
 
 #: A Kubernetes object name (DNS subdomain), e.g. the Secret that holds a board's signing keys.
-SECRET_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
+SECRET_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"  # noqa: S105
 #: A signing key's id: a key of the Secret's ``data`` (and of the admin PUT's ``signingKeys``).
 KEY_ID_PATTERN = r"^[-._a-zA-Z0-9]{1,253}$"
 

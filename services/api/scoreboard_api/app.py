@@ -37,8 +37,8 @@ from scoreboard_api.http import (
     routes_identity,
     routes_ops,
     routes_scores,
+    seeds,
 )
-from scoreboard_api.http import seeds
 from scoreboard_api.http.middleware import RequestContextMiddleware
 from scoreboard_api.http.openapi import ScoreboardOpenAPI
 from scoreboard_api.http.problems import handle_http_exception, handle_problem, handle_unexpected

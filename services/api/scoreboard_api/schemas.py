@@ -336,4 +336,4 @@ class Seed004UpdateRequest(_SeedCamel):
 class Seed004UpdateResponse(msgspec.Struct, kw_only=True):
     status: str
     message: str
-    newScore: int  # noqa: N815 - the seed's member name
+    newScore: int

@@ -34,7 +34,8 @@ async def test_seed002_frontend(http: httpx.Client, admin: dict[str, str], ws_ba
         for _ in range(3):  # one click, retried: one point
             assert http.post("/scores/increment", headers=retry).status_code == 200
         pushed = await feed.wait_for(
-            lambda m: m.get("scores") == [
+            lambda m: m.get("scores")
+            == [
                 {"email": alice.username, "score": 2},
                 {"email": bob.username, "score": 1},
             ]

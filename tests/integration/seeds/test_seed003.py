@@ -19,8 +19,10 @@ from tests.support.seeds import (
     canonical,
     fresh_default,
     hmac_b64url,
-    hmac_b64url as sign,
     register,
+)
+from tests.support.seeds import (
+    hmac_b64url as sign,
 )
 
 KEYS = {"k1": "first-key-material-0123456789", "k2": "second-key-material-9876543210"}
@@ -51,7 +53,9 @@ async def test_seed003_frontend(http: httpx.Client, admin: dict[str, str], ws_ba
     player = register(http)
     login = http.post("/api/auth/login", json={"username": player.username, "password": PASSWORD})
     assert login.status_code == 200, login.text
-    refreshed = http.post("/api/auth/refresh", json={"refresh_token": login.json()["refresh_token"]})
+    refreshed = http.post(
+        "/api/auth/refresh", json={"refresh_token": login.json()["refresh_token"]}
+    )
     assert refreshed.status_code == 200, refreshed.text
     tokens = refreshed.json()
     auth = {"Authorization": f"Bearer {tokens['access_token']}", "X-Signature-Key": "k1"}
@@ -108,7 +112,9 @@ def test_seed003_on_a_board_without_per_action_points_earns_one(
         "/api/auth/login", json={"username": player.username, "password": PASSWORD}
     ).json()["access_token"]
     body = _seed003_body(player.user_id, "anything", f"o-{player.user_id}", "not-checked")
-    answer = http.post("/api/scores/update", json=body, headers={"Authorization": f"Bearer {token}"})
+    answer = http.post(
+        "/api/scores/update", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
     assert answer.status_code == 200, answer.text
     assert answer.json()["increment"] == 1
 
@@ -139,7 +145,7 @@ def test_seed003_signatures(http: httpx.Client, signed: tuple[str, str]) -> None
 
     good = _seed003_body(user_id, "win", "g-1", KEYS["k2"])
     assert post(good, "k2").status_code == 200
-    missing = {k: v for k, v in _seed003_body(user_id, "win", "m-1", KEYS["k1"]).items()}
+    missing = dict(_seed003_body(user_id, "win", "m-1", KEYS["k1"]))
     del missing["signature"]
     _refused(post(missing, "k1"))
     _refused(post(_seed003_body(user_id, "win", "n-1", KEYS["k1"]), None))  # no key id

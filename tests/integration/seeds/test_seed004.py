@@ -50,7 +50,9 @@ async def test_seed004_frontend(http: httpx.Client, admin: dict[str, str], ws_ba
         assert limited.headers["X-RateLimit-Remaining"] == "0"
         bob_auth = {"Authorization": f"Bearer {bob_token}"}
         http.post(
-            "/api/scores/update", json={"userId": bob.user_id, "scoreIncrement": 9}, headers=bob_auth
+            "/api/scores/update",
+            json={"userId": bob.user_id, "scoreIncrement": 9},
+            headers=bob_auth,
         )
         pushed = await feed.wait_for(
             lambda m: m.get("topScores")

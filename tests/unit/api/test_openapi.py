@@ -73,9 +73,7 @@ def test_operation_ids_are_stable() -> None:
 
 
 def test_seed_routes_have_their_own_tag() -> None:
-    seed_paths = {
-        key for key, value in EXPECTED.items() if value.startswith("seed")
-    }
+    seed_paths = {key for key, value in EXPECTED.items() if value.startswith("seed")}
     operations = _operations()
     for key in seed_paths:
         assert operations[key]["tags"] == ["seed compatibility"], key

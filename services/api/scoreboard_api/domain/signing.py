@@ -88,13 +88,13 @@ def from_header(value: str | None, body: bytes) -> Signature:
     return Signature(parts.get("keyId") or None, parts.get("sig") or None, body)
 
 
-def from_body_member(
-    document: Mapping[str, Any], member: str, key_id: str | None
-) -> Signature:
+def from_body_member(document: Mapping[str, Any], member: str, key_id: str | None) -> Signature:
     """Seed 003: the signature in ``document[member]``, over the rest as canonical JSON."""
     sig = document.get(member)
     rest = {k: v for k, v in document.items() if k != member}
-    return Signature(key_id or None, sig if isinstance(sig, str) and sig else None, canonical_json(rest))
+    return Signature(
+        key_id or None, sig if isinstance(sig, str) and sig else None, canonical_json(rest)
+    )
 
 
 def _decode(sig: str) -> bytes | None:

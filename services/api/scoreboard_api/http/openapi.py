@@ -78,7 +78,9 @@ class ScoreboardOpenAPI(JsonRenderPlugin):
                 if handler.opt.get("auth"):
                     secured.add(key)
         # A body may be a tuple of types (one route, several shapes: the seed score update).
-        flat = {t for body in bodies.values() for t in (body if isinstance(body, tuple) else (body,))}
+        flat = {
+            t for body in bodies.values() for t in (body if isinstance(body, tuple) else (body,))
+        }
         types = sorted({*flat, Problem}, key=lambda t: t.__name__)
         (refs, components) = msgspec.json.schema_components(types, ref_template=_REF)
         by_type = dict(zip(types, refs, strict=True))

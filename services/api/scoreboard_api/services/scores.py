@@ -19,6 +19,7 @@ from scoreboard_common.telemetry import current_traceparent
 
 from scoreboard_api.adapters.postgres import SubmitResult
 from scoreboard_api.adapters.redis_side import GuardResult, upm_key
+from scoreboard_api.domain import signing
 from scoreboard_api.domain.errors import ProblemError, board_not_found, forbidden
 from scoreboard_api.domain.fraud import FraudCounters, FraudHit, evaluate, rejects
 from scoreboard_api.domain.policy import BoardPolicy
@@ -29,14 +30,13 @@ from scoreboard_api.domain.ratelimit import (
     policy_header,
     ratelimit_header,
 )
-from scoreboard_api.domain import signing
-from scoreboard_api.domain.signing import Signature
 from scoreboard_api.domain.scoring import (
     Submission,
     check_clock_skew,
     resolve_increment,
     same_payload,
 )
+from scoreboard_api.domain.signing import Signature
 from scoreboard_api.metrics import (
     FRAUD_HITS,
     RATE_LIMITED,

@@ -75,9 +75,7 @@ def encode_snapshot(snapshot: TopSnapshot, generated_at: datetime | None = None)
         total_players=snapshot.total_players,
         entries=snapshot.entries,
     )
-    return Outgoing(
-        "snapshot", _encoder.encode(message).decode(), snapshot.version, source=message
-    )
+    return Outgoing("snapshot", _encoder.encode(message).decode(), snapshot.version, source=message)
 
 
 def encode_rank(user_id: str, rank: int | None, score: int, version: int) -> Outgoing:
@@ -123,7 +121,9 @@ def seed002_message(snapshot: SnapshotMessage) -> msgspec.Struct:
 def seed004_message(snapshot: SnapshotMessage) -> msgspec.Struct:
     return Seed004Message(
         event="scoresUpdate",
-        top_scores=[Seed004Score(user_id=e.user_id, score=e.score, rank=e.rank) for e in snapshot.entries],
+        top_scores=[
+            Seed004Score(user_id=e.user_id, score=e.score, rank=e.rank) for e in snapshot.entries
+        ],
     )
 
 

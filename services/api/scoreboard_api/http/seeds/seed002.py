@@ -52,7 +52,9 @@ async def login(request: AnyRequest) -> Seed002LoginResponse:
     """Seed 002: sign in with the e-mail address registered with the account."""
     body = await decode_body(request, Seed002LoginRequest)
     tokens = await sign_in(request, body.email, body.password)
-    return Seed002LoginResponse(access_token=tokens.access_token, refresh_token=tokens.refresh_token)
+    return Seed002LoginResponse(
+        access_token=tokens.access_token, refresh_token=tokens.refresh_token
+    )
 
 
 @get("/scores", tags=TAGS, operation_id="seedGetScores")
@@ -61,7 +63,9 @@ async def scores_top(request: AnyRequest) -> Seed002Scores:
     container = container_of(request)
     await check_read_access(request, active_board(container, DEFAULT_BOARD))
     top = _top.decode(await reads.top_bytes(container, DEFAULT_BOARD, None))
-    return Seed002Scores(scores=[Seed002Score(email=e.username, score=e.score) for e in top.entries])
+    return Seed002Scores(
+        scores=[Seed002Score(email=e.username, score=e.score) for e in top.entries]
+    )
 
 
 @post(

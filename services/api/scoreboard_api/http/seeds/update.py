@@ -61,5 +61,3 @@ async def update_score(request: AnyRequest) -> Response[Any]:
     if seed == "003":
         return await seed003.update(request, caller, document)
     return await seed004.update(request, caller)
-
-

@@ -319,6 +319,13 @@ async def _sync(
     conflict_note: str | None = None
     reason: str | None = None
     try:
+        signing_secret = (spec.get("signing") or {}).get("secretRef") or {}
+        if signing_secret.get("name"):
+            # Private member of the PUT: stored by the api, never returned or published,
+            # never logged here (an unreadable Secret is a SecretError: condition + retry).
+            payload["signingKeys"] = await read_secret(
+                namespace or "default", str(signing_secret["name"])
+            )
         target = await _webhook_target(namespace, spec)
         if target is not None:
             payload = with_webhook_target(payload, *target)

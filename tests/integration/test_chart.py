@@ -417,8 +417,11 @@ def test_ingress_routes_api_and_live_paths() -> None:
     assert routes == {
         "/api": "sb-scoreboard-api",
         "/.well-known": "sb-scoreboard-api",
+        "/users/auth": "sb-scoreboard-api",
+        "/scores": "sb-scoreboard-api",
         "/ws": "sb-scoreboard-realtime",
         "/scores/live": "sb-scoreboard-realtime",
+        "/scores/websocket": "sb-scoreboard-realtime",
         "/": "sb-scoreboard-realtime",
     }
     assert ing["spec"]["ingressClassName"] == "nginx"
@@ -468,6 +471,7 @@ def test_operator_rbac_is_least_privilege() -> None:
         ("", "events", "", ("create", "patch")),
         ("", "secrets", "", ("get",)),
         ("events.k8s.io", "events", "", ("create", "patch")),
+        ("", "secrets", "", ("get",)),  # signing keys: one named Secret, never list/watch
         ("kopf.dev", "clusterkopfpeerings", "", ("list", "watch")),
         ("kopf.dev", "clusterkopfpeerings", "sb-scoreboard-scoreboard", ("get", "patch")),
     }
@@ -493,6 +497,7 @@ def test_namespaced_operator_gets_a_role_in_that_namespace() -> None:
     assert role["metadata"]["namespace"] == "games"
     assert ("kopf.dev", "kopfpeerings", "sb-scoreboard", ("get", "patch")) in _rules(role)
     assert ("scoreboard.dev", "leaderboards", "", ("get", "list", "patch", "watch")) in _rules(role)
+    assert ("", "secrets", "", ("get",)) in _rules(role)
     peering = kinds(docs)["KopfPeering"][0]
     assert peering["metadata"]["namespace"] == "games"
 

@@ -288,7 +288,8 @@ topologySpreadConstraints:
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
-# Secrets a Leaderboard names (spec.webhook.secretRef): read one by name, never listed or watched.
+# Secrets a Leaderboard names (spec.webhook.secretRef, spec.signing.secretRef): read one by
+# name, never listed or watched.
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get"]

@@ -106,20 +106,36 @@ class BroadcastSpec(_Spec):
     min_interval_ms: Annotated[int, Meta(ge=10, le=60_000)] = 100
 
 
+#: A Kubernetes object name (DNS subdomain), e.g. the Secret that holds a board's signing keys.
+SECRET_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"  # noqa: S105
+#: A key of a Secret's ``data``: a signing key's id (and a key of the admin PUT's
+#: ``signingKeys``), or the key that holds a webhook secret.
+KEY_ID_PATTERN = r"^[-._a-zA-Z0-9]{1,253}$"
 #: A webhook URL: http(s) only (plain http for in-cluster and dev receivers; see
 #: docs/operator.md "Season webhooks"), no whitespace.
 WEBHOOK_URL_PATTERN = r"^https?://[^\s/?#]+[^\s]*$"
 WEBHOOK_URL_MAX_LENGTH = 2048
-#: A Secret's name (a DNS subdomain) and one of its keys, as Kubernetes spells them.
-REF_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
-REF_KEY_PATTERN = r"^[-._a-zA-Z0-9]+$"
 
 
-class SecretKeyRef(_Spec):
+class SecretRef(_Spec):
+    """A Secret in the Leaderboard's namespace."""
+
+    name: Annotated[str, Meta(min_length=1, max_length=253, pattern=SECRET_NAME_PATTERN)]
+
+
+class SecretKeyRef(SecretRef):
     """One key of a Secret in the Leaderboard's namespace."""
 
-    name: Annotated[str, Meta(pattern=REF_NAME_PATTERN, max_length=253)]
-    key: Annotated[str, Meta(pattern=REF_KEY_PATTERN, max_length=253)]
+    key: Annotated[str, Meta(pattern=KEY_ID_PATTERN, max_length=253)]
+
+
+class SigningSpec(_Spec):
+    """Request signatures (DESIGN §3, seed 003). ``secretRef`` names a Secret in the board's
+    namespace whose keys are key ids and whose values are HMAC keys; the operator hands them to
+    the api (never to readers). ``required``: unsigned submissions are refused."""
+
+    required: bool = False
+    secret_ref: SecretRef | None = None
 
 
 class WebhookSpec(_Spec):
@@ -162,6 +178,7 @@ class BoardSpec(_Spec):
     fraud: FraudSpec = msgspec.field(default_factory=FraudSpec)
     broadcast: BroadcastSpec = msgspec.field(default_factory=BroadcastSpec)
     webhook: WebhookSpec | None = None
+    signing: SigningSpec = msgspec.field(default_factory=SigningSpec)
     suspended: bool = False
     deletion_policy: DeletionPolicy = "Retain"
 
@@ -179,11 +196,12 @@ def encode_spec(spec: BoardSpec) -> bytes:
 
 
 def spec_defaults() -> dict[str, Any]:
-    """The default spec as camelCase JSON values (``season`` and ``webhook`` are absent: they
-    have no default)."""
+    """The default spec as camelCase JSON values (``season``, ``webhook`` and
+    ``signing.secretRef`` are absent: they have no default)."""
     defaults: dict[str, Any] = msgspec.to_builtins(BoardSpec())
     del defaults["season"]
     del defaults["webhook"]
+    del defaults["signing"]["secretRef"]
     return defaults
 
 

@@ -38,7 +38,7 @@ from scoreboard_api.http import (
     routes_identity,
     routes_ops,
     routes_scores,
-    routes_seed,
+    seeds,
 )
 from scoreboard_api.http.middleware import RequestContextMiddleware
 from scoreboard_api.http.openapi import ScoreboardOpenAPI
@@ -204,7 +204,7 @@ def build_litestar(settings: ApiSettings, issuer: TokenIssuer | None) -> Litesta
     handlers = [
         *routes_identity.ROUTES,
         *routes_scores.ROUTES,
-        *routes_seed.ROUTES,
+        *seeds.ROUTES,
         *routes_admin.ROUTES,
         *routes_ops.ROUTES,
     ]

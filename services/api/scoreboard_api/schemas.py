@@ -33,12 +33,19 @@ def _no_newline(**fields: str | None) -> None:
             raise ValueError(f"`{name}` must not contain a line break")
 
 
+#: An e-mail address (optional at registration; seed 002 signs in with it). Never published.
+Email = Annotated[
+    str, Meta(min_length=3, max_length=254, pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")
+]
+
+
 class RegisterRequest(_Request):
     username: Username
     password: Password
+    email: Email | None = None
 
     def __post_init__(self) -> None:
-        _no_newline(username=self.username)
+        _no_newline(username=self.username, email=self.email)
 
 
 class LoginRequest(_Request):
@@ -86,21 +93,6 @@ class SubmitResponse(msgspec.Struct, kw_only=True):
     replayed: bool
 
 
-class SeedUpdateRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, rename="camel"):
-    user_id: uuid.UUID
-    score_increment: Annotated[int, Meta(ge=1, le=MAX_TOTAL)]
-
-
-class SeedUpdateResponse(msgspec.Struct, kw_only=True):
-    success: bool
-    status: str
-    user_id: str
-    new_total_score: int
-    newScore: int
-    leaderboard_position: int | None
-    replayed: bool
-
-
 class TopResponse(msgspec.Struct, kw_only=True):
     leaderboard: str
     season: int
@@ -108,12 +100,6 @@ class TopResponse(msgspec.Struct, kw_only=True):
     generated_at: datetime
     total_players: int
     entries: list[Entry]
-
-
-class SeedLeaderboardResponse(msgspec.Struct, kw_only=True):
-    leaderboard: list[Entry]
-    total_players: int
-    last_refresh: datetime
 
 
 class PlayerResponse(msgspec.Struct, kw_only=True):
@@ -278,3 +264,102 @@ class Problem(msgspec.Struct, kw_only=True):
     detail: str
     instance: str | None = None
     request_id: str | None = None
+
+
+# -- seed compatibility (the five original design notes; docs/api.md "Seed compatibility") ----
+
+ActionId = Annotated[str, Meta(min_length=1, max_length=100, pattern=ACTION_ID_PATTERN)]
+ClientTimestamp = Annotated[datetime, Meta(tz=True)]
+
+
+class _SeedCamel(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, rename="camel"):
+    pass
+
+
+class Seed000UpdateRequest(_Request):
+    action_id: ActionId
+    score_increment: Annotated[int, Meta(ge=1, le=MAX_TOTAL)]
+    timestamp: ClientTimestamp
+
+    def __post_init__(self) -> None:
+        _no_newline(action_id=self.action_id)
+
+
+class Seed000UpdateResponse(msgspec.Struct, kw_only=True):
+    success: bool
+    user_id: str
+    new_total_score: int
+    leaderboard_position: int | None
+
+
+class SeedLeaderboardResponse(msgspec.Struct, kw_only=True):
+    """Seeds 000 and 003: ``GET /api/scores/leaderboard``."""
+
+    leaderboard: list[Entry]
+    total_players: int
+    last_refresh: datetime
+
+
+class Seed002LoginRequest(_Request):
+    email: Annotated[str, Meta(min_length=3, max_length=254, pattern=NO_NUL)]
+    password: Annotated[str, Meta(min_length=1, max_length=256)]
+
+
+class Seed002LoginResponse(msgspec.Struct, kw_only=True, rename="camel"):
+    access_token: str
+    refresh_token: str
+
+
+class Seed002Score(msgspec.Struct, kw_only=True):
+    email: str  # the public username: the platform never publishes e-mail addresses
+    score: int
+
+
+class Seed002Scores(msgspec.Struct, kw_only=True):
+    scores: list[Seed002Score]
+
+
+class Seed002Message(msgspec.Struct, kw_only=True):
+    message: str
+
+
+class Seed003UpdateRequest(_SeedCamel):
+    user_id: uuid.UUID
+    action_id: Annotated[str, Meta(min_length=1, max_length=64, pattern=ACTION_NAME_PATTERN)]
+    timestamp: ClientTimestamp
+    idempotency_key: ActionId
+    signature: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
+
+    def __post_init__(self) -> None:
+        _no_newline(action_id=self.action_id, idempotency_key=self.idempotency_key)
+
+
+class Seed003UpdateResponse(msgspec.Struct, kw_only=True, rename="camel"):
+    user_id: str
+    action_id: str
+    idempotency_key: str
+    increment: int
+    score: int
+    rank: int | None
+    replayed: bool
+
+
+class Seed003Player(msgspec.Struct, kw_only=True, rename="camel"):
+    """Seed 003's "Leaderboard Entry"."""
+
+    user_id: str
+    username: str
+    score: int
+    rank: int
+    last_updated: datetime
+
+
+class Seed004UpdateRequest(_SeedCamel):
+    user_id: uuid.UUID
+    score_increment: Annotated[int, Meta(ge=1, le=MAX_TOTAL)]
+
+
+class Seed004UpdateResponse(msgspec.Struct, kw_only=True):
+    status: str
+    message: str
+    newScore: int

@@ -358,12 +358,11 @@ def test_seed_routes(
     headers = {**user.headers, "Idempotency-Key": new_action()}
     first = client.post("/api/scores/update", json=body, headers=headers)
     assert first.status_code == 200, first.text
-    assert first.json()["success"] is True
-    assert first.json()["new_total_score"] == 4
+    assert first.json() == {"status": "success", "message": "Score updated", "newScore": 4}
     again = client.post("/api/scores/update", json=body, headers=headers)
     assert again.status_code == 200, again.text
-    assert again.json()["replayed"] is True
-    assert again.json()["new_total_score"] == 4
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["newScore"] == 4
     other = client.post(
         "/api/scores/update",
         json={"userId": str(uuid.uuid4()), "scoreIncrement": 4},
@@ -376,4 +375,4 @@ def test_seed_routes(
     top = client.get("/api/scores/top").json()
     assert top["leaderboard"] == "default"
     player = client.get(f"/api/scores/user/{user.user_id}").json()
-    assert player["score"] == 4
+    assert player["score"] == 4 and player["userId"] == user.user_id

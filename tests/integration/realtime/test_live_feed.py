@@ -57,10 +57,14 @@ async def test_compatibility_paths_serve_the_default_board(
 ) -> None:
     if not await boards.redis.exists(BoardKeys("default").policy):
         await boards.create(name="default")
-    for path in ("/ws/scoreboard", "/scores/live"):
+    for path in ("/ws/scoreboard", "/ws/score"):  # seeds 003 and 001: the v1 feed
         feed = await connect(ws_url(rt, path))
         snapshot = await feed.wait_for(lambda m: m["type"] == "snapshot")
         assert snapshot["leaderboard"] == "default"
+    seed004 = await connect(ws_url(rt, "/scores/live"))
+    assert (await seed004.wait_for(lambda m: True))["event"] == "scoresUpdate"
+    seed002 = await connect(ws_url(rt, "/scores/websocket"))
+    assert isinstance((await seed002.wait_for(lambda m: True))["scores"], list)
 
 
 async def test_bursts_are_coalesced_and_versions_grow(

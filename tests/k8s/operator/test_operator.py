@@ -4,6 +4,9 @@ Timers are fast here (drift every 2 s, season check every 1 s, retries capped at
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import time
 from datetime import UTC, datetime
@@ -372,6 +375,52 @@ def test_the_chart_grants_no_more_than_needed(
     assert not can("list", "secrets", "-n", operator_identity.namespace)
     assert not can("watch", "secrets", "--all-namespaces")
     assert not can("patch", "clusterkopfpeerings.kopf.dev/someone-else")
+
+
+def test_signing_secret_keys_reach_the_api(
+    kube: KubeAPIServer, namespace: str, player: Player
+) -> None:
+    """A Leaderboard with `signing.secretRef`: the operator reads the Secret (with only the
+    chart's RBAC) and the api then requires signatures made with its keys."""
+    key = "k8s-signing-key-material-42"
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "board-keys", "namespace": namespace},
+        "stringData": {"ci": key},
+    }
+    kube.kubectl("apply", "-f", "-", input=json.dumps(secret))
+    apply_leaderboard(
+        kube,
+        namespace,
+        "signed",
+        {"writers": ["users"], "signing": {"required": True, "secretRef": {"name": "board-keys"}}},
+    )
+    wait_ready(kube, namespace, "signed", timeout=30)
+    unsigned = player.submit("signed")
+    assert unsigned.status_code == 401 and unsigned.json()["code"] == "bad_signature"
+    body = json.dumps(
+        {
+            "action_id": f"k8s-{time.time_ns()}",
+            "score_increment": 3,
+            "timestamp": datetime.now(UTC).isoformat(),
+        }
+    ).encode()
+    digest = hmac.new(key.encode(), body, hashlib.sha256).digest()
+    signature = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    signed = httpx.post(
+        f"{player.api_url}/api/v1/leaderboards/signed/scores",
+        content=body,
+        headers={
+            "Authorization": f"Bearer {player.token}",
+            "Content-Type": "application/json",
+            "X-Signature": f"keyId=ci,sig={signature}",
+        },
+        timeout=10,
+    )
+    assert signed.status_code == 200, signed.text
+    lb = get_leaderboard(kube, namespace, "signed")
+    assert key not in json.dumps(lb)  # never written back to the resource
 
 
 def handled(process: OperatorProcess, obj: str) -> bool:

@@ -29,6 +29,14 @@ EXPECTED = {
     ("get", "/api/scores/leaderboard"): "seedGetLeaderboard",
     ("get", "/api/scores/top"): "seedGetTop",
     ("get", "/api/scores/user/{user_id}"): "seedGetUser",
+    ("post", "/api/score"): "seedPostScore",
+    ("get", "/api/score-board"): "seedGetScoreBoard",
+    ("post", "/users/auth/login"): "seedLoginEmail",
+    ("get", "/scores"): "seedGetScores",
+    ("post", "/scores/increment"): "seedIncrementScore",
+    ("post", "/api/auth/login"): "seedLogin",
+    ("post", "/api/auth/refresh"): "seedRefresh",
+    ("post", "/api/auth/logout"): "seedLogout",
     ("put", "/api/v1/admin/leaderboards/{board}"): "putLeaderboard",
     ("delete", "/api/v1/admin/leaderboards/{board}"): "deleteLeaderboard",
     ("post", "/api/v1/admin/leaderboards/{board}/reset"): "resetLeaderboard",
@@ -62,3 +70,10 @@ def test_every_operation_has_a_short_unique_operation_id() -> None:
 def test_operation_ids_are_stable() -> None:
     operations = _operations()
     assert {key: op["operationId"] for key, op in operations.items()} == EXPECTED
+
+
+def test_seed_routes_have_their_own_tag() -> None:
+    seed_paths = {key for key, value in EXPECTED.items() if value.startswith("seed")}
+    operations = _operations()
+    for key in seed_paths:
+        assert operations[key]["tags"] == ["seed compatibility"], key

@@ -32,6 +32,7 @@ SPEC: dict[str, Any] = {
         "onViolation": "flag",
     },
     "broadcast": {"minIntervalMs": 100},
+    "signing": {"required": False},
     "suspended": False,
     "deletionPolicy": "Delete",
 }

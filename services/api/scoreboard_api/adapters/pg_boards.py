@@ -20,6 +20,7 @@ def _row(row: asyncpg.Record) -> BoardRow:
         season=int(row["season"]),
         season_started_at=row["season_started_at"],
         last_reset=row["last_reset"],
+        signing_keys_json=row.get("signing_keys"),
     )
 
 
@@ -36,34 +37,37 @@ async def upsert_board(
     spec_json: bytes,
     generation: int,
     owner_uid: str | None = None,
+    signing_keys_json: str | None = None,
     webhook: pg_webhooks.Target | None = None,
 ) -> UpsertResult:
     """Create or update a board; when applied, its webhook target (kept apart from the spec,
-    see migration 0004) is set or removed in the same transaction."""
+    see migration 0005) is set or removed in the same transaction."""
     async with db.transaction() as connection:
         row = await connection.fetchrow(
             """
-            INSERT INTO leaderboards AS l (name, spec, generation, owner_uid)
-            VALUES ($1, $2::jsonb, $3, $4)
+            INSERT INTO leaderboards AS l (name, spec, generation, owner_uid, signing_keys)
+            VALUES ($1, $2::jsonb, $3, $4, $5::jsonb)
             ON CONFLICT (name) DO UPDATE
                 SET spec = EXCLUDED.spec, generation = EXCLUDED.generation,
+                    signing_keys = EXCLUDED.signing_keys,
                     owner_uid = COALESCE(EXCLUDED.owner_uid, l.owner_uid),
                     updated_at = now(), deleted_at = NULL
                 WHERE l.generation <= EXCLUDED.generation OR l.deleted_at IS NOT NULL
                    OR (EXCLUDED.owner_uid IS NOT NULL
                        AND l.owner_uid IS DISTINCT FROM EXCLUDED.owner_uid)
-            RETURNING name, spec::text AS spec, generation, season, season_started_at, last_reset, (xmax = 0) AS created
+            RETURNING name, spec::text AS spec, generation, season, season_started_at, last_reset, signing_keys::text AS signing_keys, (xmax = 0) AS created
             """,
             name,
             spec_json.decode(),
             generation,
             owner_uid,
+            signing_keys_json,
         )
         if row is not None:
             await pg_webhooks.set_target(connection, name, webhook)
             return UpsertResult(_row(row), applied=True, created=bool(row["created"]))
         stored = await connection.fetchrow(
-            "SELECT name, spec::text AS spec, generation, season, season_started_at, last_reset FROM leaderboards WHERE name = $1",
+            "SELECT name, spec::text AS spec, generation, season, season_started_at, last_reset, signing_keys::text AS signing_keys FROM leaderboards WHERE name = $1",
             name,
         )
         assert stored is not None
@@ -118,7 +122,7 @@ async def reset_board(
     in this transaction."""
     async with db.transaction() as connection:
         row = await connection.fetchrow(
-            "SELECT name, spec::text AS spec, generation, season, season_started_at, last_reset FROM leaderboards "
+            "SELECT name, spec::text AS spec, generation, season, season_started_at, last_reset, signing_keys::text AS signing_keys FROM leaderboards "
             "WHERE name = $1 AND deleted_at IS NULL FOR UPDATE",
             name,
         )
@@ -136,7 +140,8 @@ async def reset_board(
             """
             UPDATE leaderboards SET season = $2, season_started_at = now(), last_reset = now(),
                                     updated_at = now()
-            WHERE name = $1 RETURNING name, spec::text AS spec, generation, season, season_started_at, last_reset
+            WHERE name = $1 RETURNING name, spec::text AS spec, generation, season, season_started_at, last_reset,
+                signing_keys::text AS signing_keys
             """,
             name,
             new_season,
@@ -167,7 +172,7 @@ async def reset_board(
 async def delete_board(db: Database, name: str, *, archive: bool) -> BoardRow | None:
     async with db.transaction() as connection:
         row = await connection.fetchrow(
-            "SELECT name, spec::text AS spec, generation, season, season_started_at, last_reset FROM leaderboards "
+            "SELECT name, spec::text AS spec, generation, season, season_started_at, last_reset, signing_keys::text AS signing_keys FROM leaderboards "
             "WHERE name = $1 AND deleted_at IS NULL FOR UPDATE",
             name,
         )

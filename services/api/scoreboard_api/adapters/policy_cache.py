@@ -21,6 +21,7 @@ from scoreboard_common.revocation import replace_disabled_users
 from scoreboard_api.adapters.postgres import BoardRow, Database
 from scoreboard_api.adapters.redis_side import CONTROL_CHANNEL
 from scoreboard_api.domain.policy import BoardPolicy
+from scoreboard_api.domain.signing import SigningKeys
 
 log = logging.getLogger("scoreboard.policy")
 
@@ -32,6 +33,7 @@ def policy_from_row(row: BoardRow, banned: frozenset[str] = frozenset()) -> Boar
         generation=row.generation,
         season=row.season,
         banned=banned,
+        signing_keys=SigningKeys.from_json(row.signing_keys_json),
     )
 
 

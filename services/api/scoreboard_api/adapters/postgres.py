@@ -12,7 +12,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -141,6 +141,8 @@ class BoardRow:
     season: int
     season_started_at: datetime
     last_reset: datetime | None
+    # {key id: key} of the board's request signatures, as JSON; never returned by a read.
+    signing_keys_json: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,7 +359,7 @@ class Database:
                 rows = await connection.fetch(
                     """
                     SELECT name, spec::text AS spec, generation, season, season_started_at,
-                           last_reset
+                           last_reset, signing_keys::text AS signing_keys
                     FROM leaderboards WHERE deleted_at IS NULL
                     """
                 )
@@ -368,7 +370,8 @@ class Database:
         with postgres_errors():
             row = await self.pool.fetchrow(
                 """
-                SELECT name, spec::text AS spec, generation, season, season_started_at, last_reset
+                SELECT name, spec::text AS spec, generation, season, season_started_at, last_reset,
+                       signing_keys::text AS signing_keys
                 FROM leaderboards WHERE name = $1 AND deleted_at IS NULL
                 """,
                 name,
@@ -396,20 +399,32 @@ class Database:
 
     # ---- users --------------------------------------------------------------------------
 
-    async def create_user(self, username: str, password_hash: str) -> str | None:
-        """The new user's id, or None when the name is taken."""
+    async def create_user(
+        self, username: str, password_hash: str, email: str | None = None
+    ) -> str | None:
+        """The new user's id; None when the name is taken, "" when the e-mail address is."""
         user_id = str(uuid.uuid4())
         with postgres_errors():
             try:
                 await self.pool.execute(
-                    "INSERT INTO users (id, username, password_hash) VALUES ($1, $2, $3)",
+                    "INSERT INTO users (id, username, password_hash, email) VALUES ($1, $2, $3, $4)",
                     user_id,
                     username,
                     password_hash,
+                    email,
                 )
-            except asyncpg.UniqueViolationError:
-                return None
+            except asyncpg.UniqueViolationError as error:
+                return "" if error.constraint_name == "users_email_lower_key" else None
         return user_id
+
+    async def user_by_email(self, email: str) -> UserRow | None:
+        with postgres_errors():
+            row = await self.pool.fetchrow(
+                "SELECT id::text, username, password_hash, disabled FROM users "
+                "WHERE lower(email) = lower($1)",
+                email,
+            )
+        return None if row is None else UserRow(row[0], row[1], row[2], row[3])
 
     async def user_by_name(self, username: str) -> UserRow | None:
         with postgres_errors():
@@ -459,4 +474,5 @@ def _board(row: asyncpg.Record) -> BoardRow:
         season=int(row["season"]),
         season_started_at=row["season_started_at"],
         last_reset=row["last_reset"],
+        signing_keys_json=row.get("signing_keys"),
     )

@@ -71,3 +71,7 @@ def dependency_unavailable(dependency: str, retry_after: int = 2) -> ProblemErro
         headers={"Retry-After": str(retry_after)},
         extra={"dependency": dependency},
     )
+
+
+def bad_signature(detail: str) -> ProblemError:
+    return ProblemError(401, "bad_signature", detail)

@@ -8,6 +8,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 from scoreboard_common.policy import (
+    KEY_ID_PATTERN,
     WEBHOOK_URL_MAX_LENGTH,
     WEBHOOK_URL_PATTERN,
     BoardSpec,
@@ -15,7 +16,11 @@ from scoreboard_common.policy import (
     public_policy,
 )
 
+from scoreboard_api.domain.signing import SigningKeys
 from scoreboard_api.domain.webhooks import MIN_SECRET_LENGTH
+
+KeyId = Annotated[str, Meta(pattern=KEY_ID_PATTERN, max_length=253)]
+KeyMaterial = Annotated[str, Meta(min_length=1, max_length=4096)]
 
 
 class WebhookTarget(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -40,6 +45,10 @@ class BoardPut(BoardSpec):
     owner_uid: Annotated[str, Meta(min_length=1, max_length=128)] | None = None
     #: Private: the resolved webhook (see :class:`WebhookTarget`); absent = no deliveries.
     webhook_target: WebhookTarget | None = None
+    # Private: the request-signing keys by id (the operator reads them from the Secret named by
+    # ``signing.secretRef``; ``make dev`` and tests send them directly). Stored, never returned
+    # by any read, never in the public policy, never logged. Absent: the board has no keys.
+    signing_keys: Annotated[dict[KeyId, KeyMaterial], Meta(max_length=100)] | None = None
 
 
 def spec_of(put: BoardPut) -> BoardSpec:
@@ -55,6 +64,7 @@ class BoardPolicy(msgspec.Struct, kw_only=True, frozen=True):
     generation: int
     season: int
     banned: frozenset[str] = frozenset()
+    signing_keys: SigningKeys = msgspec.field(default_factory=SigningKeys)
 
     def public(self) -> PublicPolicy:
         return public_policy(self.name, self.spec, self.generation, self.season)

@@ -69,7 +69,7 @@ class ScoreboardOpenAPI(JsonRenderPlugin):
         return self._rendered
 
     def patch(self, schema: dict[str, Any]) -> dict[str, Any]:
-        bodies: dict[tuple[str, str], type[Any]] = {}
+        bodies: dict[tuple[str, str], Any] = {}
         secured: set[tuple[str, str]] = set()
         for handler in self._handlers:
             for key in _operation_key(handler):
@@ -77,7 +77,11 @@ class ScoreboardOpenAPI(JsonRenderPlugin):
                     bodies[key] = handler.opt["body"]
                 if handler.opt.get("auth"):
                     secured.add(key)
-        types = sorted({*bodies.values(), Problem}, key=lambda t: t.__name__)
+        # A body may be a tuple of types (one route, several shapes: the seed score update).
+        flat = {
+            t for body in bodies.values() for t in (body if isinstance(body, tuple) else (body,))
+        }
+        types = sorted({*flat, Problem}, key=lambda t: t.__name__)
         (refs, components) = msgspec.json.schema_components(types, ref_template=_REF)
         by_type = dict(zip(types, refs, strict=True))
         all_components = schema.setdefault("components", {})
@@ -96,9 +100,15 @@ class ScoreboardOpenAPI(JsonRenderPlugin):
                     continue
                 key = (path, method)
                 if key in bodies:
+                    body = bodies[key]
+                    body_schema = (
+                        {"oneOf": [by_type[t] for t in body]}
+                        if isinstance(body, tuple)
+                        else by_type[body]
+                    )
                     operation["requestBody"] = {
                         "required": True,
-                        "content": {"application/json": {"schema": by_type[bodies[key]]}},
+                        "content": {"application/json": {"schema": body_schema}},
                     }
                 if key in secured:
                     operation["security"] = [{"BearerAuth": []}]

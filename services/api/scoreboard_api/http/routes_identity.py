@@ -71,7 +71,11 @@ async def register(request: AnyRequest) -> RegisterResponse:
     await _throttle(request)
     body = await decode_body(request, RegisterRequest)
     return await identity.register(
-        container_of(request), body.username, body.password, client_group(client_ip(request))
+        container_of(request),
+        body.username,
+        body.password,
+        client_group(client_ip(request)),
+        email=body.email,
     )
 
 
@@ -83,11 +87,22 @@ async def register(request: AnyRequest) -> RegisterResponse:
     opt={"body": LoginRequest},
 )
 async def login(request: AnyRequest) -> TokenResponse:
-    """Exchange a username and password for an access and a refresh token."""
-    await _throttle(request)
+    """Exchange a username (or the account's e-mail address) and password for an access and a
+    refresh token."""
+    return await login_tokens(request)
+
+
+async def login_tokens(request: AnyRequest) -> TokenResponse:
+    """The v1 login (shared with the seed aliases)."""
     body = await decode_body(request, LoginRequest)
+    return await sign_in(request, body.username, body.password)
+
+
+async def sign_in(request: AnyRequest, name: str, password: str) -> TokenResponse:
+    """Throttled login by username or e-mail address."""
+    await _throttle(request)
     return await identity.login(
-        container_of(request), body.username, body.password, client_group(client_ip(request))
+        container_of(request), name, password, client_group(client_ip(request))
     )
 
 
@@ -100,6 +115,11 @@ async def login(request: AnyRequest) -> TokenResponse:
 )
 async def refresh(request: AnyRequest) -> TokenResponse:
     """Rotate a refresh token; reusing a rotated one revokes its whole family."""
+    return await refresh_tokens(request)
+
+
+async def refresh_tokens(request: AnyRequest) -> TokenResponse:
+    """The v1 refresh (shared with the seed aliases)."""
     await _throttle(request)
     body = await decode_body(request, RefreshRequest)
     return await identity.refresh(container_of(request), body.refresh_token)
@@ -114,6 +134,11 @@ async def refresh(request: AnyRequest) -> TokenResponse:
 )
 async def logout(request: AnyRequest) -> None:
     """Revoke a refresh token's family and end its session's access tokens."""
+    await end_session(request)
+
+
+async def end_session(request: AnyRequest) -> None:
+    """The v1 logout (shared with the seed aliases)."""
     await _throttle(request)
     body = await decode_body(request, RefreshRequest)
     await identity.logout(container_of(request), body.refresh_token)

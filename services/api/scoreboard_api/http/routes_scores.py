@@ -9,6 +9,7 @@ import msgspec
 from litestar import Response, get, post
 from litestar.params import Parameter
 
+from scoreboard_api.domain import signing
 from scoreboard_api.domain.scoring import Submission
 from scoreboard_api.http.deps import (
     AnyRequest,
@@ -49,7 +50,13 @@ JSON = "application/json"
     opt={"body": ScoreSubmission, "auth": True},
 )
 async def submit_score(request: AnyRequest, board: str) -> Response[SubmitResponse]:
-    """Submit a completed action; idempotent per `action_id`."""
+    """Submit a completed action; idempotent per `action_id`. On a board that requires signed
+    submissions, send `X-Signature: keyId=<id>,sig=<base64url HMAC-SHA256(key, raw body)>`."""
+    return await submit_v1(request, board)
+
+
+async def submit_v1(request: AnyRequest, board: str) -> Response[SubmitResponse]:
+    """The v1 submission, shared by the v1 route and the seed routes that speak v1."""
     container = container_of(request)
     caller = await authenticate(request)
     check_board_name(board)
@@ -68,6 +75,7 @@ async def submit_score(request: AnyRequest, board: str) -> Response[SubmitRespon
         ),
         client_ip=client_ip(request),
         request_id=request_id(request),
+        signature=signing.from_header(request.headers.get("x-signature"), await request.body()),
     )
     return json_bytes(
         _encoder.encode(
@@ -110,11 +118,15 @@ async def top(
     limit: Annotated[int | None, Parameter(ge=1, le=100, required=False)] = None,
 ) -> Response[TopResponse]:
     """The top N (default: the board's size), served from a per-version cache."""
+    return await top_v1(request, board, limit)
+
+
+async def top_v1(request: AnyRequest, board: str, limit: int | None) -> Response[TopResponse]:
+    """The v1 `top` body, shared by the v1 route and the seed routes that serve it."""
     check_board_name(board)
     container = container_of(request)
     await check_read_access(request, active_board(container, board))
-    body = await reads.top_bytes(container, board, limit)
-    return json_bytes(body)
+    return json_bytes(await reads.top_bytes(container, board, limit))
 
 
 @get(f"{BOARD}/players/{{user_id:uuid}}", tags=TAGS, operation_id="getPlayer")

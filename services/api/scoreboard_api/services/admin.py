@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from datetime import UTC, datetime
@@ -90,8 +91,9 @@ async def put_board(container: Container, name: str, put: BoardPut) -> BoardStat
         if spec.webhook is not None and spec.webhook.url != put.webhook_target.url:
             raise validation_error("webhookTarget.url must equal webhook.url")
         target = pg_webhooks.Target(put.webhook_target.url, put.webhook_target.secret)
+    keys = json.dumps(put.signing_keys) if put.signing_keys else None
     result = await pg_boards.upsert_board(
-        container.db, name, encode_spec(spec), put.generation, put.owner_uid, webhook=target
+        container.db, name, encode_spec(spec), put.generation, put.owner_uid, keys, webhook=target
     )
     if result.applied:
         container.policies.put(result.board)

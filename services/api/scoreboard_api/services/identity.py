@@ -45,7 +45,7 @@ def _bad_credentials(reason: str = "bad_credentials") -> ProblemError:
 
 
 async def register(
-    container: Container, username: str, password: str, client: str
+    container: Container, username: str, password: str, client: str, email: str | None = None
 ) -> RegisterResponse:
     if container.issuer is None:
         raise _identity_disabled()
@@ -55,9 +55,11 @@ async def register(
     password_hash = await container.hashes.run(
         client, _checked_hash, container.password_policy, password, username
     )
-    user_id = await container.db.create_user(username, password_hash)
+    user_id = await container.db.create_user(username, password_hash, email)
     if user_id is None:
         raise ProblemError(409, "username_taken", "this username is taken")
+    if user_id == "":
+        raise ProblemError(409, "email_taken", "this e-mail address is already registered")
     return RegisterResponse(user_id=user_id, username=username)
 
 
@@ -133,7 +135,11 @@ async def _tokens(
 async def login(container: Container, username: str, password: str, client: str) -> TokenResponse:
     if container.issuer is None:
         raise _identity_disabled()
-    user = await container.db.user_by_name(username)
+    # Usernames never contain '@': a name with one is the account's e-mail address (seed 002).
+    if "@" in username:
+        user = await container.db.user_by_email(username)
+    else:
+        user = await container.db.user_by_name(username)
     account = _account(user, username)
     blocked_ms = await _blocked_ms(container, account)
     if blocked_ms > 0:

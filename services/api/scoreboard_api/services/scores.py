@@ -19,6 +19,7 @@ from scoreboard_common.telemetry import current_traceparent
 
 from scoreboard_api.adapters.postgres import SubmitResult
 from scoreboard_api.adapters.redis_side import GuardResult, upm_key
+from scoreboard_api.domain import signing
 from scoreboard_api.domain.errors import ProblemError, board_not_found, forbidden
 from scoreboard_api.domain.fraud import FraudCounters, FraudHit, evaluate, rejects
 from scoreboard_api.domain.policy import BoardPolicy
@@ -35,6 +36,7 @@ from scoreboard_api.domain.scoring import (
     resolve_increment,
     same_payload,
 )
+from scoreboard_api.domain.signing import Signature
 from scoreboard_api.metrics import (
     FRAUD_HITS,
     RATE_LIMITED,
@@ -76,9 +78,12 @@ async def submit(
     submission: Submission,
     client_ip: str | None,
     request_id: str | None,
+    signature: Signature,
 ) -> WriteOutcome:
+    """``signature``: what the request presented (every caller says; the board decides)."""
     policy = active_board(container, board)
     spec = policy.spec
+    signing.check(policy.signing_keys, spec.signing.required, signature)
     if spec.suspended:
         raise forbidden(f"leaderboard {board!r} is suspended", code="board_suspended")
     is_service = caller.has(SCOPE_WRITE_ANY)

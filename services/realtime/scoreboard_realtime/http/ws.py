@@ -29,9 +29,12 @@ from scoreboard_realtime.domain.hub import (
     CLOSE_TRY_AGAIN,
     CLOSE_UNAUTHORIZED,
     CLOSE_UNKNOWN_BOARD,
+    ClientSink,
+    DirectSink,
     Grant,
     refusal,
 )
+from scoreboard_realtime.domain.messages import SEED_002, SEED_004, Outgoing, SeedFormat
 from scoreboard_realtime.http.direct import FrameWriter
 from scoreboard_realtime.http.runtime import Runtime
 
@@ -56,6 +59,51 @@ class SocketSink:
     async def close(self, code: int, reason: str) -> None:
         event: WebSocketCloseEvent = {"type": "websocket.close", "code": code, "reason": reason}
         await self._send(event)
+
+
+class FormattedSink:
+    """A client of a seed path: its format re-shapes what the hub sends (see
+    ``messages.SeedFormat``); messages the seed has no shape for are not sent."""
+
+    __slots__ = ("_format", "_inner")
+
+    def __init__(self, inner: ClientSink, fmt: SeedFormat) -> None:
+        self._inner = inner
+        self._format = fmt
+
+    async def send_text(self, text: str) -> None:
+        shaped = self._format.text(text)
+        if shaped is not None:
+            await self._inner.send_text(shaped)
+
+    async def close(self, code: int, reason: str) -> None:
+        await self._inner.close(code, reason)
+
+
+class FormattedDirectSink(FormattedSink):
+    """The same over a direct (frame-writing) sink: the re-shaped message's frame is built once
+    and shared too."""
+
+    __slots__ = ("_direct",)
+
+    def __init__(self, inner: DirectSink, fmt: SeedFormat) -> None:
+        super().__init__(inner, fmt)
+        self._direct = inner
+
+    def write_now(self, message: Outgoing) -> bool:
+        shaped = self._format.message(message)
+        return True if shaped is None else self._direct.write_now(shaped)
+
+    async def writable(self) -> None:
+        await self._direct.writable()
+
+
+def formatted(sink: ClientSink, fmt: SeedFormat | None) -> ClientSink:
+    if fmt is None:
+        return sink
+    if isinstance(sink, DirectSink):
+        return FormattedDirectSink(sink, fmt)
+    return FormattedSink(sink, fmt)
 
 
 def token_from(socket: WebSocket[Any, Any, Any]) -> tuple[str | None, str | None]:
@@ -95,7 +143,9 @@ def _client_ip(socket: WebSocket[Any, Any, Any]) -> str:
     return str(client[0]) if client else "unknown"
 
 
-async def serve_live(socket: WebSocket[Any, Any, Any], board: str) -> None:
+async def serve_live(
+    socket: WebSocket[Any, Any, Any], board: str, fmt: SeedFormat | None = None
+) -> None:
     runtime: Runtime = socket.app.state.runtime
     hub = runtime.hub
     if hub.draining:
@@ -114,12 +164,14 @@ async def serve_live(socket: WebSocket[Any, Any, Any], board: str) -> None:
         await socket.close(code=CLOSE_TRY_AGAIN, reason="too many connections")
         return
     try:
-        await _serve_admitted(socket, runtime, board)
+        await _serve_admitted(socket, runtime, board, fmt)
     finally:
         runtime.limiter.release(ip)
 
 
-async def _serve_admitted(socket: WebSocket[Any, Any, Any], runtime: Runtime, board: str) -> None:
+async def _serve_admitted(
+    socket: WebSocket[Any, Any, Any], runtime: Runtime, board: str, fmt: SeedFormat | None
+) -> None:
     hub = runtime.hub
     token, subprotocol = token_from(socket)
     if not is_board_name(board):
@@ -172,7 +224,10 @@ async def _serve_admitted(socket: WebSocket[Any, Any, Any], runtime: Runtime, bo
         )
         return
     await socket.accept(subprotocols=subprotocol)
-    sink = await FrameWriter.wrap(socket.scope, SocketSink(socket))  # type: ignore[arg-type]
+    sink = formatted(
+        await FrameWriter.wrap(socket.scope, SocketSink(socket)),  # type: ignore[arg-type]
+        fmt,
+    )
     client = hub.register(board, policy, user_id, sink, grant)
     try:
         while True:
@@ -205,14 +260,38 @@ async def live(socket: WebSocket[Any, Any, Any], board: str) -> None:
     await serve_live(socket, board)
 
 
+# Seed compatibility paths (DESIGN §4), all on the board `default`: seeds 001 and 003 speak v1,
+# seeds 002 and 004 their own shapes.
+
+
 @websocket("/ws/scoreboard", name="live-compat-scoreboard")
 async def live_compat_scoreboard(socket: WebSocket[Any, Any, Any]) -> None:
+    """Seed 003: the v1 live feed."""
+    await serve_live(socket, DEFAULT_BOARD)
+
+
+@websocket("/ws/score", name="live-compat-score")
+async def live_compat_score(socket: WebSocket[Any, Any, Any]) -> None:
+    """Seed 001: the v1 live feed."""
     await serve_live(socket, DEFAULT_BOARD)
 
 
 @websocket("/scores/live", name="live-compat-scores")
 async def live_compat_scores(socket: WebSocket[Any, Any, Any]) -> None:
-    await serve_live(socket, DEFAULT_BOARD)
+    """Seed 004: ``{event: "scoresUpdate", topScores: [{userId, score, rank}]}``."""
+    await serve_live(socket, DEFAULT_BOARD, SEED_004)
 
 
-handlers = [live, live_compat_scoreboard, live_compat_scores]
+@websocket("/scores/websocket", name="live-compat-scores-websocket")
+async def live_compat_scores_websocket(socket: WebSocket[Any, Any, Any]) -> None:
+    """Seed 002: ``{scores: [{email, score}]}`` (``email`` is the public username)."""
+    await serve_live(socket, DEFAULT_BOARD, SEED_002)
+
+
+handlers = [
+    live,
+    live_compat_scoreboard,
+    live_compat_score,
+    live_compat_scores,
+    live_compat_scores_websocket,
+]

@@ -9,14 +9,14 @@ transaction that archives the season (the primary key ``<board>:<season>`` is th
 so a repeated reset adds nothing). Every api replica's delivery worker claims due rows with
 ``FOR UPDATE SKIP LOCKED``; all delivery state lives in the row, so deliveries survive restarts.
 
-Revision ID: 0004_webhook_outbox
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 """
 
 from alembic import op
 
-revision = "0004_webhook_outbox"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -32,6 +32,8 @@ SPEC: dict[str, Any] = {
         "onViolation": "flag",
     },
     "broadcast": {"minIntervalMs": 100},
+    "order": "desc",
+    "operator": "increment",
     "suspended": False,
     "deletionPolicy": "Delete",
 }

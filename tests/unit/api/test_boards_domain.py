@@ -25,10 +25,10 @@ def test_defaults_keep_existing_boards_as_they_were() -> None:
 
 
 def test_actions_only_with_increment() -> None:
-    with pytest.raises(msgspec.ValidationError, match=r"scoring.actions only applies"):
+    with pytest.raises(msgspec.ValidationError, match=r"scoring\.actions only applies"):
         decode_spec(b'{"operator": "best", "scoring": {"actions": {"win": 1}}}')
     assert decode_spec(b'{"operator": "latest", "order": "asc"}').order == "asc"
-    with pytest.raises(ValueError, match="scoring.actions"):
+    with pytest.raises(ValueError, match=r"scoring\.actions"):
         BoardSpec(operator="best", scoring=ScoringSpec(actions={"win": 1}))
 
 

@@ -135,7 +135,7 @@ async def _archive(
     await connection.execute(_ARCHIVE_SQL[order], board.name, season)
     await connection.execute(
         _SEASON_SQL[order],
-        board,
+        board.name,
         season,
         started,
     )

@@ -25,6 +25,9 @@ _SUBSTITUTIONS = {
     8: "('127.0.0.1'::inet)",
     9: "('pgbench'::text)",
     10: "(NULL::text)",
+    11: "('increment'::text)",
+    12: "('desc'::text)",
+    13: "(NULL::text)",
 }
 
 

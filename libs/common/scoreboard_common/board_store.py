@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import msgspec
 from redis.asyncio import Redis
 
 from scoreboard_common.keys import BoardKeys
 from scoreboard_common.ranking import (
+    GuardMode,
+    Order,
     decode_member,
     decode_score,
     encode_member,
@@ -23,13 +25,27 @@ from scoreboard_common.ranking import (
     from_micros,
 )
 
-# KEYS: rank, member, names, version. ARGV: user_id, member, negated total, username, version seed.
-# Refuses to move a total backwards so a late, stale write cannot overwrite a newer one.
+# KEYS: rank, member, names, version, meta, revision.
+# ARGV: user_id, member, rank key (the sorted-set score), username, version seed, guard mode,
+#       revision, metadata JSON ('' = none).
+# Refuses a late, stale write so it cannot overwrite a newer one (ranking.GuardMode): ``grow``
+# needs a larger total than the stored one, ``shrink`` a smaller one, ``revision`` a newer
+# revision. Totals are >= 0, so the total is the absolute value of the rank key.
 _APPLY_TOTAL = """
 local old = redis.call('HGET', KEYS[2], ARGV[1])
 if old then
-  local current = redis.call('ZSCORE', KEYS[1], old)
-  if current and tonumber(current) <= tonumber(ARGV[3]) then
+  local stale = false
+  if ARGV[6] == 'revision' then
+    local rev = redis.call('HGET', KEYS[6], ARGV[1])
+    stale = rev ~= false and tonumber(rev) >= tonumber(ARGV[7])
+  else
+    local current = redis.call('ZSCORE', KEYS[1], old)
+    if current then
+      local have, new = math.abs(tonumber(current)), math.abs(tonumber(ARGV[3]))
+      if ARGV[6] == 'shrink' then stale = have <= new else stale = have >= new end
+    end
+  end
+  if stale then
     return {0, tonumber(redis.call('GET', KEYS[4]) or '0'), redis.call('ZRANK', KEYS[1], old)}
   end
   redis.call('ZREM', KEYS[1], old)
@@ -37,6 +53,12 @@ end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
+if ARGV[8] == '' then
+  redis.call('HDEL', KEYS[5], ARGV[1])
+else
+  redis.call('HSET', KEYS[5], ARGV[1], ARGV[8])
+end
+if ARGV[6] == 'revision' then redis.call('HSET', KEYS[6], ARGV[1], ARGV[7]) end
 local version
 if redis.call('EXISTS', KEYS[4]) == 1 then
   version = redis.call('INCR', KEYS[4])
@@ -47,26 +69,28 @@ end
 return {1, version, redis.call('ZRANK', KEYS[1], ARGV[2])}
 """
 
-# The same, then PUBLISH the event (ARGV 6: channel, 7-9: template around version and rank) and
-# count the update (KEYS 5: a counter hash, ARGV 10: its field, ARGV 11: its TTL) in one trip.
+# The same, then PUBLISH the event (ARGV 9: channel, 10-12: template around version and rank) and
+# count the update (KEYS 7: a counter hash, ARGV 13: its field, ARGV 14: its TTL) in one trip.
 _APPLY_AND_PUBLISH = _APPLY_TOTAL.replace(
     "return {1, version, redis.call('ZRANK', KEYS[1], ARGV[2])}",
     """local rank = redis.call('ZRANK', KEYS[1], ARGV[2])
-redis.call('PUBLISH', ARGV[6], ARGV[7] .. string.format('%d', version) .. ARGV[8]
-  .. string.format('%d', rank + 1) .. ARGV[9])
-redis.call('HINCRBY', KEYS[5], ARGV[10], 1)
-redis.call('EXPIRE', KEYS[5], ARGV[11])
+redis.call('PUBLISH', ARGV[9], ARGV[10] .. string.format('%d', version) .. ARGV[11]
+  .. string.format('%d', rank + 1) .. ARGV[12])
+redis.call('HINCRBY', KEYS[7], ARGV[13], 1)
+redis.call('EXPIRE', KEYS[7], ARGV[14])
 return {1, version, rank}""",
 )
 assert _APPLY_AND_PUBLISH != _APPLY_TOTAL
 
-# KEYS: rank, member, names, version. ARGV: user_id, version seed.
+# KEYS: rank, member, names, version, meta, revision. ARGV: user_id, version seed.
 _REMOVE_PLAYER = """
 local old = redis.call('HGET', KEYS[2], ARGV[1])
 if not old then return 0 end
 redis.call('ZREM', KEYS[1], old)
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('HDEL', KEYS[5], ARGV[1])
+redis.call('HDEL', KEYS[6], ARGV[1])
 if redis.call('EXISTS', KEYS[4]) == 1 then
   return redis.call('INCR', KEYS[4])
 end
@@ -85,19 +109,99 @@ return {rank, redis.call('ZSCORE', KEYS[1], member)}
 """
 
 
-# KEYS: rank, names, version, season. ARGV: limit.
-# The top N with scores, the player count, version, season and the N names: one round trip,
-# atomic (names always match the ranked members), and a single slot on Redis Cluster.
+# KEYS: rank, names, version, season, meta. ARGV: limit.
+# The top N with scores, the player count, version, season, the N names and metadata: one round
+# trip, atomic (names always match the ranked members), and a single slot on Redis Cluster.
 _TOP = """
 local ranked = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
-local names = {}
+local names, metas = {}, {}
 for i = 1, #ranked, 2 do
   local member = ranked[i]
-  local name = redis.call('HGET', KEYS[2], string.sub(member, string.find(member, ':', 1, true) + 1))
-  names[#names + 1] = name or ''
+  local user = string.sub(member, string.find(member, ':', 1, true) + 1)
+  names[#names + 1] = redis.call('HGET', KEYS[2], user) or ''
+  metas[#metas + 1] = redis.call('HGET', KEYS[5], user) or ''
 end
 return {ranked, redis.call('ZCARD', KEYS[1]), redis.call('GET', KEYS[3]) or '0',
-  redis.call('GET', KEYS[4]) or '1', names}
+  redis.call('GET', KEYS[4]) or '1', names, metas}
+"""
+
+# KEYS: rank, names, version, season, meta, member.
+# ARGV: kind, rank key, member (or user id for 'p'), limit (or radius for 'p').
+# One page of the board by keyset, with its start index: kind 'first' (from the top), 'a' (after
+# a key), 'A' (at or after), 'b' (before), 'B' (at or before), 'p' (around a player: ARGV[3] is
+# the user id, ARGV[4] the radius). A key's position is found by ZCOUNT on its score and a binary
+# search among the members of equal score (compared bytewise, as Redis does), so a key whose
+# player has moved or left still has its place: keyset, not offset.
+_PAGE = """
+local function less(a, b)
+  local n = math.min(#a, #b)
+  for i = 1, n do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+local function below(score, member, inclusive)
+  local lo = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. score)
+  local hi = lo + redis.call('ZCOUNT', KEYS[1], score, score)
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    local other = redis.call('ZRANGE', KEYS[1], mid, mid)[1]
+    local before
+    if inclusive then before = not less(member, other) else before = less(other, member) end
+    if before then lo = mid + 1 else hi = mid end
+  end
+  return lo
+end
+local kind, count = ARGV[1], tonumber(ARGV[4])
+local card = redis.call('ZCARD', KEYS[1])
+local start, stop, rank
+if kind == 'first' then
+  start = 0
+  stop = count
+elseif kind == 'a' or kind == 'A' then
+  start = below(ARGV[2], ARGV[3], kind == 'a')
+  stop = start + count
+elseif kind == 'b' or kind == 'B' then
+  stop = below(ARGV[2], ARGV[3], kind == 'B')
+  start = math.max(stop - count, 0)
+else
+  local member = redis.call('HGET', KEYS[6], ARGV[3])
+  if not member then return nil end
+  rank = redis.call('ZRANK', KEYS[1], member)
+  if not rank then return nil end
+  start = math.max(rank - count, 0)
+  stop = rank + count + 1
+end
+if stop > card then stop = card end
+local ranked = {}
+if stop > start then ranked = redis.call('ZRANGE', KEYS[1], start, stop - 1, 'WITHSCORES') end
+local names, metas = {}, {}
+for i = 1, #ranked, 2 do
+  local member = ranked[i]
+  local user = string.sub(member, string.find(member, ':', 1, true) + 1)
+  names[#names + 1] = redis.call('HGET', KEYS[2], user) or ''
+  metas[#metas + 1] = redis.call('HGET', KEYS[5], user) or ''
+end
+return {start, ranked, names, metas, card, redis.call('GET', KEYS[3]) or '0',
+  redis.call('GET', KEYS[4]) or '1', rank or -1}
+"""
+
+# KEYS: rank, member, names, meta, version, season. ARGV: user ids.
+# The standings of those of the players who have one: {rank, member, score, name, metadata}.
+_LOOKUP = """
+local found = {}
+for i = 1, #ARGV do
+  local member = redis.call('HGET', KEYS[2], ARGV[i])
+  if member then
+    local rank = redis.call('ZRANK', KEYS[1], member)
+    if rank then
+      found[#found + 1] = {rank, member, redis.call('ZSCORE', KEYS[1], member),
+        redis.call('HGET', KEYS[3], ARGV[i]) or '', redis.call('HGET', KEYS[4], ARGV[i]) or ''}
+    end
+  end
+end
+return {found, redis.call('GET', KEYS[5]) or '0', redis.call('GET', KEYS[6]) or '1'}
 """
 
 
@@ -106,9 +210,21 @@ def version_seed() -> int:
     return int(time.time() * 1000) * 1000
 
 
+Metadata = dict[str, Any]
+_meta_decoder = msgspec.json.Decoder(dict[str, Any])
+
+
+def decode_metadata(raw: Any) -> Metadata | None:
+    """A standing's metadata from its stored JSON text (``None``/empty: none)."""
+    if not raw:
+        return None
+    return _meta_decoder.decode(raw)
+
+
 class Entry(msgspec.Struct, kw_only=True):
     """One row of a board's standings: the one entry type of every response and message
-    (``GET /top``, around, seasons, the seed routes, the live feed's snapshots).
+    (``GET /top``, entries, lookup, around, player, seasons, the seed routes, the live feed's
+    snapshots).
 
     A field added here reaches all of them, and realtime's "did the top N change" signature
     (it encodes whole entries)."""
@@ -118,10 +234,16 @@ class Entry(msgspec.Struct, kw_only=True):
     username: str
     score: int
     last_updated: datetime
+    #: The JSON object stored with the standing (the latest accepted submission's; for ``best``
+    #: boards the one that set the best), or null.
+    metadata: Metadata | None = None
 
 
-def entry_from_member(rank: int, member: bytes | str, score: float, name: Any) -> Entry:
-    """An entry from a sorted-set member, its score and the player's name from the names hash."""
+def entry_from_member(
+    rank: int, member: bytes | str, score: Any, name: Any, meta: Any = None
+) -> Entry:
+    """An entry from a sorted-set member, its score, the player's name from the names hash and
+    the metadata JSON from the meta hash."""
     micros, user_id = decode_member(member)
     return Entry(
         rank=rank,
@@ -129,6 +251,7 @@ def entry_from_member(rank: int, member: bytes | str, score: float, name: Any) -
         username=name.decode() if isinstance(name, bytes) else str(name or user_id),
         score=decode_score(float(score)),
         last_updated=from_micros(micros),
+        metadata=decode_metadata(meta),
     )
 
 
@@ -139,6 +262,8 @@ class Standing(msgspec.Struct, kw_only=True):
     username: str
     total: int
     reached_at: datetime
+    metadata: str | None = None  # JSON text, as PostgreSQL returns it
+    revision: int = 0  # µs of the row's updated_at: strictly grows per standing (latest boards)
 
     def entry(self, rank: int) -> Entry:
         return Entry(
@@ -147,6 +272,7 @@ class Standing(msgspec.Struct, kw_only=True):
             username=self.username,
             score=self.total,
             last_updated=self.reached_at,
+            metadata=decode_metadata(self.metadata),
         )
 
 
@@ -164,8 +290,41 @@ class TopSnapshot(msgspec.Struct, kw_only=True):
     entries: list[Entry]
 
 
+#: A position in a board's order: ``(total, reached_at in µs, user_id)``.
+PageKey = tuple[int, int, str]
+#: ``a``: after the key, ``A``: at or after, ``b``: before, ``B``: at or before.
+PageKind = Literal["first", "a", "A", "b", "B"]
+
+
+class Page(msgspec.Struct, kw_only=True):
+    """Consecutive entries of a board: ``entries[0]`` has rank ``start + 1``."""
+
+    start: int
+    entries: list[Entry]
+    total_players: int
+    version: int
+    season: int
+    rank: int | None = None  # the player's rank (around)
+
+
+def _entries(start: int, ranked: list[Any], names: list[Any], metas: list[Any]) -> list[Entry]:
+    return [
+        entry_from_member(
+            start + position,
+            ranked[index],
+            ranked[index + 1],
+            names[position - 1],
+            metas[position - 1],
+        )
+        for position, index in enumerate(range(0, len(ranked), 2), 1)
+    ]
+
+
 class BoardStore:
-    """Reads and writes one Redis (or Redis Cluster) instance's board standings."""
+    """Reads and writes one Redis (or Redis Cluster) instance's board standings.
+
+    Writers pass the board's ``order`` (how totals map to sorted-set scores) and ``guard``
+    (how a stale write is recognised, ``ranking.guard_mode``); readers need neither."""
 
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
@@ -174,19 +333,32 @@ class BoardStore:
         self._apply_publish = redis.register_script(_APPLY_AND_PUBLISH)
         self._standing = redis.register_script(_STANDING_OF)
         self._top = redis.register_script(_TOP)
+        self._page = redis.register_script(_PAGE)
+        self._lookup = redis.register_script(_LOOKUP)
 
-    async def apply_total(self, board: str, standing: Standing) -> ApplyResult:
-        keys = BoardKeys(board)
-        member = encode_member(standing.reached_at, standing.user_id)
+    @staticmethod
+    def _apply_args(standing: Standing, order: Order, guard: GuardMode) -> list[str | int]:
+        return [
+            standing.user_id,
+            encode_member(standing.reached_at, standing.user_id),
+            encode_score(standing.total, order),
+            standing.username,
+            version_seed(),
+            guard,
+            standing.revision,
+            standing.metadata or "",
+        ]
+
+    @staticmethod
+    def _apply_keys(keys: BoardKeys) -> list[str]:
+        return [keys.rank, keys.member, keys.names, keys.version, keys.meta, keys.revision]
+
+    async def apply_total(
+        self, board: str, standing: Standing, *, order: Order = "desc", guard: GuardMode = "grow"
+    ) -> ApplyResult:
         changed, version, rank = await self._apply(
-            keys=[keys.rank, keys.member, keys.names, keys.version],
-            args=[
-                standing.user_id,
-                member,
-                encode_score(standing.total),
-                standing.username,
-                version_seed(),
-            ],
+            keys=self._apply_keys(BoardKeys(board)),
+            args=self._apply_args(standing, order, guard),
         )
         return ApplyResult(
             changed=bool(changed),
@@ -202,22 +374,18 @@ class BoardStore:
         channel: str,
         template: tuple[bytes, bytes, bytes],
         counter: tuple[str, str, int],
+        order: Order = "desc",
+        guard: GuardMode = "grow",
     ) -> ApplyResult:
         """:meth:`apply_total`, then publish the event built from ``template`` (see
         ``events.score_changed_template``) with the new version and rank, and ``HINCRBY`` the
         ``counter`` (key, field, ttl seconds): one round trip. Nothing is published when the
         total was refused as stale."""
-        keys = BoardKeys(board)
-        member = encode_member(standing.reached_at, standing.user_id)
         counter_key, counter_field, counter_ttl = counter
         changed, version, rank = await self._apply_publish(
-            keys=[keys.rank, keys.member, keys.names, keys.version, counter_key],
+            keys=[*self._apply_keys(BoardKeys(board)), counter_key],
             args=[
-                standing.user_id,
-                member,
-                encode_score(standing.total),
-                standing.username,
-                version_seed(),
+                *self._apply_args(standing, order, guard),
                 channel,
                 *template,
                 counter_field,
@@ -233,11 +401,20 @@ class BoardStore:
     async def remove_player(self, board: str, user_id: str) -> int:
         keys = BoardKeys(board)
         version = await self._remove(
-            keys=[keys.rank, keys.member, keys.names, keys.version], args=[user_id, version_seed()]
+            keys=[keys.rank, keys.member, keys.names, keys.version, keys.meta, keys.revision],
+            args=[user_id, version_seed()],
         )
         return int(version)
 
-    async def replace_all(self, board: str, season: int, standings: list[Standing]) -> int:
+    async def replace_all(
+        self,
+        board: str,
+        season: int,
+        standings: list[Standing],
+        *,
+        order: Order = "desc",
+        guard: GuardMode = "grow",
+    ) -> int:
         """Rebuild a board from PostgreSQL's standings in one transaction; returns the version."""
         keys = BoardKeys(board)
         current = await self.redis.get(keys.version)
@@ -248,13 +425,21 @@ class BoardStore:
                 chunk = standings[chunk_start : chunk_start + 5000]
                 pipe.zadd(
                     keys.rank,
-                    {encode_member(s.reached_at, s.user_id): encode_score(s.total) for s in chunk},
+                    {
+                        encode_member(s.reached_at, s.user_id): encode_score(s.total, order)
+                        for s in chunk
+                    },
                 )
                 pipe.hset(
                     keys.member,
                     mapping={s.user_id: encode_member(s.reached_at, s.user_id) for s in chunk},
                 )
                 pipe.hset(keys.names, mapping={s.user_id: s.username for s in chunk})
+                metas = {s.user_id: s.metadata for s in chunk if s.metadata}
+                if metas:
+                    pipe.hset(keys.meta, mapping=metas)
+                if guard == "revision":
+                    pipe.hset(keys.revision, mapping={s.user_id: s.revision for s in chunk})
             pipe.set(keys.season, season)
             pipe.set(keys.version, version)
             await pipe.execute()
@@ -263,20 +448,69 @@ class BoardStore:
     async def top(self, board: str, limit: int) -> TopSnapshot:
         keys = BoardKeys(board)
         reply = await self._top(
-            keys=[keys.rank, keys.names, keys.version, keys.season], args=[limit]
+            keys=[keys.rank, keys.names, keys.version, keys.season, keys.meta], args=[limit]
         )
-        ranked, total_players, version, season, names = cast(list[Any], reply)
-        entries = [
-            entry_from_member(position, ranked[index], ranked[index + 1], names[position - 1])
-            for position, index in enumerate(range(0, len(ranked), 2), 1)
-        ]
+        ranked, total_players, version, season, names, metas = cast(list[Any], reply)
         return TopSnapshot(
             leaderboard=board,
             season=int(season or 1),
             version=int(version or 0),
             total_players=int(total_players),
-            entries=entries,
+            entries=_entries(0, ranked, names, metas),
         )
+
+    async def _run_page(self, board: str, args: list[str | int]) -> Page | None:
+        keys = BoardKeys(board)
+        reply = await self._page(
+            keys=[keys.rank, keys.names, keys.version, keys.season, keys.meta, keys.member],
+            args=args,
+        )
+        if reply is None:
+            return None
+        start, ranked, names, metas, card, version, season, rank = cast(list[Any], reply)
+        return Page(
+            start=int(start),
+            entries=_entries(int(start), ranked, names, metas),
+            total_players=int(card),
+            version=int(version or 0),
+            season=int(season or 1),
+            rank=None if int(rank) < 0 else int(rank) + 1,
+        )
+
+    async def page(
+        self, board: str, kind: PageKind, key: PageKey | None, limit: int, order: Order
+    ) -> Page:
+        """Up to ``limit`` consecutive entries from (``kind``) the ``key``; ``first`` ignores
+        the key. The ``b``/``B`` kinds return the ``limit`` entries just before the key."""
+        if kind == "first" or key is None:
+            args: list[str | int] = ["first", "", "", limit]
+        else:
+            total, micros, user_id = key
+            args = [kind, encode_score(total, order), f"{micros:016d}:{user_id}", limit]
+        found = await self._run_page(board, args)
+        assert found is not None
+        return found
+
+    async def around(self, board: str, user_id: str, radius: int) -> Page | None:
+        """The entries within ``radius`` ranks of a player (``None``: no standing)."""
+        return await self._run_page(board, ["p", "", user_id, radius])
+
+    async def lookup(self, board: str, user_ids: list[str]) -> tuple[int, int, list[Entry]]:
+        """``(version, season, entries by rank)`` of those of ``user_ids`` with a standing."""
+        keys = BoardKeys(board)
+        reply = await self._lookup(
+            keys=[keys.rank, keys.member, keys.names, keys.meta, keys.version, keys.season],
+            args=user_ids,
+        )
+        found, version, season = cast(list[Any], reply)
+        entries = sorted(
+            (
+                entry_from_member(int(rank) + 1, member, score, name, meta)
+                for rank, member, score, name, meta in found
+            ),
+            key=lambda entry: entry.rank,
+        )
+        return int(version or 0), int(season or 1), entries
 
     async def standing_of(self, board: str, user_id: str) -> tuple[int, int] | None:
         """``(rank 1-based, score)`` of a player, or None."""

@@ -28,6 +28,16 @@ class BoardKeys:
         return f"{self.prefix}:names"
 
     @property
+    def meta(self) -> str:
+        """user id -> the metadata JSON of the player's standing (absent when none)."""
+        return f"{self.prefix}:meta"
+
+    @property
+    def revision(self) -> str:
+        """user id -> the revision of the standing (``latest`` boards only)."""
+        return f"{self.prefix}:rev"
+
+    @property
     def version(self) -> str:
         return f"{self.prefix}:version"
 
@@ -45,5 +55,5 @@ class BoardKeys:
     def rate_limit(self, scope: str, subject: str) -> str:
         return f"{self.prefix}:rl:{scope}:{subject}"
 
-    def all_standings(self) -> tuple[str, str, str]:
-        return (self.rank, self.member, self.names)
+    def all_standings(self) -> tuple[str, str, str, str, str]:
+        return (self.rank, self.member, self.names, self.meta, self.revision)

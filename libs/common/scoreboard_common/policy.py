@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-from scoreboard_common.ranking import MAX_TOTAL
+from scoreboard_common.ranking import MAX_TOTAL, Order, ScoreOperator
 
 # -- board names --------------------------------------------------------------------------
 
@@ -179,8 +179,21 @@ class BoardSpec(_Spec):
     broadcast: BroadcastSpec = msgspec.field(default_factory=BroadcastSpec)
     webhook: WebhookSpec | None = None
     signing: SigningSpec = msgspec.field(default_factory=SigningSpec)
+    #: ``desc``: higher is better; ``asc``: lower is better (time trials). Ties rank by who
+    #: reached the score first. Changing it on a board with players is refused (reset first).
+    order: Order = "desc"
+    #: ``increment`` adds ``score_increment`` (or the action's points); ``best`` keeps the
+    #: better of the stored and the submitted ``score``; ``latest`` replaces it.
+    operator: ScoreOperator = "increment"
     suspended: bool = False
     deletion_policy: DeletionPolicy = "Retain"
+
+    def __post_init__(self) -> None:
+        if self.operator != "increment" and self.scoring.actions:
+            raise ValueError(
+                "scoring.actions only applies to operator increment "
+                "(best and latest boards take an absolute `score`)"
+            )
 
 
 _spec_encoder = msgspec.json.Encoder()
@@ -246,6 +259,8 @@ class PublicPolicy(msgspec.Struct, kw_only=True, rename="camel"):
     scoring: PublicScoring = msgspec.field(default_factory=PublicScoring)
     clock_skew_seconds: int = _DEFAULT.clock_skew_seconds
     writers: list[Writer] = msgspec.field(default_factory=_default_writers)
+    order: Order = _DEFAULT.order
+    operator: ScoreOperator = _DEFAULT.operator
 
     @property
     def anonymous_live_allowed(self) -> bool:
@@ -274,6 +289,8 @@ def public_policy(name: str, spec: BoardSpec, generation: int, season: int) -> P
         ),
         clock_skew_seconds=spec.clock_skew_seconds,
         writers=list(spec.writers),
+        order=spec.order,
+        operator=spec.operator,
     )
 
 

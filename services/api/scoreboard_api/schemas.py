@@ -77,7 +77,11 @@ class ScoreSubmission(_Request):
         Annotated[str, Meta(min_length=1, max_length=64, pattern=ACTION_NAME_PATTERN)] | None
     ) = None
     score_increment: Annotated[int, Meta(ge=1, le=MAX_TOTAL)] | None = None
+    #: The absolute score of a best/latest board (refused on increment boards).
+    score: Annotated[int, Meta(ge=0, le=MAX_TOTAL)] | None = None
     user_id: uuid.UUID | None = None
+    #: A JSON object of at most 1 KiB (encoded), stored with the player's standing.
+    metadata: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         _no_newline(action_id=self.action_id, action=self.action)
@@ -109,6 +113,35 @@ class PlayerResponse(msgspec.Struct, kw_only=True):
     username: str
     rank: int
     score: int
+    metadata: dict[str, Any] | None = None
+    last_updated: datetime | None = None
+
+
+class EntriesResponse(msgspec.Struct, kw_only=True):
+    """One page of ``GET .../entries``: opaque keyset cursors, null at the ends."""
+
+    leaderboard: str
+    season: int
+    version: int
+    total_players: int
+    entries: list[Entry]
+    next_cursor: str | None
+    prev_cursor: str | None
+
+
+#: Most user ids one lookup may name.
+LOOKUP_MAX_IDS = 1000
+
+
+class LookupRequest(_Request):
+    user_ids: Annotated[list[uuid.UUID], Meta(min_length=1, max_length=LOOKUP_MAX_IDS)]
+
+
+class LookupResponse(msgspec.Struct, kw_only=True):
+    leaderboard: str
+    season: int
+    version: int
+    entries: list[Entry]
 
 
 class AroundResponse(msgspec.Struct, kw_only=True):

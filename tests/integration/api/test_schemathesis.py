@@ -27,7 +27,10 @@ def test_schemathesis_finds_no_server_errors_or_schema_violations(
     # A schema-valid request may still meet a legitimate conflict (a taken username, a used
     # action_id) or a rate limit: those statuses count as accepted. Registration may also refuse
     # a schema-valid password or name that the policy finds weak or reserved (400
-    # weak_password / username_reserved: no schema can express a strength estimate).
+    # weak_password / username_reserved: no schema can express a strength estimate), and a
+    # board PUT may break a rule across fields that JSON Schema cannot state (webhookTarget.url
+    # must equal webhook.url; scoring.actions only with operator increment: 400
+    # validation_error naming the rule).
     # Everything else is default.
     config = tmp_path / "schemathesis.toml"
     config.write_text(
@@ -35,6 +38,11 @@ def test_schemathesis_finds_no_server_errors_or_schema_violations(
         'expected-statuses = ["2xx", "401", "403", "404", "409", "429"]\n'
         "\n[[operations]]\n"
         'include-path = "/api/v1/auth/register"\n'
+        "[operations.checks.positive_data_acceptance]\n"
+        'expected-statuses = ["2xx", "400", "401", "403", "404", "409", "429"]\n'
+        "\n[[operations]]\n"
+        'include-path = "/api/v1/admin/leaderboards/{board}"\n'
+        'include-method = "PUT"\n'
         "[operations.checks.positive_data_acceptance]\n"
         'expected-statuses = ["2xx", "400", "401", "403", "404", "409", "429"]\n'
     )

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from redis.asyncio import Redis
 from scoreboard_common.board_store import BoardStore, Standing
+from scoreboard_common.ranking import Order, rank_key_sql
 from scoreboard_common.redis_client import create_redis
 from scoreboard_devstack.servers import PostgresServer, RedisClusterServer, RedisServer
 
@@ -40,12 +41,20 @@ def standings_with_ties(count: int) -> list[Standing]:
     ]
 
 
-async def test_tie_order_matches_postgresql(store: BoardStore, postgres: PostgresServer) -> None:
+@pytest.mark.parametrize("order", ["desc", "asc"])
+async def test_tie_order_matches_postgresql(
+    store: BoardStore, postgres: PostgresServer, order: Order
+) -> None:
+    """Exact ties of score and reached_at (the user id decides), in both orders, in the order
+    PostgreSQL's rank key gives (the same expression the api's queries and indexes use)."""
     board = board_name()
     standings = standings_with_ties(60)
     for standing in random.Random(1).sample(standings, len(standings)):
-        await store.apply_total(board, standing)
+        await store.apply_total(board, standing, order=order)
     snapshot = await store.top(board, 100)
+    assert [e.score for e in snapshot.entries] == sorted(
+        (s.total for s in standings), reverse=order == "desc"
+    )
 
     rows = ",".join(
         f"('{s.user_id}'::uuid, {s.total}, '{s.reached_at.isoformat()}'::timestamptz)"
@@ -53,7 +62,7 @@ async def test_tie_order_matches_postgresql(store: BoardStore, postgres: Postgre
     )
     ordered = postgres.psql(
         "postgres",
-        f"SELECT string_agg(user_id::text, ',' ORDER BY total DESC, reached_at ASC, user_id ASC) "
+        f"SELECT string_agg(user_id::text, ',' ORDER BY {rank_key_sql(order)}, reached_at, user_id) "
         f"FROM (VALUES {rows}) AS s(user_id, total, reached_at)",
     ).split(",")
     assert [entry.user_id for entry in snapshot.entries] == ordered

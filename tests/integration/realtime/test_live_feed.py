@@ -37,7 +37,14 @@ async def test_snapshot_on_connect_equals_the_store(
         "total_players",
         "entries",
     }
-    assert set(first["entries"][0]) == {"rank", "user_id", "username", "score", "last_updated"}
+    assert set(first["entries"][0]) == {
+        "rank",
+        "user_id",
+        "username",
+        "score",
+        "last_updated",
+        "metadata",
+    }
 
 
 async def test_updates_are_pushed_and_equal_the_store(

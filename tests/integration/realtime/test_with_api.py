@@ -98,6 +98,42 @@ async def test_api_writes_reach_clients_and_equal_get_top(
     assert all(m["type"] == "snapshot" for m in watcher.messages)
 
 
+async def test_asc_latest_board_with_metadata_reaches_clients_as_get_top(
+    realtime: ServiceProcess,
+    http: httpx.AsyncClient,
+    admin_token: str,
+    connect: Callable[..., Any],
+) -> None:
+    """A time-trial board (lower is better, latest time counts): the live snapshot carries the
+    same order and the same metadata as ``GET /top``."""
+    board = await new_board(http, admin_token, order="asc", operator="latest")
+    alice, alice_token = await new_player(http)
+    bob, bob_token = await new_player(http)
+    feed: Feed = await connect(ws_url(realtime, f"/ws/v1/leaderboards/{board}"))
+    await feed.wait_for(lambda m: m["type"] == "snapshot")
+    for token, seconds, car in ((alice_token, 95, "red"), (bob_token, 90, None)):
+        body: dict[str, Any] = {
+            "action_id": str(uuid.uuid4()),
+            "score": seconds,
+            "timestamp": datetime.now(UTC).isoformat(),
+        }
+        if car:
+            body["metadata"] = {"car": car}
+        response = await http.post(
+            f"/api/v1/leaderboards/{board}/scores",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert response.status_code == 200, response.text
+    expected = await top(http, board)
+    final = await feed.wait_version(expected["version"])
+    assert comparable(final) == expected
+    assert [(e["user_id"], e["score"], e["metadata"]) for e in final["entries"]] == [
+        (bob, 90, None),
+        (alice, 95, {"car": "red"}),
+    ]
+
+
 async def test_reconnect_gets_what_get_top_returns(
     realtime: ServiceProcess,
     http: httpx.AsyncClient,

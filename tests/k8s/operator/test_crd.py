@@ -71,6 +71,12 @@ def _create(
             {"broadcast": {"minIntervalMs": 1}},
             "broadcast.minIntervalMs must be between 10 and 60000",
         ),
+        (
+            {"operator": "best", "scoring": {"actions": {"win": 10}}},
+            "scoring.actions only applies to operator increment",
+        ),
+        ({"order": "up"}, "spec.order: Unsupported value"),
+        ({"operator": "sum"}, "spec.operator: Unsupported value"),
     ],
 )
 def test_invalid_leaderboards_are_rejected_with_the_cel_message(
@@ -117,6 +123,7 @@ def test_defaults_fill_a_minimal_spec(kube: KubeAPIServer, namespace: str) -> No
     assert spec["fraud"]["onViolation"] == "flag"
     assert spec["deletionPolicy"] == "Retain"
     assert spec["suspended"] is False
+    assert (spec["order"], spec["operator"]) == ("desc", "increment")
 
 
 def test_status_is_a_subresource(kube: KubeAPIServer, namespace: str) -> None:

@@ -216,10 +216,14 @@ def test_score_event_template_round_trip() -> None:
 def test_a_replay_is_the_same_payload_only_with_the_same_fields() -> None:
     at = datetime(2026, 1, 1, tzinfo=UTC)
     first = Submission("a-1", at, "win", None, "u1")
-    stored = ("u1", "win", 10, at)
+    stored = ("u1", "win", 10, at, None)
     assert same_payload(stored, first, 10)
     assert not same_payload(stored, first, 11)
-    assert not same_payload(("u2", "win", 10, at), first, 10)
+    assert not same_payload(("u2", "win", 10, at, None), first, 10)
+    # Metadata is part of the payload.
+    tagged = Submission("a-1", at, "win", None, "u1", metadata={"map": "x"})
+    assert not same_payload(stored, tagged, 10)
+    assert same_payload(("u1", "win", 10, at, {"map": "x"}), tagged, 10)
     later = Submission("a-1", at + timedelta(seconds=1), "win", None, "u1")
     assert not same_payload(stored, later, 10)
     # A timestamp the server assigned (seed routes) is not part of the payload.

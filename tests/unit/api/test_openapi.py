@@ -20,6 +20,8 @@ EXPECTED = {
     ("get", "/api/v1/leaderboards"): "listLeaderboards",
     ("get", "/api/v1/leaderboards/{board}"): "getLeaderboard",
     ("get", "/api/v1/leaderboards/{board}/top"): "getTop",
+    ("get", "/api/v1/leaderboards/{board}/entries"): "listEntries",
+    ("post", "/api/v1/leaderboards/{board}/players/lookup"): "lookupPlayers",
     ("get", "/api/v1/leaderboards/{board}/players/{user_id}"): "getPlayer",
     ("get", "/api/v1/leaderboards/{board}/players/{user_id}/around"): "getPlayersAround",
     ("get", "/api/v1/leaderboards/{board}/me"): "getMyStanding",

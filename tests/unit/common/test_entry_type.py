@@ -44,6 +44,8 @@ def test_standing_and_sorted_set_member_map_to_the_same_entry() -> None:
 
 def _changed(field: str) -> Entry:
     value = getattr(ENTRY, field)
+    if field == "metadata":
+        return msgspec.structs.replace(ENTRY, metadata={"map": "x"})
     if isinstance(value, datetime):
         return msgspec.structs.replace(ENTRY, **{field: value + timedelta(seconds=1)})
     if isinstance(value, int):

@@ -33,6 +33,8 @@ SPEC: dict[str, Any] = {
     },
     "broadcast": {"minIntervalMs": 100},
     "signing": {"required": False},
+    "order": "desc",
+    "operator": "increment",
     "suspended": False,
     "deletionPolicy": "Delete",
 }

@@ -16,7 +16,7 @@ from scoreboard_common.board_store import BoardStore
 from scoreboard_common.events import BoardChanged
 from scoreboard_common.keys import BoardKeys
 from scoreboard_common.metrics import DEPENDENCY_ERRORS, DEPENDENCY_UP
-from scoreboard_common.ranking import decode_score
+from scoreboard_common.ranking import decode_score, guard_mode
 from scoreboard_common.telemetry import current_traceparent
 
 from scoreboard_api.adapters.policy_cache import PolicyCache
@@ -152,12 +152,17 @@ class DependencyMonitor:
             return None
         try:
             started = datetime.now(UTC) - timedelta(seconds=1)
+            order = policy.spec.order
+            guard = guard_mode(order, policy.spec.operator)
             standings = await self.db.all_standings(board, policy.season)
-            version = await self.store.replace_all(board, policy.season, standings)
+            version = await self.store.replace_all(
+                board, policy.season, standings, order=order, guard=guard
+            )
             # Writes that committed while we read may have been wiped by replace_all: re-apply
-            # them (apply_total never moves a total backwards, so this is safe).
+            # them (apply_total never applies a stale standing, so this is safe).
             for standing in await self.db.standings_updated_since(board, policy.season, started):
-                version = (await self.store.apply_total(board, standing)).version
+                applied = await self.store.apply_total(board, standing, order=order, guard=guard)
+                version = applied.version
             await self.side.write_policy(policy.public())
             await self.side.publish_board(
                 BoardChanged(

@@ -6,10 +6,24 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
-from scoreboard_common.board_store import Entry
+from scoreboard_common.board_store import Entry, decode_metadata
+from scoreboard_common.policy import BoardSpec, decode_spec
+from scoreboard_common.ranking import Order, rank_key_sql
 
 from scoreboard_api.adapters import pg_webhooks
-from scoreboard_api.adapters.postgres import BoardRow, Database, postgres_errors
+from scoreboard_api.adapters.postgres import ORDERS, BoardRow, Database, postgres_errors
+from scoreboard_api.domain.errors import ProblemError
+
+
+def scoring_change_refused(name: str, old: BoardSpec, new: BoardSpec) -> ProblemError:
+    return ProblemError(
+        409,
+        "scoring_change_requires_reset",
+        f"board {name!r} has players in its current season: changing order "
+        f"({old.order} -> {new.order}) or operator ({old.operator} -> {new.operator}) would "
+        "re-rank scores that were counted another way; reset the season first (its standings "
+        "are archived as they are) and apply the change to the empty new season",
+    )
 
 
 def _row(row: asyncpg.Record) -> BoardRow:
@@ -41,8 +55,15 @@ async def upsert_board(
     webhook: pg_webhooks.Target | None = None,
 ) -> UpsertResult:
     """Create or update a board; when applied, its webhook target (kept apart from the spec,
-    see migration 0005) is set or removed in the same transaction."""
+    see migration 0005) is set or removed in the same transaction. A change of ``order`` or
+    ``operator`` while the current season has players is refused (409
+    ``scoring_change_requires_reset``): the stored scores were counted and ranked the old way."""
     async with db.transaction() as connection:
+        before = await connection.fetchrow(
+            "SELECT spec::text AS spec, season FROM leaderboards "
+            "WHERE name = $1 AND deleted_at IS NULL FOR UPDATE",
+            name,
+        )
         row = await connection.fetchrow(
             """
             INSERT INTO leaderboards AS l (name, spec, generation, owner_uid, signing_keys)
@@ -64,6 +85,16 @@ async def upsert_board(
             signing_keys_json,
         )
         if row is not None:
+            if before is not None:
+                old, new = decode_spec(before["spec"]), decode_spec(spec_json)
+                if (old.order, old.operator) != (new.order, new.operator):
+                    players = await connection.fetchval(
+                        "SELECT EXISTS (SELECT 1 FROM scores WHERE board = $1 AND season = $2)",
+                        name,
+                        before["season"],
+                    )
+                    if players:
+                        raise scoring_change_refused(name, old, new)  # rolls back
             await pg_webhooks.set_target(connection, name, webhook)
             return UpsertResult(_row(row), applied=True, created=bool(row["created"]))
         stored = await connection.fetchrow(
@@ -85,29 +116,38 @@ async def ensure_board(db: Database, name: str, spec_json: bytes) -> bool:
     return str(status).endswith(" 1")
 
 
-async def _archive(
-    connection: asyncpg.Connection, board: str, season: int, started: datetime
-) -> None:
-    await connection.execute(
-        """
-        INSERT INTO season_standings (board, season, rank, user_id, username, total, reached_at)
+_ARCHIVE_SQL: dict[Order, str] = {
+    order: f"""
+        INSERT INTO season_standings (board, season, rank, user_id, username, total, reached_at,
+                                      metadata)
         SELECT board, season,
-               row_number() OVER (ORDER BY total DESC, reached_at ASC, user_id ASC),
-               user_id, username, total, reached_at
+               row_number() OVER (ORDER BY {rank_key_sql(order)}, reached_at, user_id),
+               user_id, username, total, reached_at, metadata
         FROM scores WHERE board = $1 AND season = $2
         ON CONFLICT DO NOTHING
-        """,
-        board,
-        season,
-    )
-    await connection.execute(
-        """
+        """  # noqa: S608 - the rank key is one of two constants
+    for order in ORDERS
+}
+_SEASON_SQL: dict[Order, str] = {
+    order: f"""
         INSERT INTO seasons (board, season, started_at, ended_at, players, top_score)
-        SELECT $1, $2, $3, now(), count(*), COALESCE(max(total), 0)
+        SELECT $1, $2, $3, now(), count(*), COALESCE({"max" if order == "desc" else "min"}(total), 0)
         FROM scores WHERE board = $1 AND season = $2
         ON CONFLICT (board, season) DO NOTHING
-        """,
-        board,
+        """  # noqa: S608 - max or min
+    for order in ORDERS
+}
+
+
+async def _archive(
+    connection: asyncpg.Connection, board: BoardRow, season: int, started: datetime
+) -> None:
+    """Archive the standings of ``season`` ranked by the board's order, with their metadata."""
+    order = decode_spec(board.spec_json).order
+    await connection.execute(_ARCHIVE_SQL[order], board.name, season)
+    await connection.execute(
+        _SEASON_SQL[order],
+        board.name,
         season,
         started,
     )
@@ -131,7 +171,7 @@ async def reset_board(
         board = _row(row)
         if new_season <= board.season:
             return board, False
-        await _archive(connection, name, board.season, board.season_started_at)
+        await _archive(connection, board, board.season, board.season_started_at)
         await pg_webhooks.enqueue_season_end(connection, name, board.season, top)
         await connection.execute(
             "DELETE FROM scores WHERE board = $1 AND season <= $2", name, board.season
@@ -180,7 +220,7 @@ async def delete_board(db: Database, name: str, *, archive: bool) -> BoardRow | 
             return None
         board = _row(row)
         if archive:
-            await _archive(connection, name, board.season, board.season_started_at)
+            await _archive(connection, board, board.season, board.season_started_at)
         await connection.execute("DELETE FROM scores WHERE board = $1", name)
         await connection.execute(
             "UPDATE leaderboards SET deleted_at = now(), updated_at = now() WHERE name = $1", name
@@ -291,12 +331,21 @@ async def season_top(db: Database, board: str, season: int, limit: int) -> list[
             if exists is None:
                 return None
             rows = await connection.fetch(
-                "SELECT rank, user_id::text, username, total, reached_at FROM season_standings "
+                "SELECT rank, user_id::text, username, total, reached_at, metadata::text "
+                "FROM season_standings "
                 "WHERE board = $1 AND season = $2 ORDER BY rank LIMIT $3",
                 board,
                 season,
                 limit,
             )
     return [
-        Entry(rank=r[0], user_id=r[1], username=r[2], score=r[3], last_updated=r[4]) for r in rows
+        Entry(
+            rank=r[0],
+            user_id=r[1],
+            username=r[2],
+            score=r[3],
+            last_updated=r[4],
+            metadata=decode_metadata(r[5]),
+        )
+        for r in rows
     ]

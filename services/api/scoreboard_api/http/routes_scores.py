@@ -26,6 +26,9 @@ from scoreboard_api.schemas import (
     AroundResponse,
     BoardDetail,
     BoardsResponse,
+    EntriesResponse,
+    LookupRequest,
+    LookupResponse,
     PlayerResponse,
     ScoreSubmission,
     SeasonsResponse,
@@ -38,6 +41,7 @@ from scoreboard_api.services.scores import active_board
 
 TAGS = ["scores"]
 BOARD = "/api/v1/leaderboards/{board:str}"
+LOOKUP_MAX_BODY_BYTES = 64 * 1024
 _encoder = msgspec.json.Encoder()
 JSON = "application/json"
 
@@ -72,6 +76,8 @@ async def submit_v1(request: AnyRequest, board: str) -> Response[SubmitResponse]
             action=body.action,
             score_increment=body.score_increment,
             user_id=str(body.user_id) if body.user_id else caller.user_id,
+            score=body.score,
+            metadata=body.metadata,
         ),
         client_ip=client_ip(request),
         request_id=request_id(request),
@@ -115,9 +121,9 @@ async def board_detail(request: AnyRequest, board: str) -> BoardDetail:
 async def top(
     request: AnyRequest,
     board: str,
-    limit: Annotated[int | None, Parameter(ge=1, le=100, required=False)] = None,
+    limit: Annotated[int | None, Parameter(ge=1, le=1000, required=False)] = None,
 ) -> Response[TopResponse]:
-    """The top N (default: the board's size), served from a per-version cache."""
+    """The top N (default: the board's size, at most 1000), served from a per-version cache."""
     return await top_v1(request, board, limit)
 
 
@@ -127,6 +133,42 @@ async def top_v1(request: AnyRequest, board: str, limit: int | None) -> Response
     container = container_of(request)
     await check_read_access(request, active_board(container, board))
     return json_bytes(await reads.top_bytes(container, board, limit))
+
+
+@get(f"{BOARD}/entries", tags=TAGS, operation_id="listEntries")
+async def entries(
+    request: AnyRequest,
+    board: str,
+    limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Parameter(min_length=1, max_length=200, required=False)] = None,
+) -> EntriesResponse:
+    """The whole board, page by page, with opaque keyset cursors (`next_cursor`,
+    `prev_cursor`; null at the ends): paging never repeats or skips a player whose standing did
+    not change meanwhile."""
+    check_board_name(board)
+    container = container_of(request)
+    await check_read_access(request, active_board(container, board))
+    return await reads.entries(container, board, limit, cursor)
+
+
+@post(
+    f"{BOARD}/players/lookup",
+    status_code=200,
+    tags=TAGS,
+    operation_id="lookupPlayers",
+    opt={"body": LookupRequest},
+    # 1000 canonical UUIDs are ~40 KB of JSON: above MAX_BODY_BYTES' default, so this route
+    # has its own cap (still a 413 above it).
+    request_max_body_size=LOOKUP_MAX_BODY_BYTES,
+)
+async def lookup(request: AnyRequest, board: str) -> LookupResponse:
+    """The standings of up to 1000 players (e.g. a friends list), by rank with global ranks;
+    players without a standing are left out."""
+    check_board_name(board)
+    container = container_of(request)
+    await check_read_access(request, active_board(container, board))
+    body = await decode_body(request, LookupRequest)
+    return await reads.lookup(container, board, [str(u) for u in body.user_ids])
 
 
 @get(f"{BOARD}/players/{{user_id:uuid}}", tags=TAGS, operation_id="getPlayer")
@@ -183,4 +225,16 @@ async def season_top(
     return await reads.season_top(container, board, season, limit)
 
 
-ROUTES = [submit_score, list_boards, board_detail, top, player, around, me, seasons, season_top]
+ROUTES = [
+    submit_score,
+    list_boards,
+    board_detail,
+    top,
+    entries,
+    lookup,
+    player,
+    around,
+    me,
+    seasons,
+    season_top,
+]

@@ -151,7 +151,7 @@ async def stats(container: Container, name: str) -> StatsResponse:
     row = container.policies.rows.get(name)
     players, top = await board_numbers(container, policy)
     if players is None or top is None:
-        players, top = await container.db.board_totals(name, policy.season)
+        players, top = await container.db.board_totals(name, policy.season, policy.spec.order)
     upm: int | None = None
     if container.monitor.redis_up:
         try:

@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any, cast
 
 import msgspec
-from scoreboard_common.board_store import entry_from_member
+from scoreboard_common.board_store import Entry, Page, PageKind
 from scoreboard_common.keys import BoardKeys
-from scoreboard_common.ranking import decode_member, decode_score
+from scoreboard_common.ranking import decode_score, to_micros
 
 from scoreboard_api.adapters import pg_boards
+from scoreboard_api.domain.cursors import (
+    COMPLEMENT,
+    CursorKey,
+    CursorKind,
+    decode_cursor,
+    encode_cursor,
+)
 from scoreboard_api.domain.errors import ProblemError
 from scoreboard_api.domain.policy import BoardPolicy
 from scoreboard_api.metrics import BOARD_PLAYERS, BOARD_TOP_SCORE, CACHE_REQUESTS
@@ -21,6 +27,8 @@ from scoreboard_api.schemas import (
     BoardDetail,
     BoardsResponse,
     BoardSummary,
+    EntriesResponse,
+    LookupResponse,
     PlayerResponse,
     SeasonOut,
     SeasonsResponse,
@@ -93,14 +101,13 @@ async def _top_from_redis(container: Container, policy: BoardPolicy, limit: int)
 
 async def _top_from_postgres(container: Container, policy: BoardPolicy, limit: int) -> bytes:
     CACHE_REQUESTS.labels("top", "miss").inc()
-    rows = await container.db.top(policy.name, policy.season, limit)
+    rows = await container.db.top(policy.name, policy.season, limit, 0, policy.spec.order)
     players = await container.db.count_players(policy.name, policy.season)
-    cached = container.top_cache.get((policy.name, limit))
     return _encoder.encode(
         TopResponse(
             leaderboard=policy.name,
             season=policy.season,
-            version=cached[0] if cached else 0,
+            version=_known_version(container, policy.name),
             generated_at=datetime.now(UTC),
             total_players=players,
             entries=[s.entry(i) for i, s in enumerate(rows, 1)],
@@ -108,35 +115,36 @@ async def _top_from_postgres(container: Container, policy: BoardPolicy, limit: i
     )
 
 
+def _known_version(container: Container, board: str) -> int:
+    """The newest version this replica saw of a board (PostgreSQL reads have none of their own)."""
+    return max((v[0] for k, v in container.top_cache.items() if k[0] == board), default=0)
+
+
 async def player(container: Container, board: str, user_id: str) -> PlayerResponse:
     policy = active_board(container, board)
+    entry: Entry | None = None
     if container.monitor.redis_up:
         try:
-            keys = BoardKeys(board)
-            standing = await container.store.standing_of(board, user_id)
-            if standing is None:
+            _, _, found = await container.store.lookup(board, [user_id])
+            if not found:
                 raise player_not_found(user_id)
-            name = await cast(Any, container.redis.hget(keys.names, user_id))
-            return PlayerResponse(
-                leaderboard=board,
-                season=policy.season,
-                user_id=user_id,
-                username=name.decode() if isinstance(name, bytes) else str(name or user_id),
-                rank=standing[0],
-                score=standing[1],
-            )
+            entry = found[0]
         except REDIS_ERRORS:
             container.monitor.redis_failed()
-    row = await container.db.standing(board, policy.season, user_id)
-    if row is None:
-        raise player_not_found(user_id)
+    if entry is None:
+        row = await container.db.standing_entry(board, policy.season, user_id, policy.spec.order)
+        if row is None:
+            raise player_not_found(user_id)
+        entry = row[1].entry(row[0])
     return PlayerResponse(
         leaderboard=board,
         season=policy.season,
         user_id=user_id,
-        username=row[2],
-        rank=row[0],
-        score=row[1],
+        username=entry.username,
+        rank=entry.rank,
+        score=entry.score,
+        metadata=entry.metadata,
+        last_updated=entry.last_updated,
     )
 
 
@@ -144,15 +152,25 @@ async def around(container: Container, board: str, user_id: str, radius: int) ->
     policy = active_board(container, board)
     if container.monitor.redis_up:
         try:
-            return await _around_redis(container, policy, user_id, radius)
+            page = await container.store.around(board, user_id, radius)
+            if page is None or page.rank is None:
+                raise player_not_found(user_id)
+            return AroundResponse(
+                leaderboard=board,
+                season=policy.season,
+                user_id=user_id,
+                rank=page.rank,
+                entries=page.entries,
+            )
         except REDIS_ERRORS:
             container.monitor.redis_failed()
-    row = await container.db.standing(board, policy.season, user_id)
+    order = policy.spec.order
+    row = await container.db.standing(board, policy.season, user_id, order)
     if row is None:
         raise player_not_found(user_id)
     rank = row[0]
     start = max(rank - 1 - radius, 0)
-    rows = await container.db.top(board, policy.season, rank - start + radius, start)
+    rows = await container.db.top(board, policy.season, rank - start + radius, start, order)
     return AroundResponse(
         leaderboard=board,
         season=policy.season,
@@ -162,28 +180,85 @@ async def around(container: Container, board: str, user_id: str, radius: int) ->
     )
 
 
-async def _around_redis(
-    container: Container, policy: BoardPolicy, user_id: str, radius: int
-) -> AroundResponse:
-    board = policy.name
-    keys = BoardKeys(board)
-    standing = await container.store.standing_of(board, user_id)
-    if standing is None:
-        raise player_not_found(user_id)
-    rank = standing[0]
-    start = max(rank - 1 - radius, 0)
-    ranked = cast(
-        list[tuple[bytes, float]],
-        await container.redis.zrange(keys.rank, start, rank - 1 + radius, withscores=True),
+def _key(entry: Entry) -> CursorKey:
+    return entry.score, to_micros(entry.last_updated), entry.user_id
+
+
+def _cursors(page: Page, kind: PageKind, key: CursorKey | None) -> tuple[str | None, str | None]:
+    """``(next, prev)`` cursors of a page: keyset positions after its last and before its first
+    entry, null at the ends. An empty page (a cursor past an end) points back the other way."""
+    entries = page.entries
+    if entries:
+        after_last = page.start + len(entries) < page.total_players
+        return (
+            encode_cursor("a", _key(entries[-1])) if after_last else None,
+            encode_cursor("b", _key(entries[0])) if page.start > 0 else None,
+        )
+    if kind == "first" or key is None:
+        return None, None
+    other = COMPLEMENT[kind]
+    if kind in ("a", "A"):
+        return None, encode_cursor(other, key) if page.start > 0 else None
+    return (encode_cursor(other, key) if page.total_players > 0 else None), None
+
+
+async def entries(
+    container: Container, board: str, limit: int, cursor: str | None
+) -> EntriesResponse:
+    """One page of the whole board, by keyset cursor; Redis first, else PostgreSQL (both
+    compute the same page: the same key order and the same cursor positions)."""
+    policy = active_board(container, board)
+    order = policy.spec.order
+    kind: PageKind = "first"
+    key: CursorKey | None = None
+    if cursor:
+        found: tuple[CursorKind, CursorKey] = decode_cursor(cursor)
+        kind, key = found
+    page: Page | None = None
+    if container.monitor.redis_up:
+        try:
+            page = await container.store.page(board, kind, key, limit, order)
+        except REDIS_ERRORS:
+            container.monitor.redis_failed()
+    if page is None:
+        rows = await container.db.page(board, policy.season, kind, key, limit, order)
+        page = Page(
+            start=rows.start,
+            entries=[s.entry(rows.start + i) for i, s in enumerate(rows.rows, 1)],
+            total_players=rows.total_players,
+            version=_known_version(container, board),
+            season=policy.season,
+        )
+    next_cursor, prev_cursor = _cursors(page, kind, key)
+    return EntriesResponse(
+        leaderboard=board,
+        season=policy.season,
+        version=page.version,
+        total_players=page.total_players,
+        entries=page.entries,
+        next_cursor=next_cursor,
+        prev_cursor=prev_cursor,
     )
-    ids = [decode_member(member)[1] for member, _ in ranked]
-    names: list[Any] = await cast(Any, container.redis.hmget(keys.names, ids)) if ids else []
-    entries = [
-        entry_from_member(start + offset, member, score, name)
-        for offset, ((member, score), name) in enumerate(zip(ranked, names, strict=True), 1)
-    ]
-    return AroundResponse(
-        leaderboard=board, season=policy.season, user_id=user_id, rank=rank, entries=entries
+
+
+async def lookup(container: Container, board: str, user_ids: list[str]) -> LookupResponse:
+    """The standings of those of ``user_ids`` who have one, by rank, with global ranks."""
+    policy = active_board(container, board)
+    wanted = sorted(set(user_ids))
+    if container.monitor.redis_up:
+        try:
+            version, _, found = await container.store.lookup(board, wanted)
+            return LookupResponse(
+                leaderboard=board, season=policy.season, version=version, entries=found
+            )
+        except REDIS_ERRORS:
+            container.monitor.redis_failed()
+    rows = await container.db.lookup(board, policy.season, wanted, policy.spec.order)
+    return LookupResponse(
+        leaderboard=board,
+        season=policy.season,
+        version=_known_version(container, board),
+        entries=[standing.entry(rank) for rank, standing in rows],
     )
 
 
@@ -201,7 +276,7 @@ async def board_numbers(container: Container, policy: BoardPolicy) -> tuple[int 
         except REDIS_ERRORS:
             container.monitor.redis_failed()
     try:
-        return await container.db.board_totals(policy.name, policy.season)
+        return await container.db.board_totals(policy.name, policy.season, policy.spec.order)
     except ProblemError:
         return None, None
 

@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 
 from redis.exceptions import RedisError
 from scoreboard_common.auth import SCOPE_ADMIN, SCOPE_WRITE_ANY
-from scoreboard_common.board_store import Standing
+from scoreboard_common.board_store import Standing, decode_metadata
 from scoreboard_common.events import SCORE_CHANNEL, ScoreChanged, score_changed_template
 from scoreboard_common.netaddr import client_group
-from scoreboard_common.ranking import to_micros
+from scoreboard_common.ranking import guard_mode, to_micros
 from scoreboard_common.telemetry import current_traceparent
 
 from scoreboard_api.adapters.postgres import SubmitResult
@@ -33,7 +33,8 @@ from scoreboard_api.domain.ratelimit import (
 from scoreboard_api.domain.scoring import (
     Submission,
     check_clock_skew,
-    resolve_increment,
+    encode_metadata,
+    resolve_value,
     same_payload,
 )
 from scoreboard_api.domain.signing import Signature
@@ -102,8 +103,12 @@ async def submit(
         raise forbidden("this player is banned from the leaderboard", code="player_banned")
     if target in container.policies.disabled_users:
         raise forbidden("this player's account is disabled", code="player_banned")
-    increment = resolve_increment(spec, submission.action, submission.score_increment)
+    # increment boards: the points granted; best/latest: the absolute score submitted.
+    value = resolve_value(spec, submission.action, submission.score_increment, submission.score)
+    metadata = encode_metadata(submission.metadata)
     check_clock_skew(spec, submission.timestamp, datetime.now(UTC))
+    # Points count towards the points-per-minute fraud rule on increment boards only.
+    increment = value if spec.operator == "increment" else 0
 
     guard = await _guard(container, policy, target, client_ip, is_service, increment, submission)
     headers = _rate_headers(guard.decisions)
@@ -132,11 +137,14 @@ async def submit(
             season=policy.season,
             user_id=target,
             action=submission.action,
-            increment=increment,
+            increment=value,
             client_ts=submission.timestamp,
             client_ip=client_ip,
             request_id=request_id,
             username=None if is_service else caller.principal.username,
+            operator=spec.operator,
+            order=spec.order,
+            metadata=metadata,
         )
     except ProblemError:
         await _adjust(container, board, target, refund=increment, replay=False)
@@ -144,7 +152,15 @@ async def submit(
 
     if result.replayed:
         return await _replay(
-            container, policy, target, submission, increment, result, headers, client_ip, request_id
+            container,
+            policy,
+            target,
+            submission,
+            (value, increment),
+            result,
+            headers,
+            client_ip,
+            request_id,
         )
 
     SCORE_WRITES.labels(board).inc()
@@ -153,9 +169,14 @@ async def submit(
         await _record_fraud(
             container, board, target, hits, submission.action_id, client_ip, request_id
         )
-    rank = await _place(container, policy, result, increment)
+    if result.changed:
+        rank = await _place(container, policy, result, result.increment)
+    else:
+        # A best score that did not improve: accepted and audited, but the standing, the board
+        # and the live feed are unchanged (nothing is published).
+        rank = await _current_rank(container, policy, target)
     return WriteOutcome(
-        board, target, submission.action_id, increment, result.total, rank, False, headers
+        board, target, submission.action_id, result.increment, result.total, rank, False, headers
     )
 
 
@@ -256,15 +277,22 @@ async def _replay(
     policy: BoardPolicy,
     target: str,
     submission: Submission,
-    increment: int,
+    value_and_points: tuple[int, int],
     result: SubmitResult,
     headers: dict[str, str],
     client_ip: str | None,
     request_id: str | None,
 ) -> WriteOutcome:
     board = policy.name
-    stored = (result.user_id, result.action, result.increment, result.client_ts)
-    same = same_payload(stored, submission, increment)
+    value, increment = value_and_points
+    stored = (
+        result.user_id,
+        result.action,
+        result.increment if result.score is None else result.score,
+        result.client_ts,
+        decode_metadata(result.metadata),
+    )
+    same = same_payload(stored, submission, value)
     replays = await _adjust(container, board, target, refund=increment, replay=True)
     if not same:
         raise ProblemError(
@@ -301,7 +329,7 @@ async def _current_rank(container: Container, policy: BoardPolicy, user_id: str)
         except REDIS_ERRORS:
             container.monitor.redis_failed(policy.name)
     try:
-        row = await container.db.standing(policy.name, policy.season, user_id)
+        row = await container.db.standing(policy.name, policy.season, user_id, policy.spec.order)
     except ProblemError:
         return None
     return row[0] if row else None
@@ -336,10 +364,14 @@ async def _place(
                     username=username,
                     total=result.total,
                     reached_at=result.reached_at,
+                    metadata=result.metadata,
+                    revision=result.revision,
                 ),
                 channel=SCORE_CHANNEL,
                 template=template,
                 counter=(upm_key(board), str(int(time.time() // 60)), 180),
+                order=policy.spec.order,
+                guard=guard_mode(policy.spec.order, policy.spec.operator),
             )
             container.forget_top(board)
             return applied.rank
@@ -349,7 +381,7 @@ async def _place(
     else:
         container.monitor.dirty.add(board)
     try:
-        row = await container.db.standing(board, policy.season, result.user_id)
+        row = await container.db.standing(board, policy.season, result.user_id, policy.spec.order)
     except ProblemError:
         return None
     return row[0] if row else None

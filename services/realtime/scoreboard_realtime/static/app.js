@@ -26,6 +26,7 @@ const state = {
   apiUrl: "",
   board: "default",
   boards: [],
+  boardsLoadedAt: 0,
   rules: rulesOf(null),
   session: loadSession(),
   socket: null,
@@ -205,17 +206,23 @@ async function signIn(username, password) {
   return true;
 }
 
-async function withAuthForm(work) {
-  setError("");
-  const buttons = [$("login-button"), $("register-button")];
-  buttons.forEach((b) => (b.disabled = true));
+// Buttons are marked busy with aria-disabled, not `disabled`: disabling the focused button
+// would drop keyboard focus to the page's start.
+async function whileBusy(buttons, work) {
+  if (buttons.some((b) => b.getAttribute("aria-disabled") === "true")) return;
+  buttons.forEach((b) => b.setAttribute("aria-disabled", "true"));
   try {
     await work();
   } catch {
     setError("Cannot reach the server. Try again.");
   } finally {
-    buttons.forEach((b) => (b.disabled = false));
+    buttons.forEach((b) => b.removeAttribute("aria-disabled"));
   }
+}
+
+function withAuthForm(work) {
+  setError("");
+  return whileBusy([$("login-button"), $("register-button")], work);
 }
 
 function login(event) {
@@ -297,42 +304,39 @@ async function doAction(event) {
     $("score-input").focus();
     return;
   }
-  const button = $("action-button");
-  button.disabled = true;
+  await whileBusy([$("action-button")], () => submitScore(body));
+}
+
+async function submitScore(body) {
   const path = boardPath("/scores");
-  try {
-    let response = await postJson(path, body, state.session.accessToken);
-    if (response.status === 401 && (await refreshSession()) === "ok") {
-      response = await postJson(path, body, state.session.accessToken);
-    }
-    if (response.ok) {
-      const result = await response.json();
-      const where = result.rank ? `rank ${result.rank}` : "not ranked";
-      setMessage(
-        state.rules.absolute
-          ? `Score ${formatScore(body.score)} sent: your score is ${formatScore(result.new_total_score)}, ${where}.`
-          : `+${result.increment} points: total ${result.new_total_score}, ${where}.`,
-      );
-      showMyRank(result.rank, result.new_total_score);
-      refreshYou(true);
-    } else if (response.status === 429) {
-      const retry = response.headers.get("Retry-After");
-      setError(`Slow down: try again${retry ? ` in ${retry} s` : " later"}.`);
-    } else if (response.status === 401) {
-      sessionOver();
-    } else {
-      setError((await problemOf(response)).text);
-    }
-  } catch {
-    setError("Cannot reach the server. Try again.");
-  } finally {
-    button.disabled = false;
+  let response = await postJson(path, body, state.session.accessToken);
+  if (response.status === 401 && (await refreshSession()) === "ok") {
+    response = await postJson(path, body, state.session.accessToken);
+  }
+  if (response.ok) {
+    const result = await response.json();
+    const where = result.rank ? `rank ${result.rank}` : "not ranked";
+    setMessage(
+      state.rules.absolute
+        ? `Score ${formatScore(body.score)} sent: your score is ${formatScore(result.new_total_score)}, ${where}.`
+        : `+${result.increment} points: total ${result.new_total_score}, ${where}.`,
+    );
+    showMyRank(result.rank, result.new_total_score);
+    refreshYou(true);
+  } else if (response.status === 429) {
+    const retry = response.headers.get("Retry-After");
+    setError(`Slow down: try again${retry ? ` in ${retry} s` : " later"}.`);
+  } else if (response.status === 401) {
+    sessionOver();
+  } else {
+    setError((await problemOf(response)).text);
   }
 }
 
 // ---------------------------------------------------------------- boards
 
 async function loadBoards() {
+  state.boardsLoadedAt = Date.now();
   try {
     const { body } = await getJson("/api/v1/leaderboards");
     state.boards = (body && body.leaderboards) || [];
@@ -344,6 +348,7 @@ async function loadBoards() {
 
 function renderBoardPicker() {
   const select = $("board-select");
+  const chosen = select.value || state.board; // keep what the user is choosing
   const boards = [...state.boards];
   if (!boards.some((b) => b.name === state.board)) boards.unshift({ name: state.board });
   select.replaceChildren(
@@ -355,7 +360,7 @@ function renderBoardPicker() {
       return option;
     }),
   );
-  select.value = state.board;
+  select.value = boards.some((b) => b.name === chosen) ? chosen : state.board;
 }
 
 function boardFromUrl(fallback) {
@@ -739,6 +744,9 @@ async function start() {
   $("board-form").addEventListener("submit", (event) => {
     event.preventDefault();
     switchBoard($("board-select").value);
+  });
+  $("board-select").addEventListener("focus", () => {
+    if (Date.now() - state.boardsLoadedAt > 5000) loadBoards(); // boards come and go
   });
   $("season-select").addEventListener("change", (event) => loadSeasonTop(event.target.value));
   window.addEventListener("popstate", () => switchBoard(boardFromUrl(config.defaultBoard || "default"), { push: false }));

@@ -319,7 +319,7 @@ async function submitScore(body) {
     setMessage(
       state.rules.absolute
         ? `Score ${formatScore(body.score)} sent: your score is ${formatScore(result.new_total_score)}, ${where}.`
-        : `+${result.increment} points: total ${result.new_total_score}, ${where}.`,
+        : `+${points(result.increment)}: total ${result.new_total_score}, ${where}.`,
     );
     showMyRank(result.rank, result.new_total_score);
     refreshYou(true);
@@ -482,8 +482,12 @@ async function loadYou() {
   }
 }
 
+function points(n) {
+  return `${formatScore(n)} ${Number(n) === 1 ? "point" : "points"}`;
+}
+
 function showMyRank(rank, score) {
-  const amount = state.rules.absolute ? `a score of ${formatScore(score)}` : `${formatScore(score)} points`;
+  const amount = state.rules.absolute ? `a score of ${formatScore(score)}` : points(score);
   $("my-rank").textContent = rank
     ? `You are rank ${rank} with ${amount}.`
     : `You have ${amount} and are not ranked.`;
@@ -530,7 +534,7 @@ async function loadSeasons() {
       return option;
     }),
   );
-  select.disabled = archived.length === 0;
+  $("season-field").hidden = archived.length === 0;
   if (archived.length) loadSeasonTop(archived[0].season);
   else $("season-table").hidden = true;
 }

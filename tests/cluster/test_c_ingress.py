@@ -17,8 +17,8 @@ import websockets
 from playwright.async_api import async_playwright, expect
 
 from tests.cluster.conftest import HOST, NOT_YET, PASSWORD, Release, register
-from tests.support.browser import ARTIFACTS, CHROMIUM_ARGS, chromium_path, open_page
 from tests.integration.api.conftest import make_board
+from tests.support.browser import ARTIFACTS, CHROMIUM_ARGS, chromium_path, open_page
 from tests.support.waits import wait_for
 
 

@@ -156,7 +156,9 @@ async def record_announcements(page: Page) -> None:
 # ---------------------------------------------------------------------------------- tests
 
 
-async def test_sign_in_act_and_watch_live(browser: Browser, stack: Stack, platform: Platform) -> None:
+async def test_sign_in_act_and_watch_live(
+    browser: Browser, stack: Stack, platform: Platform
+) -> None:
     board = platform.board()
     username, _ = platform.player("player")
     url = page_url(stack, board)
@@ -317,7 +319,9 @@ async def test_seasons_list_after_an_admin_reset(
     await expect(page.locator("#season-current")).to_contain_text("Current season: 2")
     seasons = page.get_by_label("Archived season")
     await expect(seasons).to_be_visible()
-    await expect(seasons.locator("option")).to_have_text([re.compile(r"^Season 1, ended .*1 player$")])
+    await expect(seasons.locator("option")).to_have_text(
+        [re.compile(r"^Season 1, ended .*1 player$")]
+    )
     standings = page.get_by_role("table", name="Final standings of season 1")
     await expect(standings.locator("tbody tr")).to_have_count(1)
     await expect(standings.locator("tbody tr")).to_contain_text(champion)
@@ -336,7 +340,9 @@ async def test_seasons_list_after_an_admin_reset(
     await page.context.close()
 
 
-async def test_board_rules_come_from_the_policy(browser: Browser, stack: Stack, platform: Platform) -> None:
+async def test_board_rules_come_from_the_policy(
+    browser: Browser, stack: Stack, platform: Platform
+) -> None:
     """What the api of this branch publishes (no `order`/`operator`: desc, increment) reads as
     higher-is-better with a +points button; the page's rule module, loaded by the page itself,
     turns asc/best/latest policies into lower-is-better and an absolute score. The full asc
@@ -346,7 +352,9 @@ async def test_board_rules_come_from_the_policy(browser: Browser, stack: Stack, 
     await expect(page.locator("#board-rule")).to_have_text(
         "Higher is better: the biggest score ranks first. Points add up."
     )
-    await expect(page.locator("#board caption")).to_have_text("Live top players, highest score first")
+    await expect(page.locator("#board caption")).to_have_text(
+        "Live top players, highest score first"
+    )
     rules = await page.evaluate(
         """async () => {
           const f = await import("/static/format.js");
@@ -393,7 +401,9 @@ async def test_asc_board_is_lower_is_better(
     await expect(page.locator("#board-rule")).to_contain_text("Lower is better (time trial)")
     await expect(page.locator("#board-rule")).to_contain_text("Your best score counts.")
     await expect(page.locator("#board thead th.num")).to_have_text("Score (lower is better)")
-    await expect(page.locator("#entries tr", has_text=fast)).to_contain_text("car: red · track: Monza")
+    await expect(page.locator("#entries tr", has_text=fast)).to_contain_text(
+        "car: red · track: Monza"
+    )
 
     await sign_in(page, slow)
     score = page.get_by_label("Your score (lower is better)")
@@ -435,7 +445,9 @@ async def test_keyboard_only_sign_in_and_score(
             now = await focused()
             if now["id"] == element_id:
                 # Visible focus: a real outline on every control we stop on.
-                assert now["outline"].startswith("solid") and not now["outline"].endswith(" 0px"), now
+                assert now["outline"].startswith("solid") and not now["outline"].endswith(" 0px"), (
+                    now
+                )
                 return
         raise AssertionError(f"Tab never reached #{element_id}")
 

@@ -225,13 +225,14 @@ async def test_register_score_and_see_yourself(
     await expect(page.locator("#entries tr.me")).to_contain_text(username)
     await expect(page.locator("#announcer")).to_have_text("You are rank 1.")
 
-    # Someone overtakes: no `rank` message comes for that, the snapshot refreshes "you".
+    # Someone overtakes: no `rank` message comes for that; the snapshot tells.
     rival, token = platform.player("rival")
     platform.score(board, token, score_increment=5)
     await expect(page.locator("#my-rank")).to_have_text("You are rank 2 with 1 point.")
     await expect(page.locator("#announcer")).to_have_text("You moved down to rank 2.")
+    # The neighbours come from the api, reloaded at most every 5 s on snapshots.
     around = page.locator("#around tr")
-    await expect(around).to_have_count(2)
+    await expect(around).to_have_count(2, timeout=15_000)
     await expect(around.nth(0)).to_contain_text(rival)
     await expect(around.nth(1)).to_contain_text(username)
 

@@ -18,7 +18,8 @@ const STORAGE = "scoreboard.session";
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 15000;
 const REFRESH_LEAD_MS = 5 * 60 * 1000; // refresh the access token 5 min before it expires…
-const YOU_REFRESH_MS = 1000; // …and "you" at most once a second while the board is busy
+const YOU_REFRESH_MS = 1000; // …and "you" at most once a second on `rank` messages,
+const YOU_SNAPSHOT_REFRESH_MS = 5000; // …every 5 s on snapshots
 const ANNOUNCE_SETTLE_MS = 1500; // a rank is announced once it has held this long
 const AROUND_RADIUS = 2;
 
@@ -38,7 +39,7 @@ const state = {
   season: null, // of the last snapshot; null until the first one
   actions: [],
   entries: [],
-  you: { timer: null, last: 0, seq: 0 },
+  you: { timer: null, at: 0, last: 0, seq: 0 },
   announce: { timer: null, said: null },
 };
 
@@ -202,7 +203,7 @@ async function signIn(username, password) {
   $("password").value = "";
   saveSession(sessionFrom(await response.json(), username));
   reconnectNow();
-  refreshYou(true);
+  refreshYou(0);
   return true;
 }
 
@@ -322,7 +323,7 @@ async function submitScore(body) {
         : `+${points(result.increment)}: total ${result.new_total_score}, ${where}.`,
     );
     showMyRank(result.rank, result.new_total_score);
-    refreshYou(true);
+    refreshYou(0);
   } else if (response.status === 429) {
     const retry = response.headers.get("Retry-After");
     setError(`Slow down: try again${retry ? ` in ${retry} s` : " later"}.`);
@@ -396,7 +397,7 @@ function boardChanged() {
   reconnectNow();
   loadBoardInfo();
   loadSeasons();
-  refreshYou(true);
+  refreshYou(0);
 }
 
 async function loadBoardInfo() {
@@ -442,13 +443,20 @@ function renderRules() {
 
 // ---------------------------------------------------------------- you
 
-// Called on sign-in, on a score, on the live feed's `rank` message and on snapshots; runs at
-// most once per YOU_REFRESH_MS (the last call wins), so a busy board does not flood the api.
-function refreshYou(now = false) {
+// "You" is reloaded from the api on sign-in and after a score (at once), on the feed's `rank`
+// message (at most once a second) and on snapshots (at most every 5 s: with many viewers on a
+// busy board, every snapshot must not become two api reads per viewer). Between reloads your
+// rank follows the snapshots whenever you are in the top N.
+function refreshYou(minGapMs = YOU_REFRESH_MS) {
   if (!state.session) return;
+  const at = Math.max(Date.now(), state.you.last + minGapMs);
+  if (state.you.timer && state.you.at <= at) return; // an earlier reload is already planned
   clearTimeout(state.you.timer);
-  const wait = now ? 0 : Math.max(0, state.you.last + YOU_REFRESH_MS - Date.now());
-  state.you.timer = setTimeout(loadYou, wait);
+  state.you.at = at;
+  state.you.timer = setTimeout(() => {
+    state.you.timer = null;
+    loadYou();
+  }, at - Date.now());
 }
 
 async function loadYou() {
@@ -591,7 +599,7 @@ function connect() {
       state.attempt = 0;
       setConnection("live", "Live");
       renderSnapshot(message);
-      refreshYou();
+      refreshYou(YOU_SNAPSHOT_REFRESH_MS);
     } else if (message.type === "rank") {
       if (state.session && message.user_id && message.user_id !== state.session.userId) return;
       showMyRank(message.rank, message.score);
@@ -656,6 +664,11 @@ function renderSnapshot(snapshot) {
   const seasonChanged = state.season !== null && snapshot.season !== state.season;
   state.season = snapshot.season;
   renderEntries();
+  const mine = state.session && state.entries.find((e) => e.user_id === state.session.userId);
+  if (mine) {
+    showMyRank(mine.rank, mine.score);
+    announceRank(mine.rank);
+  }
   if (seasonChanged) loadSeasons(); // a reset archived the last season: show it
   const n = snapshot.total_players;
   $("players").textContent = `${n} ${n === 1 ? "player" : "players"}`;
@@ -766,7 +779,7 @@ async function start() {
   loadBoards();
   loadBoardInfo();
   loadSeasons();
-  refreshYou(true);
+  refreshYou(0);
 }
 
 start();

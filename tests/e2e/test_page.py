@@ -195,7 +195,8 @@ async def test_register_score_and_see_yourself(
     browser: Browser, stack: Stack, platform: Platform, device: str
 ) -> None:
     board = platform.board()
-    page = await open_page(browser, page_url(stack, board), **VIEWPORTS[device])
+    errors: list[str] = []
+    page = await open_page(browser, page_url(stack, board), errors, **VIEWPORTS[device])
     username = f"new{secrets.token_hex(4)}"
     create = page.get_by_role("button", name="Create account")
 
@@ -262,6 +263,7 @@ async def test_register_score_and_see_yourself(
         return answer.status_code == 401
 
     await wait_for_async(refused, what="the signed-out refresh token to be refused")
+    assert errors == [], errors
     await page.context.close()
 
 
@@ -275,7 +277,8 @@ async def test_board_picker_switches_board_and_feed(
     platform.score(first, alice_token, score_increment=3)
     platform.score(second, bob_token, score_increment=4)
 
-    page = await open_page(browser, page_url(stack, first), **VIEWPORTS[device])
+    errors: list[str] = []
+    page = await open_page(browser, page_url(stack, first), errors, **VIEWPORTS[device])
     await expect(page.locator("#entries")).to_contain_text(alice)
     picker = page.get_by_label("Board", exact=True)
     await expect(picker.locator(f'option[value="{second}"]')).to_have_count(1)
@@ -301,6 +304,7 @@ async def test_board_picker_switches_board_and_feed(
     await expect(page.locator("#entries")).not_to_contain_text(bob)
     assert await horizontal_overflow(page) <= 0
     await screenshot(page, f"page-picker-{device}")
+    assert errors == [], errors
     await page.context.close()
 
 

@@ -40,10 +40,15 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
-async def open_page(browser: Browser, url: str, **context: Any) -> Page:
-    """A new context (own cookies and session storage) on ``url``, once its live feed is up."""
+async def open_page(
+    browser: Browser, url: str, errors: list[str] | None = None, **context: Any
+) -> Page:
+    """A new context (own cookies and session storage) on ``url``, once its live feed is up.
+    Uncaught script errors of the page are appended to ``errors`` when given."""
     ctx = await browser.new_context(**context)
     page = await ctx.new_page()
+    if errors is not None:
+        page.on("pageerror", lambda error: errors.append(str(error)))
     page.set_default_timeout(10_000)
     await page.goto(url)
     await expect(page.locator("#connection")).to_contain_text("Live")

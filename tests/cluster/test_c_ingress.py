@@ -17,8 +17,8 @@ import websockets
 from playwright.async_api import async_playwright, expect
 
 from tests.cluster.release import HOST, NOT_YET, PASSWORD, Release, register
-from tests.e2e.test_page import ARTIFACTS, CHROMIUM_ARGS, chromium_path, open_page
 from tests.support.api import make_board
+from tests.support.browser import ARTIFACTS, CHROMIUM_ARGS, chromium_path, open_page
 from tests.support.waits import wait_for
 
 

@@ -192,7 +192,10 @@ def test_install_upgrade_uninstall(cluster: KubeAPIServer) -> None:
     assert _can(kube, operator, "list", "customresourcedefinitions.apiextensions.k8s.io")
     assert _can(kube, operator, "patch", f"clusterkopfpeerings.kopf.dev/{peering}")
     assert not _can(kube, operator, "patch", "clusterkopfpeerings.kopf.dev/someone-else")
-    assert not _can(kube, operator, "get", "secrets", "-n", namespace)
+    # Secrets: one named by a Leaderboard (webhook, signing keys) is read; never listed/watched.
+    assert _can(kube, operator, "get", "secrets", "-n", namespace)
+    assert not _can(kube, operator, "list", "secrets", "-n", namespace)
+    assert not _can(kube, operator, "watch", "secrets", "-n", namespace)
     assert not _can(kube, operator, "delete", "leaderboards.scoreboard.dev", "-n", "default")
     assert not _can(kube, operator, "create", "pods", "-n", namespace)
     api_sa = f"system:serviceaccount:{namespace}:{release}-scoreboard-api"

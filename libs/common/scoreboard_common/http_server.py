@@ -75,6 +75,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._in_head = True
+        self._in_message = False  # between the parser's message begin and complete
         self._head_bytes = 0
         self._header_count = 0
         self._head_timer: asyncio.TimerHandle | None = None
@@ -121,9 +122,15 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._discarding or self.transport.is_closing():
             return  # dropped unbuffered
-        if self._head_timer is None and (self.cycle is None or self.cycle.response_complete):
+        if (
+            self._head_timer is None
+            and not self._in_message
+            and (self.cycle is None or self.cycle.response_complete)
+        ):
             # Bytes between requests start the next head's clock (uvicorn's keep-alive timer
             # stops at the first byte): a client dripping blank lines is closed all the same.
+            # Not while a message is still arriving: the rest of a body answered early (a 413
+            # before the body was read) is that request's body, not the next head.
             self._in_head = True
             self._head_bytes = 0
             self._start_head_timer()
@@ -156,6 +163,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._in_message = True
         self._in_head = True
         self._head_bytes = 0
         self._header_count = 0
@@ -181,3 +189,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = False
         self._stop_head_timer()
         super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._in_message = False
+        super().on_message_complete()

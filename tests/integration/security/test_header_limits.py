@@ -190,3 +190,26 @@ def test_a_client_dripping_blank_lines_between_requests_is_closed(
     assert received.startswith(b"HTTP/1.1 200"), received[:200]
     assert closed_after is not None, "the connection was held open"
     print(f"\n{name}: a client dripping blank lines was closed after {closed_after:.1f} s")
+
+
+def test_the_rest_of_a_body_answered_early_is_not_taken_for_the_next_head(
+    services: dict[str, ServiceProcess],
+) -> None:
+    """A body over the limit is answered 413 from its Content-Length, before it is read; the
+    client goes on sending it. Those bytes belong to that request (uvicorn drops them), not to
+    the next request's head: the next request on the connection is served, not refused 431."""
+    api = services["api"]
+    size = 100_000  # over MAX_BODY_BYTES (16 KiB), many times the 8 KiB head limit
+    with connect(api) as sock:
+        sock.sendall(
+            b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n"
+            + f"content-length: {size}\r\n\r\n".encode()
+            + b" " * 1000
+        )
+        sock.settimeout(10)
+        first = sock.recv(65536)  # the 413, sent before the body was read
+        assert status_and_code(first) == (413, "body_too_large"), first[:300]
+        sock.sendall(b" " * (size - 1000))  # the rest of the body, after the answer
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        second = read_answer(sock)
+    assert second.startswith(b"HTTP/1.1 200"), second[:300]

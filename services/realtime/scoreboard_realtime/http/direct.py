@@ -29,8 +29,8 @@ from typing import Any
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
-from scoreboard_realtime.domain.hub import ClientSink
 from scoreboard_realtime.domain.messages import Outgoing
+from scoreboard_realtime.domain.ports import ClientSink
 
 log = logging.getLogger("scoreboard.realtime.direct")
 ASGI_SEND_KEY = "scoreboard.asgi_send"
@@ -56,7 +56,7 @@ def _uvicorn_protocol(send: object) -> Any | None:
 
 
 class FrameWriter:
-    """A :class:`~scoreboard_realtime.domain.hub.DirectSink` over a uvicorn ``websockets``
+    """A :class:`~scoreboard_realtime.domain.ports.DirectSink` over a uvicorn ``websockets``
     connection; ``send_text``/``close`` (the rare, awaited paths) go through ASGI."""
 
     __slots__ = ("_fallback", "_high_water", "_protocol", "_transport")

@@ -23,7 +23,7 @@ from scoreboard_common.netaddr import client_group
 from scoreboard_common.policy import is_board_name
 
 from scoreboard_realtime import metrics
-from scoreboard_realtime.domain.hub import (
+from scoreboard_realtime.domain.access import (
     CLOSE_FORBIDDEN,
     CLOSE_POLICY,
     CLOSE_TRY_AGAIN,

@@ -33,6 +33,7 @@ import base64
 import json
 import os
 import resource
+import signal
 import statistics
 import sys
 import tempfile
@@ -469,11 +470,12 @@ async def run(args: argparse.Namespace) -> None:
                 "AUTH_PUBLIC_KEY_FILE": "",
             }
             port = free_port()
-            command = (
-                [sys.executable, __file__, "--profiled-serve", args.profile]
-                if args.profile
-                else [str(Path(sys.executable).parent / "scoreboard-realtime")]
-            )
+            if args.profile:
+                command = [sys.executable, __file__, "--profiled-serve", args.profile]
+            elif args.tracemalloc:
+                command = [sys.executable, __file__, "--traced-serve", args.tracemalloc]
+            else:
+                command = [str(Path(sys.executable).parent / "scoreboard-realtime")]
             service = ServiceProcess(
                 "realtime", [*command, "serve", "--port", str(port)], port, env, tmp
             )
@@ -507,9 +509,20 @@ async def run(args: argparse.Namespace) -> None:
 
             covers = covers_score
 
+        if args.tracemalloc and server is not None:
+            server.send_signal(signal.SIGUSR1)  # the traced server's "before" snapshot
+            await asyncio.sleep(1)
         before = rss(server)
         clients, problem, took = await connect_and_wait(ws_url, args.clients)
+        await asyncio.sleep(1)
         memory = (rss(server) - before) / max(1, len(clients))
+        if args.tracemalloc and server is not None:
+            report = Path(args.tracemalloc)
+            report.unlink(missing_ok=True)
+            server.send_signal(signal.SIGUSR1)  # "after": the difference goes to the file
+            deadline = clock() + 300
+            while not report.exists() and clock() < deadline:
+                await asyncio.sleep(0.5)
         print(
             f"{len(clients)} clients connected in {took:.1f}s"
             + (f" ({problem})" if problem else "")
@@ -522,6 +535,11 @@ async def run(args: argparse.Namespace) -> None:
             )
             for _ in range(args.runs)
         ]
+        if not windows:
+            print(f"memory/connection {memory / 1024:.1f} KiB ({len(clients)} clients)")
+            for client in clients:
+                client.transport.close()
+            return
         mode = "api POST" if http is not None else "BoardStore write + PUBLISH"
         print(f"mode={mode} gap={args.gap_ms}ms interval={args.interval_ms}ms size={args.size}")
         print(summary(windows, memory, args.interval_ms + 100.0))
@@ -539,7 +557,6 @@ async def run(args: argparse.Namespace) -> None:
 
 def profiled_serve(output: str, argv: list[str]) -> None:
     """The realtime CLI under pyinstrument; the text report goes to ``output`` on SIGTERM."""
-    import signal
 
     from pyinstrument import Profiler
     from scoreboard_realtime.cli import main as realtime
@@ -557,20 +574,66 @@ def profiled_serve(output: str, argv: list[str]) -> None:
         Path(output).write_text(profiler.output_text(show_all=False, color=False))
 
 
+def traced_serve(output: str, argv: list[str]) -> None:
+    """The realtime CLI under tracemalloc: the first SIGUSR1 takes a snapshot, the second writes
+    what was allocated since (and is still alive) to ``output``: top lines and top tracebacks.
+    (A thread waits for the signal: uvloop does not run Python signal handlers while idle.)"""
+    import threading
+    import tracemalloc
+
+    from scoreboard_realtime.cli import main as realtime
+
+    tracemalloc.start(12)
+    snapshots: list[tracemalloc.Snapshot] = []
+
+    def on_signal(*_: object) -> None:
+        snapshots.append(tracemalloc.take_snapshot())
+        if len(snapshots) < 2:
+            return
+        ignore = [tracemalloc.Filter(False, tracemalloc.__file__)]
+        after, before = (s.filter_traces(ignore) for s in snapshots[-1:-3:-1])
+        lines = after.compare_to(before, "lineno")
+        stacks = after.compare_to(before, "traceback")
+        total = sum(stat.size_diff for stat in lines)
+        text = [f"allocated since the first snapshot (alive): {total / 1024:,.0f} KiB", ""]
+        text += [str(stat) for stat in lines[:40]]
+        for stat in stacks[:12]:
+            text += ["", f"{stat.size_diff / 1024:,.0f} KiB in {stat.count_diff} blocks:"]
+            text += stat.traceback.format(limit=12)
+        Path(output).write_text("\n".join(text) + "\n")
+
+    def wait_for_signals() -> None:
+        while True:
+            signal.sigwait({signal.SIGUSR1})
+            on_signal()
+
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+    threading.Thread(target=wait_for_signals, daemon=True).start()
+    realtime(argv, standalone_mode=False)
+
+
 def main() -> None:
     if len(sys.argv) > 2 and sys.argv[1] == "--profiled-serve":
         profiled_serve(sys.argv[2], sys.argv[3:])
+        return
+    if len(sys.argv) > 2 and sys.argv[1] == "--traced-serve":
+        traced_serve(sys.argv[2], sys.argv[3:])
         return
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--clients", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=15, help="writes per window, seconds")
-    parser.add_argument("--runs", type=int, default=1, help="windows (medians are printed)")
+    parser.add_argument(
+        "--runs", type=int, default=1, help="windows (medians are printed); 0: memory only"
+    )
     parser.add_argument("--gap-ms", type=int, default=250, help="pause between writes")
     parser.add_argument("--interval-ms", type=int, default=100, help="board coalescing interval")
     parser.add_argument("--size", type=int, default=10, help="board size (top N)")
     parser.add_argument("--profile", help="run the realtime under pyinstrument, text to PATH")
+    parser.add_argument(
+        "--tracemalloc", help="run the realtime under tracemalloc; what the clients cost to PATH"
+    )
     parser.add_argument("--api-url", help="api mode: a running api")
     parser.add_argument("--token", help="api mode: a player's access token")
     parser.add_argument("--board", default="default", help="api mode: the board")

@@ -39,6 +39,9 @@ class HttpMetricsMiddleware:
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
         self.service = service
+        # The labelled children, by (method, route, status): ``labels()`` costs a lock and a
+        # tuple per call; the set of keys is bounded by the routes.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -57,5 +60,12 @@ class HttpMetricsMiddleware:
         finally:
             route = scope.get("path_template") or "unmatched"
             method = scope.get("method", "GET")
-            HTTP_REQUESTS.labels(self.service, method, route, str(status_holder["status"])).inc()
-            HTTP_LATENCY.labels(self.service, method, route).observe(time.perf_counter() - started)
+            key = (method, route, status_holder["status"])
+            children = self._children.get(key)
+            if children is None:
+                children = self._children[key] = (
+                    HTTP_REQUESTS.labels(self.service, method, route, str(key[2])),
+                    HTTP_LATENCY.labels(self.service, method, route),
+                )
+            children[0].inc()
+            children[1].observe(time.perf_counter() - started)

@@ -17,6 +17,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Tag
 from scoreboard_common.auth import TokenVerifier
 from scoreboard_common.board_store import BoardStore
+from scoreboard_common.gc_tuning import settle_heap
 from scoreboard_common.logs import configure_logging
 from scoreboard_common.metrics import HttpMetricsMiddleware
 from scoreboard_common.redis_client import create_redis
@@ -169,6 +170,7 @@ def _lifespan(settings: ApiSettings, issuer: TokenIssuer | None) -> Any:
                 name="refresh-token-purge",
             ),
         ]
+        settle_heap()  # start-up is over: full GC pauses were the p99 of every request
         try:
             yield
         finally:

@@ -109,6 +109,7 @@ def _lifespan(settings: ApiSettings, issuer: TokenIssuer | None) -> Any:
                 audience=settings.auth_audience,
                 algorithms=["ES256"],
                 leeway_seconds=settings.auth_leeway_seconds,
+                cache_size=0,  # the Authenticator keeps verified callers itself
             )
         external = None
         if settings.auth_jwks_url and settings.auth_external_issuer:
@@ -118,6 +119,7 @@ def _lifespan(settings: ApiSettings, issuer: TokenIssuer | None) -> Any:
                 algorithms=settings.auth_algorithms,
                 jwks_url=settings.auth_jwks_url,
                 leeway_seconds=settings.auth_leeway_seconds,
+                cache_size=0,  # the Authenticator keeps verified callers itself
             )
         revocations = RevocationList()
         auth = Authenticator(

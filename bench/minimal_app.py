@@ -3,9 +3,10 @@
 the api's own cost.
 
 * ``bare``: the endpoint alone.
-* ``request_context``, ``metrics``: with one of the api's pure ASGI middlewares (request id and
-  access log; HTTP metrics), to price each.
-* ``middleware``: with the same middleware stack as the api, in the same order.
+* ``request_context``: with the api's request-context middleware alone (request id, client IP,
+  security headers, access log), ``metrics``: with the HTTP metrics middleware alone (what
+  realtime runs), to price each.
+* ``middleware``: with the same middleware as the api (request context recording the metrics).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from litestar import Litestar, get
 from scoreboard_api.http.middleware import RequestContextMiddleware
 from scoreboard_common.gc_tuning import settle_heap
-from scoreboard_common.metrics import HttpMetricsMiddleware
+from scoreboard_common.metrics import HttpMetrics, HttpMetricsMiddleware
 
 
 @get("/minimal", sync_to_thread=False)
@@ -44,7 +45,7 @@ def build(name: str) -> Any:
     if name == "metrics":
         return HttpMetricsMiddleware(_litestar(), "api")
     if name == "middleware":  # as scoreboard_api.app.create_app stacks them
-        return HttpMetricsMiddleware(RequestContextMiddleware(_litestar(), ()), "api")
+        return RequestContextMiddleware(_litestar(), (), metrics=HttpMetrics("api"))
     raise ValueError(name)
 
 

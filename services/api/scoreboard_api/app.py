@@ -19,7 +19,7 @@ from scoreboard_common.auth import TokenVerifier
 from scoreboard_common.board_store import BoardStore
 from scoreboard_common.gc_tuning import settle_heap
 from scoreboard_common.logs import configure_logging
-from scoreboard_common.metrics import HttpMetricsMiddleware
+from scoreboard_common.metrics import HttpMetrics
 from scoreboard_common.redis_client import create_redis
 from scoreboard_common.revocation import RevocationList
 from scoreboard_common.settings import load_settings
@@ -247,8 +247,7 @@ def create_app() -> Any:
     issuer = load_issuer(settings)
     tracing = configure_tracing(SERVICE)
     app: Any = build_litestar(settings, issuer)
-    app = RequestContextMiddleware(app, settings.trusted_networks)
-    app = HttpMetricsMiddleware(app, "api")
+    app = RequestContextMiddleware(app, settings.trusted_networks, metrics=HttpMetrics("api"))
     if tracing:
         from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 

@@ -9,6 +9,8 @@ import re
 import time
 from typing import Any
 
+from scoreboard_common.metrics import HttpMetrics
+
 log = logging.getLogger("scoreboard.access")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -127,9 +129,16 @@ async def _headers_too_large(send: Any, request_id: str) -> None:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: Any, trusted: tuple[Network, ...]) -> None:
+    """Request id, client IP, security headers, the access log line and (``metrics``) the HTTP
+    metrics: one ASGI layer for all of them, since each layer costs a coroutine and a ``send``
+    wrapper per request (docs/benchmarks.md, "GET /top")."""
+
+    def __init__(
+        self, app: Any, trusted: tuple[Network, ...], metrics: HttpMetrics | None = None
+    ) -> None:
         self.app = app
         self.trusted = trusted
+        self.metrics = metrics
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -168,6 +177,8 @@ class RequestContextMiddleware:
                 return
             await self.app(scope, receive, send_wrapper)
         finally:
+            if self.metrics is not None:
+                self.metrics.record(scope, status, started)
             if log.isEnabledFor(logging.INFO):  # the access line: skipped at WARNING and above
                 _log_request(scope, request_id, status, started, client_request_id)
 

@@ -40,6 +40,8 @@ class Container:
     top_cache: dict[tuple[str, int], tuple[int, bytes]] = field(default_factory=dict)
     # When each cached /top was last confirmed current against Redis (monotonic seconds).
     top_checked: dict[tuple[str, int], float] = field(default_factory=dict)
+    # The /top keys a request is confirming against Redis right now (one at a time).
+    top_revalidating: set[tuple[str, int]] = field(default_factory=set)
 
     def forget_top(self, board: str) -> None:
         """This replica changed the board: the next /top must look at Redis again."""

@@ -157,7 +157,9 @@ class CaptureAsgiSend:
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+    def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> Any:
+        # Returns the app's awaitable rather than awaiting it: no frame of this layer stays
+        # alive for a connection's life.
         if scope["type"] == "websocket":
             scope[ASGI_SEND_KEY] = send
-        await self.app(scope, receive, send)
+        return self.app(scope, receive, send)

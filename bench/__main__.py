@@ -12,11 +12,16 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import fanout, read_path, write_path
+from bench import fanout, login_isolation, read_path, write_path
 from bench.report import Row, machine, table
 from bench.stack import stack
 
-SCENARIOS = {"write": write_path.run, "read": read_path.run, "fanout": fanout.run}
+SCENARIOS = {
+    "write": write_path.run,
+    "read": read_path.run,
+    "login": login_isolation.run,
+    "fanout": fanout.run,
+}
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 

@@ -66,27 +66,12 @@ class Stack:
         self.processes.append(process)
         return process
 
-    def start_baseline(self, workers: int = 1) -> ServiceProcess:
-        """The framework's minimal endpoint, served with the api's uvicorn flags."""
+    def start_baseline(self, app: str = "bare") -> ServiceProcess:
+        """The framework's minimal endpoint (``bench/minimal_app.py``), served with the api's
+        uvicorn settings; ``app`` picks the variant (bare, or with the api's middleware)."""
         port = free_port()
-        argv = [
-            str(Path(sys.executable).parent / "uvicorn"),
-            "bench.minimal_app:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-        ]
-        process = ServiceProcess("baseline", argv, port, self.env, self.root / "logs")
+        argv = [sys.executable, "-m", "bench.minimal_app", "--app", app, "--port", str(port)]
+        process = ServiceProcess(f"baseline-{app}", argv, port, self.env, self.root / "logs")
         process.start()
         self.processes.append(process)
         return process

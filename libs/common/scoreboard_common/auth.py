@@ -10,8 +10,9 @@ from __future__ import annotations
 import time
 import unicodedata
 import uuid
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Generic, TypeVar
 
 import httpx
 import jwt
@@ -45,8 +46,65 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
         return scope in self.scopes
 
 
+T = TypeVar("T")
+VERIFIED_CACHE_SIZE = 4096
+VERIFIED_CACHE_TTL_SECONDS = 60.0
+
+
+class VerifiedTokens(Generic[T]):
+    """What verifying a token gave (a principal, a caller), kept a short while so a client that
+    sends the same token again is not verified again (an ES256 check is ~0.1 ms of CPU).
+
+    Keyed by the token's exact text (no digest, so no collision to reason about). An entry
+    lives at most ``ttl`` seconds and never past the token's own ``exp``; at most ``size``
+    entries, the least recently used dropped first. Only *verification* is cached: revocation
+    (a signed-out session, a disabled account) is checked by the caller on every use, so it
+    takes effect as soon as the revocation list has it, cache or not. The ``ttl`` bounds how
+    long a token signed by a key that was since removed from the JWKS is still accepted.
+    """
+
+    def __init__(
+        self,
+        size: int = VERIFIED_CACHE_SIZE,
+        ttl: float = VERIFIED_CACHE_TTL_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.size = size
+        self.ttl = ttl
+        self._clock = clock
+        self._entries: OrderedDict[str, tuple[float, T]] = OrderedDict()
+
+    def get(self, token: str) -> T | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        if entry[0] <= self._clock():
+            del self._entries[token]
+            return None
+        self._entries.move_to_end(token)
+        return entry[1]
+
+    def put(self, token: str, value: T, expires_at: float | None) -> None:
+        """Keep ``value`` until ``expires_at`` (epoch seconds; the token's ``exp``) or the ttl,
+        whichever is first. A token without ``exp`` is not kept."""
+        if self.size <= 0 or expires_at is None:
+            return
+        until = min(float(expires_at), self._clock() + self.ttl)
+        self._entries[token] = (until, value)
+        self._entries.move_to_end(token)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 class TokenVerifier:
-    """Verifies access tokens against a fixed key set or a refreshed JWKS."""
+    """Verifies access tokens against a fixed key set or a refreshed JWKS; a token verified
+    once is answered from a :class:`VerifiedTokens` cache until its ``exp`` (or the ttl)."""
 
     def __init__(
         self,
@@ -57,6 +115,8 @@ class TokenVerifier:
         keys: Iterable[PyJWK] = (),
         jwks_url: str | None = None,
         leeway_seconds: int = 5,
+        cache_size: int = VERIFIED_CACHE_SIZE,
+        cache_ttl_seconds: float = VERIFIED_CACHE_TTL_SECONDS,
     ) -> None:
         forbidden = {"none", "HS256", "HS384", "HS512"} & set(algorithms)
         if forbidden:
@@ -68,6 +128,7 @@ class TokenVerifier:
         self._jwks_url = jwks_url
         self._keys: dict[str | None, PyJWK] = {key.key_id: key for key in keys}
         self._fetched_at = 0.0
+        self.verified: VerifiedTokens[Principal] = VerifiedTokens(cache_size, cache_ttl_seconds)
 
     @classmethod
     def from_public_key_pem(
@@ -97,6 +158,7 @@ class TokenVerifier:
             response.raise_for_status()
             document = response.json()
         keys: dict[str | None, PyJWK] = {}
+        self.verified.clear()  # the key set changed: verify again against the new one
         for item in document.get("keys", []):
             if item.get("use", "sig") != "sig":
                 continue
@@ -108,6 +170,14 @@ class TokenVerifier:
         self._keys = keys
 
     async def verify(self, token: str) -> Principal:
+        cached = self.verified.get(token)
+        if cached is not None:
+            return cached
+        principal = await self._verify(token)
+        self.verified.put(token, principal, principal.expires_at)
+        return principal
+
+    async def _verify(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as error:

@@ -33,29 +33,51 @@ def metrics_payload() -> tuple[bytes, str]:
     return generate_latest(), CONTENT_TYPE_LATEST
 
 
+class HttpMetrics:
+    """Records one request in ``HTTP_REQUESTS``/``HTTP_LATENCY`` (for a middleware that already
+    holds the status and start time, so no second ASGI layer is needed)."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        # The labelled children, by (method, route, status): ``labels()`` costs a lock and a
+        # tuple per call; the set of keys is bounded by the routes.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def record(self, scope: dict[str, Any], status: int, started: float) -> None:
+        route = scope.get("path_template") or "unmatched"
+        method = scope.get("method", "GET")
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                HTTP_REQUESTS.labels(self.service, method, route, str(status)),
+                HTTP_LATENCY.labels(self.service, method, route),
+            )
+        children[0].inc()
+        children[1].observe(time.perf_counter() - started)
+
+
 class HttpMetricsMiddleware:
     """Pure ASGI middleware (cheap on the hot path); reads Litestar's ``path_template``."""
 
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
-        self.service = service
+        self.metrics = HttpMetrics(service)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status_holder = {"status": 500}
+        status = 500
 
         async def send_wrapper(message: dict[str, Any]) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
-                status_holder["status"] = message["status"]
+                status = message["status"]
             await send(message)
 
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = scope.get("path_template") or "unmatched"
-            method = scope.get("method", "GET")
-            HTTP_REQUESTS.labels(self.service, method, route, str(status_holder["status"])).inc()
-            HTTP_LATENCY.labels(self.service, method, route).observe(time.perf_counter() - started)
+            self.metrics.record(scope, status, started)

@@ -17,6 +17,7 @@ from litestar.exceptions import HTTPException, InternalServerException
 from litestar.middleware import DefineMiddleware
 from litestar.static_files import create_static_files_router
 from scoreboard_common.auth import TokenVerifier
+from scoreboard_common.gc_tuning import settle_heap
 from scoreboard_common.metrics import DEPENDENCY_UP, HttpMetricsMiddleware
 from scoreboard_common.redis_client import create_pubsub_redis, create_redis
 from scoreboard_common.revocation import RevocationList
@@ -119,6 +120,7 @@ def create_app(settings: RealtimeSettings | None = None) -> Litestar:
             ),
             name="revocations",
         )
+        settle_heap()  # start-up is over: keep full GC pauses out of the broadcast loop
         try:
             yield
         finally:

@@ -86,6 +86,7 @@ def uvicorn_config(
         # Security headers on every HTTP response, 404s included (outside Litestar's router);
         # CaptureAsgiSend lets the broadcast write frames directly (http/direct.py).
         CaptureAsgiSend(SecurityHeadersMiddleware(app)),
+        interface="asgi3",  # the outer layers return awaitables, not coroutine functions
         host=host,
         port=port,
         loop="uvloop",

@@ -59,6 +59,27 @@ class RealtimeSettings(CommonSettings):
     ws_max_message_bytes: int = Field(
         4096, ge=125, description="Largest frame accepted from a client (they only send pings)."
     )
+    ws_write_high_water_bytes: int = Field(
+        16384,
+        ge=0,
+        description="A client whose unsent bytes (the process's own write buffer, after the "
+        "kernel's) pass this is *behind*: it only gets the newest snapshot once it drains, and is "
+        "dropped after `WS_SEND_TIMEOUT_SECONDS`. Bounds a stuck client's memory; 0 keeps the "
+        "event loop's default (64 KiB).",
+    )
+    ws_socket_send_buffer_bytes: int = Field(
+        0,
+        ge=0,
+        description="SO_SNDBUF of each WebSocket (kernel memory, doubled by Linux); 0 keeps the "
+        "kernel's auto-tuning. A few snapshots' worth (e.g. 32768) bounds the kernel memory a "
+        "stuck client can hold.",
+    )
+    ws_socket_receive_buffer_bytes: int = Field(
+        0,
+        ge=0,
+        description="SO_RCVBUF of each WebSocket; 0 keeps the kernel's auto-tuning. Clients only "
+        "send pongs and close frames, so a small value (e.g. 4096) is enough.",
+    )
     trusted_proxies: list[str] = Field(
         default_factory=list,
         description="Proxy addresses (JSON list, or `*`) whose X-Forwarded-For is believed "

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import random
 import re
 import time
-import uuid
 from typing import Any
+
+from scoreboard_common.metrics import HttpMetrics
 
 log = logging.getLogger("scoreboard.access")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -79,18 +81,35 @@ def _needs_no_store(scope: dict[str, Any]) -> bool:
     )
 
 
+_DECORATED = frozenset(
+    {*(name for name, _ in SECURITY_HEADERS), b"content-security-policy", b"cache-control"}
+)
+
+
 def _decorate(headers: list[Any], no_store: bool) -> list[Any]:
-    names = {bytes(key).lower() for key, _ in headers}
-    extra = [item for item in SECURITY_HEADERS if item[0] not in names]
-    if b"content-security-policy" not in names:
-        html = any(
-            bytes(key).lower() == b"content-type" and bytes(value).startswith(b"text/html")
-            for key, value in headers
-        )
-        extra.append(_CSP_HTML if html else _CSP_JSON)
-    if no_store and b"cache-control" not in names:
+    """``headers`` plus the security headers it lacks (one pass; on every response)."""
+    present: set[bytes] = set()
+    html = False
+    for key, value in headers:
+        name = bytes(key).lower()
+        if name in _DECORATED:
+            present.add(name)
+        elif name == b"content-type":
+            html = bytes(value).startswith(b"text/html")
+    if not present:  # the usual case: none of them set by the handler
+        extra = [*SECURITY_HEADERS, _CSP_HTML if html else _CSP_JSON]
+    else:
+        extra = [item for item in SECURITY_HEADERS if item[0] not in present]
+        if b"content-security-policy" not in present:
+            extra.append(_CSP_HTML if html else _CSP_JSON)
+    if no_store and b"cache-control" not in present:
         extra.append(_NO_STORE)
     return [*headers, *extra]
+
+
+def new_request_id() -> str:
+    """32 hex digits, like ``uuid4().hex``: unique, not a secret (no system call per request)."""
+    return f"{random.getrandbits(128):032x}"
 
 
 async def _headers_too_large(send: Any, request_id: str) -> None:
@@ -110,9 +129,16 @@ async def _headers_too_large(send: Any, request_id: str) -> None:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: Any, trusted: tuple[Network, ...]) -> None:
+    """Request id, client IP, security headers, the access log line and (``metrics``) the HTTP
+    metrics: one ASGI layer for all of them, since each layer costs a coroutine and a ``send``
+    wrapper per request (docs/benchmarks.md, "GET /top")."""
+
+    def __init__(
+        self, app: Any, trusted: tuple[Network, ...], metrics: HttpMetrics | None = None
+    ) -> None:
         self.app = app
         self.trusted = trusted
+        self.metrics = metrics
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -127,7 +153,7 @@ class RequestContextMiddleware:
         # it. A client's own id is logged beside ours as `client_request_id`, never used.
         request_id = supplied if supplied and _from_trusted(scope, self.trusted) else ""
         client_request_id = supplied if supplied and not request_id else None
-        request_id = request_id or uuid.uuid4().hex
+        request_id = request_id or new_request_id()
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         state["client_ip"] = client_ip(scope, self.trusted)
@@ -151,15 +177,29 @@ class RequestContextMiddleware:
                 return
             await self.app(scope, receive, send_wrapper)
         finally:
-            log.info(
-                "request",
-                extra={
-                    "request_id": request_id,
-                    "method": scope.get("method"),
-                    "route": scope.get("path_template") or "unmatched",
-                    "status": status,
-                    "latency_ms": round((time.perf_counter() - started) * 1000, 3),
-                    "client_ip": state.get("client_ip"),
-                    **({"client_request_id": client_request_id} if client_request_id else {}),
-                },
-            )
+            if self.metrics is not None:
+                self.metrics.record(scope, status, started)
+            if log.isEnabledFor(logging.INFO):  # the access line: skipped at WARNING and above
+                _log_request(scope, request_id, status, started, client_request_id)
+
+
+def _log_request(
+    scope: dict[str, Any],
+    request_id: str,
+    status: int,
+    started: float,
+    client_request_id: str | None,
+) -> None:
+    state = scope.get("state", {})
+    log.info(
+        "request",
+        extra={
+            "request_id": request_id,
+            "method": scope.get("method"),
+            "route": scope.get("path_template") or "unmatched",
+            "status": status,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+            "client_ip": state.get("client_ip"),
+            **({"client_request_id": client_request_id} if client_request_id else {}),
+        },
+    )

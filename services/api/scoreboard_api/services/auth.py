@@ -5,8 +5,6 @@ the hot path does not redo the signature check."""
 from __future__ import annotations
 
 import hmac
-import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +14,7 @@ from scoreboard_common.auth import (
     AuthError,
     Principal,
     TokenVerifier,
+    VerifiedTokens,
     bearer_from_header,
 )
 from scoreboard_common.revocation import RevocationList
@@ -60,7 +59,9 @@ class Authenticator:
         self.admin_api_key = admin_api_key.encode() if admin_api_key else None
         self.policies = policies
         self.revocations = revocations
-        self._cache: OrderedDict[str, Caller] = OrderedDict()
+        # Verified callers until their `exp` (at most a minute); revocation is checked below
+        # on every request, cache or not.
+        self._cache: VerifiedTokens[Caller] = VerifiedTokens(size=_CACHE_SIZE)
 
     async def authenticate(self, authorization: str | None) -> Caller:
         token = bearer_from_header(authorization)
@@ -78,13 +79,10 @@ class Authenticator:
                 user_id="00000000-0000-0000-0000-000000000000",
                 expires_at=float("inf"),
             )
-        now = time.time()
         caller = self._cache.get(token)
-        if caller is None or caller.expires_at <= now:
+        if caller is None:
             caller = await self._verify(token)
-            self._cache[token] = caller
-            if len(self._cache) > _CACHE_SIZE:
-                self._cache.popitem(last=False)
+            self._cache.put(token, caller, caller.expires_at)
         # Disabled accounts: the api's own copy from PostgreSQL (changed at once by the replica
         # that disables, reloaded by the others on `sb:api:control`). The Redis set mirrors it
         # for realtime; reading it here would lag behind a re-enable.

@@ -43,6 +43,8 @@ class Container:
     top_checked: dict[tuple[str, int], float] = field(default_factory=dict)
     # Set when this replica queued a webhook delivery: its worker skips the poll wait.
     webhooks_due: asyncio.Event = field(default_factory=asyncio.Event)
+    # The /top keys a request is confirming against Redis right now (one at a time).
+    top_revalidating: set[tuple[str, int]] = field(default_factory=set)
 
     def forget_top(self, board: str) -> None:
         """This replica changed the board: the next /top must look at Redis again."""

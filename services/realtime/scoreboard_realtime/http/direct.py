@@ -23,17 +23,48 @@ once the buffer drains (``writable``); the hub's watchdog drops it if it stays b
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
+from websockets.datastructures import Headers
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
-from scoreboard_realtime.domain.hub import ClientSink
 from scoreboard_realtime.domain.messages import Outgoing
+from scoreboard_realtime.domain.ports import ClientSink
 
 log = logging.getLogger("scoreboard.realtime.direct")
 ASGI_SEND_KEY = "scoreboard.asgi_send"
+_NO_HEADERS = Headers()  # shared, never written: what the handshake's headers are replaced by
+
+
+@dataclass(frozen=True, slots=True)
+class SocketSizing:
+    """Per-connection buffers (0 keeps the default): the transport's write high-water mark
+    (over it a client is *behind*) and the kernel's SO_SNDBUF/SO_RCVBUF."""
+
+    write_high_water: int = 0
+    send_buffer: int = 0
+    receive_buffer: int = 0
+
+
+def size_connection(transport: Any, sizing: SocketSizing) -> None:
+    if sizing.write_high_water:
+        transport.set_write_buffer_limits(high=sizing.write_high_water)
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return
+    for option, size in (
+        (socket.SO_SNDBUF, sizing.send_buffer),
+        (socket.SO_RCVBUF, sizing.receive_buffer),
+    ):
+        if size:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, option, size)
+            except OSError as error:  # pragma: no cover - a platform that refuses the option
+                log.warning("cannot size the socket", extra={"error": repr(error)})
 
 
 def frame_bytes(message: Outgoing) -> bytes:
@@ -56,7 +87,7 @@ def _uvicorn_protocol(send: object) -> Any | None:
 
 
 class FrameWriter:
-    """A :class:`~scoreboard_realtime.domain.hub.DirectSink` over a uvicorn ``websockets``
+    """A :class:`~scoreboard_realtime.domain.ports.DirectSink` over a uvicorn ``websockets``
     connection; ``send_text``/``close`` (the rare, awaited paths) go through ASGI."""
 
     __slots__ = ("_fallback", "_high_water", "_protocol", "_transport")
@@ -68,15 +99,25 @@ class FrameWriter:
         self._high_water: int = self._transport.get_write_buffer_limits()[1]
 
     @classmethod
-    async def wrap(cls, scope: MutableMapping[str, Any], fallback: ClientSink) -> ClientSink:
+    async def wrap(
+        cls,
+        scope: MutableMapping[str, Any],
+        fallback: ClientSink,
+        sizing: SocketSizing | None = None,
+    ) -> ClientSink:
         """A FrameWriter when the connection allows it (waits for the handshake to finish),
         else ``fallback``."""
-        protocol = _uvicorn_protocol(scope.get(ASGI_SEND_KEY))
+        protocol = _uvicorn_protocol(scope.pop(ASGI_SEND_KEY, None))
         if protocol is None or protocol.extensions:
             return fallback
         await protocol.handshake_completed_event.wait()
         if protocol.state is not State.OPEN:
             return fallback
+        # websockets keeps the handshake's parsed headers for the connection's life (~2 KiB a
+        # client); nothing reads them after the handshake (the ASGI scope has its own copy).
+        protocol.request_headers = protocol.response_headers = _NO_HEADERS
+        if sizing is not None:
+            size_connection(protocol.transport, sizing)
         return cls(protocol, fallback)
 
     @property
@@ -116,7 +157,9 @@ class CaptureAsgiSend:
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+    def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> Any:
+        # Returns the app's awaitable rather than awaiting it: no frame of this layer stays
+        # alive for a connection's life.
         if scope["type"] == "websocket":
             scope[ASGI_SEND_KEY] = send
-        await self.app(scope, receive, send)
+        return self.app(scope, receive, send)

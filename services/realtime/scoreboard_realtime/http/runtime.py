@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 from scoreboard_common.auth import TokenVerifier
@@ -11,6 +11,7 @@ from scoreboard_common.revocation import RevocationList
 from scoreboard_realtime.adapters.subscriber import Subscriber
 from scoreboard_realtime.domain.hub import Hub
 from scoreboard_realtime.domain.limits import ConnectionLimiter
+from scoreboard_realtime.http.direct import SocketSizing
 from scoreboard_realtime.settings import RealtimeSettings
 
 
@@ -24,3 +25,11 @@ class Runtime:
     verifier: TokenVerifier | None
     limiter: ConnectionLimiter
     revocations: RevocationList
+    sizing: SocketSizing = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sizing = SocketSizing(
+            write_high_water=self.settings.ws_write_high_water_bytes,
+            send_buffer=self.settings.ws_socket_send_buffer_bytes,
+            receive_buffer=self.settings.ws_socket_receive_buffer_bytes,
+        )

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
@@ -23,18 +23,17 @@ from scoreboard_common.netaddr import client_group
 from scoreboard_common.policy import is_board_name
 
 from scoreboard_realtime import metrics
-from scoreboard_realtime.domain.hub import (
+from scoreboard_realtime.domain.access import (
     CLOSE_FORBIDDEN,
     CLOSE_POLICY,
     CLOSE_TRY_AGAIN,
     CLOSE_UNAUTHORIZED,
     CLOSE_UNKNOWN_BOARD,
-    ClientSink,
-    DirectSink,
     Grant,
     refusal,
 )
 from scoreboard_realtime.domain.messages import SEED_002, SEED_004, Outgoing, SeedFormat
+from scoreboard_realtime.domain.ports import ClientSink, DirectSink
 from scoreboard_realtime.http.direct import FrameWriter
 from scoreboard_realtime.http.runtime import Runtime
 
@@ -106,15 +105,29 @@ def formatted(sink: ClientSink, fmt: SeedFormat | None) -> ClientSink:
     return FormattedSink(sink, fmt)
 
 
+def _header(socket: WebSocket[Any, Any, Any], name: bytes) -> str | None:
+    """One request header read from the raw ASGI scope (``name`` lower-case). Not through
+    ``socket.headers``: Litestar would build a parsed copy and keep it in the scope for the
+    connection's whole life (~1 KiB per client, see docs/benchmarks.md)."""
+    for key, value in socket.scope["headers"]:
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
 def token_from(socket: WebSocket[Any, Any, Any]) -> tuple[str | None, str | None]:
     """``(token, subprotocol to echo)`` from ``Sec-WebSocket-Protocol: bearer, <token>`` or
     ``?token=``."""
-    header = socket.headers.get("sec-websocket-protocol")
+    header = _header(socket, b"sec-websocket-protocol")
     if header:
         offered = [part.strip() for part in header.split(",") if part.strip()]
         if len(offered) >= 2 and offered[0].lower() == BEARER_PROTOCOL:
             return offered[1], offered[0]
-    token = socket.query_params.get("token")
+    query = socket.scope.get("query_string", b"")
+    token = next(
+        (v for k, v in parse_qsl(query.decode("latin-1"), keep_blank_values=True) if k == "token"),
+        None,
+    )
     return (token or None), None
 
 
@@ -128,13 +141,13 @@ async def _refuse(
 
 def origin_allowed(socket: WebSocket[Any, Any, Any], allowed: list[str]) -> bool:
     """No ``Origin`` (not a browser), the service's own origin, or a configured one."""
-    origin = socket.headers.get("origin")
+    origin = _header(socket, b"origin")
     if origin is None or "*" in allowed:
         return True
     origin = origin.strip().rstrip("/").lower()
     if origin in {item.rstrip("/").lower() for item in allowed}:
         return True
-    host = (socket.headers.get("host") or "").strip().lower()
+    host = (_header(socket, b"host") or "").strip().lower()
     return bool(host) and urlsplit(origin).netloc == host
 
 
@@ -225,7 +238,7 @@ async def _serve_admitted(
         return
     await socket.accept(subprotocols=subprotocol)
     sink = formatted(
-        await FrameWriter.wrap(socket.scope, SocketSink(socket)),  # type: ignore[arg-type]
+        await FrameWriter.wrap(socket.scope, SocketSink(socket), runtime.sizing),  # type: ignore[arg-type]
         fmt,
     )
     client = hub.register(board, policy, user_id, sink, grant)

@@ -33,7 +33,7 @@ _SUBSTITUTIONS = {
 
 def pgbench_script() -> str:
     """The api's write statement with its parameters replaced by pgbench variables."""
-    from scoreboard_api.adapters.postgres import SUBMIT_SCORE_SQL
+    from scoreboard_api.adapters.pg_scores import SUBMIT_SCORE_SQL
 
     sql = re.sub(r"\$(\d+)", lambda m: _SUBSTITUTIONS[int(m.group(1))], SUBMIT_SCORE_SQL)
     sql = " ".join(line.split("--")[0].strip() for line in sql.strip().splitlines())

@@ -31,7 +31,7 @@ from scoreboard_api.adapters.postgres import Database
 from scoreboard_api.adapters.redis_side import RedisSide
 from scoreboard_api.adapters.webhook_sender import WebhookSender
 from scoreboard_api.domain.credentials import LoginThrottle, MemoryLoginThrottle, PasswordPolicy
-from scoreboard_api.domain.errors import ProblemError
+from scoreboard_api.domain.errors import DomainError, ProblemError, Unavailable
 from scoreboard_api.domain.tokens import TokenIssuer
 from scoreboard_api.http import (
     routes_admin,
@@ -42,7 +42,12 @@ from scoreboard_api.http import (
 )
 from scoreboard_api.http.middleware import RequestContextMiddleware
 from scoreboard_api.http.openapi import ScoreboardOpenAPI
-from scoreboard_api.http.problems import handle_http_exception, handle_problem, handle_unexpected
+from scoreboard_api.http.problems import (
+    handle_domain,
+    handle_http_exception,
+    handle_problem,
+    handle_unexpected,
+)
 from scoreboard_api.services.auth import Authenticator
 from scoreboard_api.services.container import Container
 from scoreboard_api.services.hashing import HashPool
@@ -91,7 +96,7 @@ def _lifespan(settings: ApiSettings, issuer: TokenIssuer | None) -> Any:
         policies = PolicyCache(db, redis, settings.policy_refresh_seconds)
         try:
             await policies.reload()
-        except ProblemError:
+        except Unavailable:
             log.warning("postgres unreachable at start; policies load when it is back")
         monitor = DependencyMonitor(
             db=db,
@@ -213,6 +218,7 @@ def build_litestar(settings: ApiSettings, issuer: TokenIssuer | None) -> Litesta
         lifespan=[_lifespan(settings, issuer)],
         exception_handlers={
             ProblemError: handle_problem,
+            DomainError: handle_domain,
             HTTPException: handle_http_exception,
             Exception: handle_unexpected,
         },

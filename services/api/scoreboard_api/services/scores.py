@@ -17,10 +17,11 @@ from scoreboard_common.netaddr import client_group
 from scoreboard_common.ranking import guard_mode, to_micros
 from scoreboard_common.telemetry import current_traceparent
 
-from scoreboard_api.adapters.postgres import SubmitResult
+from scoreboard_api.adapters import pg_scores
+from scoreboard_api.adapters.pg_scores import SubmitResult
 from scoreboard_api.adapters.redis_side import GuardResult, upm_key
 from scoreboard_api.domain import signing
-from scoreboard_api.domain.errors import ProblemError, board_not_found, forbidden
+from scoreboard_api.domain.errors import ProblemError, Unavailable, board_not_found, forbidden
 from scoreboard_api.domain.fraud import FraudCounters, FraudHit, evaluate, rejects
 from scoreboard_api.domain.policy import BoardPolicy
 from scoreboard_api.domain.ratelimit import (
@@ -131,7 +132,8 @@ async def submit(
         raise forbidden("submission refused by the leaderboard's fraud rules", "fraud_rejected")
 
     try:
-        result = await container.db.submit_score(
+        result = await pg_scores.submit_score(
+            container.db,
             board=board,
             action_id=submission.action_id,
             season=policy.season,
@@ -146,7 +148,7 @@ async def submit(
             order=spec.order,
             metadata=metadata,
         )
-    except ProblemError:
+    except Unavailable:
         await _adjust(container, board, target, refund=increment, replay=False)
         raise
 
@@ -260,7 +262,8 @@ async def _record_fraud(
         },
     )
     try:
-        await container.db.record_fraud(
+        await pg_scores.record_fraud(
+            container.db,
             board=board,
             user_id=user_id,
             hits=[(h.rule, h.action, h.detail) for h in hits],
@@ -268,7 +271,7 @@ async def _record_fraud(
             client_ip=client_ip,
             request_id=request_id,
         )
-    except ProblemError:
+    except Unavailable:
         log.warning("could not store fraud events (postgres down)")
 
 
@@ -329,8 +332,10 @@ async def _current_rank(container: Container, policy: BoardPolicy, user_id: str)
         except REDIS_ERRORS:
             container.monitor.redis_failed(policy.name)
     try:
-        row = await container.db.standing(policy.name, policy.season, user_id, policy.spec.order)
-    except ProblemError:
+        row = await pg_scores.standing(
+            container.db, policy.name, policy.season, user_id, policy.spec.order
+        )
+    except Unavailable:
         return None
     return row[0] if row else None
 
@@ -381,7 +386,9 @@ async def _place(
     else:
         container.monitor.dirty.add(board)
     try:
-        row = await container.db.standing(board, policy.season, result.user_id, policy.spec.order)
-    except ProblemError:
+        row = await pg_scores.standing(
+            container.db, board, policy.season, result.user_id, policy.spec.order
+        )
+    except Unavailable:
         return None
     return row[0] if row else None

@@ -8,7 +8,7 @@ import re
 import uuid
 from datetime import UTC, datetime
 
-from scoreboard_api.domain.errors import ProblemError, validation_error
+from scoreboard_api.domain.errors import DomainError, ProblemError, validation_error
 from scoreboard_api.domain.scoring import ACTION_ID_PATTERN, Submission
 from scoreboard_api.domain.signing import Signature
 from scoreboard_api.http.deps import AnyRequest, client_ip, container_of, request_id
@@ -74,7 +74,7 @@ async def submit_default(
             request_id=request_id(request),
             signature=signature,
         )
-    except ProblemError as error:
+    except (ProblemError, DomainError) as error:
         error.headers = _with_remaining(error.headers)
         raise
     return dataclasses.replace(outcome, headers=_with_remaining(outcome.headers))

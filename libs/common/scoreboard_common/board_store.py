@@ -25,9 +25,12 @@ from scoreboard_common.ranking import (
     from_micros,
 )
 
-# KEYS: rank, member, names, version, meta, revision.
+# KEYS: rank, member, names, version, meta, revision[, counter hash].
 # ARGV: user_id, member, rank key (the sorted-set score), username, version seed, guard mode,
-#       revision, metadata JSON ('' = none).
+#       revision, metadata JSON ('' = none)[, channel, the event template around version and
+#       rank (3 parts), counter field, counter TTL].
+# With the optional arguments (the api's write path) the applied total is also published and
+# counted in the same trip; nothing is published when the write is refused as stale.
 # Refuses a late, stale write so it cannot overwrite a newer one (ranking.GuardMode): ``grow``
 # needs a larger total than the stored one, ``shrink`` a smaller one, ``revision`` a newer
 # revision. Totals are >= 0, so the total is the absolute value of the rank key.
@@ -66,21 +69,15 @@ else
   redis.call('SET', KEYS[4], ARGV[5])
   version = tonumber(ARGV[5])
 end
-return {1, version, redis.call('ZRANK', KEYS[1], ARGV[2])}
+local rank = redis.call('ZRANK', KEYS[1], ARGV[2])
+if ARGV[9] then
+  redis.call('PUBLISH', ARGV[9], ARGV[10] .. string.format('%d', version) .. ARGV[11]
+    .. string.format('%d', rank + 1) .. ARGV[12])
+  redis.call('HINCRBY', KEYS[7], ARGV[13], 1)
+  redis.call('EXPIRE', KEYS[7], ARGV[14])
+end
+return {1, version, rank}
 """
-
-# The same, then PUBLISH the event (ARGV 9: channel, 10-12: template around version and rank) and
-# count the update (KEYS 7: a counter hash, ARGV 13: its field, ARGV 14: its TTL) in one trip.
-_APPLY_AND_PUBLISH = _APPLY_TOTAL.replace(
-    "return {1, version, redis.call('ZRANK', KEYS[1], ARGV[2])}",
-    """local rank = redis.call('ZRANK', KEYS[1], ARGV[2])
-redis.call('PUBLISH', ARGV[9], ARGV[10] .. string.format('%d', version) .. ARGV[11]
-  .. string.format('%d', rank + 1) .. ARGV[12])
-redis.call('HINCRBY', KEYS[7], ARGV[13], 1)
-redis.call('EXPIRE', KEYS[7], ARGV[14])
-return {1, version, rank}""",
-)
-assert _APPLY_AND_PUBLISH != _APPLY_TOTAL
 
 # KEYS: rank, member, names, version, meta, revision. ARGV: user_id, version seed.
 _REMOVE_PLAYER = """
@@ -330,7 +327,6 @@ class BoardStore:
         self.redis = redis
         self._apply = redis.register_script(_APPLY_TOTAL)
         self._remove = redis.register_script(_REMOVE_PLAYER)
-        self._apply_publish = redis.register_script(_APPLY_AND_PUBLISH)
         self._standing = redis.register_script(_STANDING_OF)
         self._top = redis.register_script(_TOP)
         self._page = redis.register_script(_PAGE)
@@ -382,7 +378,7 @@ class BoardStore:
         ``counter`` (key, field, ttl seconds): one round trip. Nothing is published when the
         total was refused as stale."""
         counter_key, counter_field, counter_ttl = counter
-        changed, version, rank = await self._apply_publish(
+        changed, version, rank = await self._apply(
             keys=[*self._apply_keys(BoardKeys(board)), counter_key],
             args=[
                 *self._apply_args(standing, order, guard),

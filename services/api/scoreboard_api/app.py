@@ -26,6 +26,7 @@ from scoreboard_common.telemetry import configure_tracing
 
 from scoreboard_api.adapters import pg_identity
 from scoreboard_api.adapters.monitor import DependencyMonitor
+from scoreboard_api.adapters.pg_scores import Committer
 from scoreboard_api.adapters.policy_cache import PolicyCache
 from scoreboard_api.adapters.postgres import Database
 from scoreboard_api.adapters.redis_side import RedisSide
@@ -163,6 +164,7 @@ def _lifespan(settings: ApiSettings, issuer: TokenIssuer | None) -> Any:
             login_throttle=login_throttle,
             login_fallback=MemoryLoginThrottle(login_throttle),
             revocations=revocations,
+            committer=Committer(db),
         )
         sender = WebhookSender(timeout=settings.webhook_timeout_seconds)
         deliveries = DeliveryWorker(

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import get_args
+from typing import Any, get_args
 
 import asyncpg
 from scoreboard_common.board_store import Standing
 from scoreboard_common.ranking import (
     Order,
-    ScoreOperator,
     encode_score,
     from_micros,
     rank_key_sql,
@@ -24,6 +23,7 @@ from scoreboard_common.ranking import (
 
 from scoreboard_api.adapters.postgres import Database, postgres_errors
 from scoreboard_api.domain.errors import Invalid, Unavailable
+from scoreboard_api.domain.scoring import Write
 
 # $1 board, $2 action_id, $3 season, $4 user_id, $5 action, $6 increment (best/latest: the
 # submitted score), $7 client timestamp, $8 client ip, $9 request id, $10 username (NULL: look it
@@ -179,7 +179,10 @@ UPDATED_SINCE_SQL = _by_order(
 
 
 @dataclass(frozen=True, slots=True)
-class SubmitResult:
+class Committed:
+    """What the write statement returns: the new standing (``replayed`` false) or the stored
+    first submission of a replayed action_id (``replayed`` true)."""
+
     replayed: bool
     total: int
     reached_at: datetime | None
@@ -204,38 +207,47 @@ class PageRows:
     total_players: int
 
 
-async def submit_score(
-    db: Database,
-    *,
-    board: str,
-    action_id: str,
-    season: int,
-    user_id: str,
-    action: str | None,
-    increment: int,
-    client_ts: datetime,
-    client_ip: str | None,
-    request_id: str | None,
-    username: str | None,
-    operator: ScoreOperator = "increment",
-    order: Order = "desc",
-    metadata: str | None = None,
-) -> SubmitResult:
-    args = (
-        board,
-        action_id,
-        season,
-        user_id,
-        action,
-        increment,
-        client_ts,
-        client_ip,
-        request_id,
-        username,
-        operator,
-        order,
-        metadata,
+def submit_args(write: Write) -> tuple[Any, ...]:
+    """The parameters of :data:`SUBMIT_SCORE_SQL` for ``write``."""
+    submission = write.submission
+    return (
+        submission.board,
+        submission.action_id,
+        write.season,
+        submission.user_id,
+        submission.action,
+        write.value,
+        submission.timestamp,
+        submission.client_ip,
+        submission.request_id,
+        write.username,
+        write.operator,
+        write.order,
+        write.metadata_json,
     )
+
+
+def committed(row: Any) -> Committed:
+    return Committed(
+        replayed=row["replayed"],
+        total=row["total"],
+        reached_at=row["reached_at"],
+        username=row["username"],
+        user_id=str(row["user_id"]),
+        action=row["action"],
+        increment=row["increment"],
+        client_ts=row["client_ts"],
+        season=row["season"],
+        changed=row["changed"],
+        metadata=row["metadata"],
+        revision=to_micros(row["updated_at"]) if row["updated_at"] else 0,
+        score=row["score"],
+    )
+
+
+async def submit_score(db: Database, write: Write) -> Committed:
+    """Run the write statement (its own transaction) for one submission."""
+    args = submit_args(write)
     with postgres_errors():
         for _attempt in range(5):
             try:
@@ -246,22 +258,18 @@ async def submit_score(
                 raise Invalid("the total would exceed 2^53-1", code="total_overflow") from error
             if row is None:
                 continue
-            return SubmitResult(
-                replayed=row["replayed"],
-                total=row["total"],
-                reached_at=row["reached_at"],
-                username=row["username"],
-                user_id=str(row["user_id"]),
-                action=row["action"],
-                increment=row["increment"],
-                client_ts=row["client_ts"],
-                season=row["season"],
-                changed=row["changed"],
-                metadata=row["metadata"],
-                revision=to_micros(row["updated_at"]) if row["updated_at"] else 0,
-                score=row["score"],
-            )
+            return committed(row)
     raise Unavailable("postgres")
+
+
+class Committer:
+    """Commits writes for the service: each :func:`submit_score` on its own."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def submit(self, write: Write) -> Committed:
+        return await submit_score(self.db, write)
 
 
 async def top(

@@ -60,7 +60,6 @@ async def submit_default(
     try:
         outcome = await scores.submit(
             container_of(request),
-            board=DEFAULT_BOARD,
             caller=caller,
             submission=Submission(
                 action_id=action_id,
@@ -69,9 +68,10 @@ async def submit_default(
                 score_increment=score_increment,
                 user_id=user_id,
                 server_timestamp=timestamp is None,
+                board=DEFAULT_BOARD,
+                client_ip=client_ip(request),
+                request_id=request_id(request),
             ),
-            client_ip=client_ip(request),
-            request_id=request_id(request),
             signature=signature,
         )
     except (ProblemError, DomainError) as error:

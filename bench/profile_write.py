@@ -97,7 +97,6 @@ def main() -> None:
         f"p99 {result.p99_ms:.1f} ms, api CPU {result.cpu_server_s:.1f}s\n"
     )
     out.with_suffix(".txt").write_text(header + top_functions(collapsed))
-    collapsed.unlink(missing_ok=True)
     print(out.with_suffix(".txt").read_text()[:3000])
 
 

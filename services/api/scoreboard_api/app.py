@@ -164,7 +164,9 @@ def _lifespan(settings: ApiSettings, issuer: TokenIssuer | None) -> Any:
             login_throttle=login_throttle,
             login_fallback=MemoryLoginThrottle(login_throttle),
             revocations=revocations,
-            committer=Committer(db),
+            committer=Committer(
+                db, group=settings.group_commit, max_batch=settings.group_commit_max_batch
+            ),
         )
         sender = WebhookSender(timeout=settings.webhook_timeout_seconds)
         deliveries = DeliveryWorker(

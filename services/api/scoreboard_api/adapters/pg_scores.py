@@ -7,6 +7,10 @@ all. ``bench/`` reuses the constant to compare with pgbench.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, get_args
@@ -22,8 +26,10 @@ from scoreboard_common.ranking import (
 )
 
 from scoreboard_api.adapters.postgres import Database, postgres_errors
-from scoreboard_api.domain.errors import Invalid, Unavailable
+from scoreboard_api.domain.errors import DomainError, Invalid, Unavailable
 from scoreboard_api.domain.scoring import Write
+
+log = logging.getLogger("scoreboard.postgres")
 
 # $1 board, $2 action_id, $3 season, $4 user_id, $5 action, $6 increment (best/latest: the
 # submitted score), $7 client timestamp, $8 client ip, $9 request id, $10 username (NULL: look it
@@ -262,14 +268,194 @@ async def submit_score(db: Database, write: Write) -> Committed:
     raise Unavailable("postgres")
 
 
-class Committer:
-    """Commits writes for the service: each :func:`submit_score` on its own."""
+# ---- group commit -------------------------------------------------------------------------
 
-    def __init__(self, db: Database) -> None:
+# The write statement's parameters, in order ($1..$13), and their types.
+_PARAMETER_TYPES = (
+    "text",  # board
+    "text",  # action_id
+    "integer",  # season
+    "uuid",  # user_id
+    "text",  # action
+    "bigint",  # value: increment, or the absolute score
+    "timestamptz",  # client timestamp
+    "inet",  # client ip
+    "text",  # request id
+    "text",  # username
+    "text",  # operator
+    "text",  # order
+    "text",  # metadata JSON
+)
+_OUTCOME = (
+    ("replayed", "boolean"),
+    ("changed", "boolean"),
+    ("total", "bigint"),
+    ("reached_at", "timestamptz"),
+    ("username", "text"),
+    ("metadata", "text"),
+    ("updated_at", "timestamptz"),
+    ("user_id", "uuid"),
+    ("action", "text"),
+    ("increment", "bigint"),
+    ("client_ts", "timestamptz"),
+    ("season", "integer"),
+    ("score", "bigint"),
+)
+
+
+def batch_function_sql() -> str:
+    """``score_submit_batch``: :data:`SUBMIT_SCORE_SQL` for each element of 13 parallel arrays,
+    in array order, in the caller's one transaction. Each submission runs in its own
+    subtransaction (a savepoint): a unique violation (a concurrent twin committed the same
+    action_id first) or a deadlock is retried (up to 5 times, then ``o_error = 'retry'``), a check
+    violation (total > 2^53-1) gives ``o_error = 'total_overflow'`` and any other error its
+    SQLSTATE, without failing the other submissions. One row per submission, in order.
+
+    The migration that creates it holds a frozen copy of this text (a unit test compares them):
+    a change to the write statement needs a new migration."""
+    body = re.sub(r"\$(\d+)", lambda m: f"p{m.group(1)}", SUBMIT_SCORE_SQL.strip())
+    arrays = ", ".join(f"a{i} {kind}[]" for i, kind in enumerate(_PARAMETER_TYPES, 1))
+    outputs = ", ".join(f"o_{name} {kind}" for name, kind in _OUTCOME)
+    declares = "\n".join(f"    p{i} {kind};" for i, kind in enumerate(_PARAMETER_TYPES, 1))
+    assigns = "\n".join(f"        p{i} := a{i}[i];" for i in range(1, len(_PARAMETER_TYPES) + 1))
+    into = ", ".join(f"o_{name}" for name, _ in _OUTCOME)
+    statement = "\n".join(f"                {line}" if line else "" for line in body.splitlines())
+    return f"""CREATE OR REPLACE FUNCTION score_submit_batch({arrays})
+RETURNS TABLE (o_error text, {outputs})
+LANGUAGE plpgsql AS $function$
+DECLARE
+{declares}
+BEGIN
+    FOR i IN 1 .. coalesce(array_length(a1, 1), 0) LOOP
+{assigns}
+        o_error := 'retry';
+        FOR attempt IN 1 .. 5 LOOP
+            BEGIN
+{statement}
+                INTO {into};
+                IF FOUND THEN
+                    o_error := NULL;
+                    EXIT;
+                END IF;
+            EXCEPTION
+                WHEN unique_violation OR deadlock_detected THEN
+                    o_error := 'retry';
+                WHEN check_violation THEN
+                    o_error := 'total_overflow';
+                    EXIT;
+                WHEN others THEN
+                    o_error := SQLSTATE;
+                    EXIT;
+            END;
+        END LOOP;
+        RETURN NEXT;
+    END LOOP;
+END
+$function$"""
+
+
+_BATCH_ARGUMENTS = ", ".join(f"${i}::{kind}[]" for i, kind in enumerate(_PARAMETER_TYPES, 1))
+#: Many submissions in one statement (see :func:`batch_function_sql`).
+SUBMIT_SCORE_BATCH_SQL = f"SELECT * FROM score_submit_batch({_BATCH_ARGUMENTS})"  # noqa: S608
+
+
+async def submit_batch(db: Database, writes: Sequence[Write]) -> list[Committed | DomainError]:
+    """Commit ``writes`` in one statement and one transaction, in order; one outcome each: the
+    committed row, or the domain error of that submission alone. A failure of the statement
+    itself (PostgreSQL lost) raises for all."""
+    columns: list[list[Any]] = [[] for _ in _PARAMETER_TYPES]
+    for write in writes:
+        for column, value in zip(columns, submit_args(write), strict=True):
+            column.append(value)
+    with postgres_errors():
+        rows = await db.pool.fetch(SUBMIT_SCORE_BATCH_SQL, *columns)
+    return [_batch_outcome(row) for row in rows]
+
+
+def _batch_outcome(row: Any) -> Committed | DomainError:
+    error = row["o_error"]
+    if error is None:
+        return Committed(
+            replayed=row["o_replayed"],
+            total=row["o_total"],
+            reached_at=row["o_reached_at"],
+            username=row["o_username"],
+            user_id=str(row["o_user_id"]),
+            action=row["o_action"],
+            increment=row["o_increment"],
+            client_ts=row["o_client_ts"],
+            season=row["o_season"],
+            changed=row["o_changed"],
+            metadata=row["o_metadata"],
+            revision=to_micros(row["o_updated_at"]) if row["o_updated_at"] else 0,
+            score=row["o_score"],
+        )
+    if error == "total_overflow":
+        return Invalid("the total would exceed 2^53-1", code="total_overflow")
+    if error.startswith("22"):  # data exception: a value PostgreSQL refuses
+        return Invalid(f"invalid value (SQLSTATE {error})")
+    log.warning("a grouped submission failed: %s", error)
+    return Unavailable("postgres")
+
+
+class Committer:
+    """Commits the service's writes. With ``group`` (``GROUP_COMMIT``, on by default) the writes
+    that arrive while a commit is in flight wait for it to return and then go together, up to
+    ``max_batch``, in one :func:`submit_batch` (one statement, one transaction): no timer, so a
+    lone write is committed at once. Every write is answered only after its own commit. Writes of
+    one player keep their arrival order; the batch is sorted by (board, player) so concurrent
+    batches (other replicas) lock standings in the same order. Without ``group``, each write is
+    its own :func:`submit_score`."""
+
+    def __init__(self, db: Database, *, group: bool = True, max_batch: int = 64) -> None:
         self.db = db
+        self.group = group
+        self.max_batch = max_batch
+        self._queue: list[tuple[Write, asyncio.Future[Committed]]] = []
+        self._drainer: asyncio.Task[None] | None = None
 
     async def submit(self, write: Write) -> Committed:
-        return await submit_score(self.db, write)
+        if not self.group:
+            return await submit_score(self.db, write)
+        future: asyncio.Future[Committed] = asyncio.get_running_loop().create_future()
+        self._queue.append((write, future))
+        if self._drainer is None:
+            self._drainer = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                batch = self._queue[: self.max_batch]
+                del self._queue[: self.max_batch]
+                await self._flush(batch)
+        finally:
+            self._drainer = None
+
+    async def _flush(self, batch: list[tuple[Write, asyncio.Future[Committed]]]) -> None:
+        # Stable: a player's writes stay in arrival order.
+        batch.sort(key=lambda item: (item[0].board, item[0].user_id))
+        try:
+            outcomes = await submit_batch(self.db, [write for write, _ in batch])
+        except Exception as error:  # the statement failed: no write of the batch committed
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(
+                        Unavailable("postgres") if isinstance(error, Unavailable) else error
+                    )
+            return
+        except BaseException:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(Unavailable("postgres"))
+            raise
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if future.done():  # the request went away; its write is committed all the same
+                continue
+            if isinstance(outcome, DomainError):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
 
 
 async def top(

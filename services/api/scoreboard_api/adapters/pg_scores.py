@@ -28,6 +28,7 @@ from scoreboard_common.ranking import (
 from scoreboard_api.adapters.postgres import Database, postgres_errors
 from scoreboard_api.domain.errors import DomainError, Invalid, Unavailable
 from scoreboard_api.domain.scoring import Write
+from scoreboard_api.metrics import DB_POOL_EXHAUSTED
 
 log = logging.getLogger("scoreboard.postgres")
 
@@ -404,58 +405,87 @@ class Committer:
     ``max_batch``, in one :func:`submit_batch` (one statement, one transaction): no timer, so a
     lone write is committed at once. Every write is answered only after its own commit. Writes of
     one player keep their arrival order; the batch is sorted by (board, player) so concurrent
-    batches (other replicas) lock standings in the same order. Without ``group``, each write is
-    its own :func:`submit_score`."""
+    batches (other replicas) lock standings in the same order. A write still queued after
+    ``queue_timeout`` (the pool's acquire timeout: the commit in flight is stuck) fails fast
+    with :class:`Unavailable`, like a request that gets no pooled connection. Without
+    ``group``, each write is its own :func:`submit_score`."""
 
-    def __init__(self, db: Database, *, group: bool = True, max_batch: int = 64) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        group: bool = True,
+        max_batch: int = 64,
+        queue_timeout: float | None = None,
+    ) -> None:
         self.db = db
         self.group = group
         self.max_batch = max_batch
-        self._queue: list[tuple[Write, asyncio.Future[Committed]]] = []
+        self.queue_timeout = db.pool.acquire_timeout if queue_timeout is None else queue_timeout
+        self._queue: list[_Queued] = []
         self._drainer: asyncio.Task[None] | None = None
 
     async def submit(self, write: Write) -> Committed:
         if not self.group:
             return await submit_score(self.db, write)
-        future: asyncio.Future[Committed] = asyncio.get_running_loop().create_future()
-        self._queue.append((write, future))
+        loop = asyncio.get_running_loop()
+        queued = _Queued(write, loop.create_future())
+        queued.timer = loop.call_later(self.queue_timeout, self._expire, queued)
+        self._queue.append(queued)
         if self._drainer is None:
             self._drainer = asyncio.create_task(self._drain())
-        return await future
+        return await queued.future
+
+    def _expire(self, queued: _Queued) -> None:
+        if queued in self._queue:  # never taken into a commit: nothing was written
+            self._queue.remove(queued)
+            DB_POOL_EXHAUSTED.inc()
+            if not queued.future.done():
+                queued.future.set_exception(Unavailable("postgres"))
 
     async def _drain(self) -> None:
         try:
             while self._queue:
                 batch = self._queue[: self.max_batch]
                 del self._queue[: self.max_batch]
+                for queued in batch:
+                    if queued.timer is not None:
+                        queued.timer.cancel()
                 await self._flush(batch)
         finally:
             self._drainer = None
 
-    async def _flush(self, batch: list[tuple[Write, asyncio.Future[Committed]]]) -> None:
+    async def _flush(self, batch: list[_Queued]) -> None:
         # Stable: a player's writes stay in arrival order.
-        batch.sort(key=lambda item: (item[0].board, item[0].user_id))
+        batch.sort(key=lambda queued: (queued.write.board, queued.write.user_id))
         try:
-            outcomes = await submit_batch(self.db, [write for write, _ in batch])
+            outcomes = await submit_batch(self.db, [queued.write for queued in batch])
         except Exception as error:  # the statement failed: no write of the batch committed
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(
+            for queued in batch:
+                if not queued.future.done():
+                    queued.future.set_exception(
                         Unavailable("postgres") if isinstance(error, Unavailable) else error
                     )
             return
         except BaseException:
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(Unavailable("postgres"))
+            for queued in batch:
+                if not queued.future.done():
+                    queued.future.set_exception(Unavailable("postgres"))
             raise
-        for (_, future), outcome in zip(batch, outcomes, strict=True):
-            if future.done():  # the request went away; its write is committed all the same
+        for queued, outcome in zip(batch, outcomes, strict=True):
+            if queued.future.done():  # the request went away; its write is committed all the same
                 continue
             if isinstance(outcome, DomainError):
-                future.set_exception(outcome)
+                queued.future.set_exception(outcome)
             else:
-                future.set_result(outcome)
+                queued.future.set_result(outcome)
+
+
+@dataclass(eq=False, slots=True)
+class _Queued:
+    write: Write
+    future: asyncio.Future[Committed]
+    timer: asyncio.TimerHandle | None = None
 
 
 async def top(

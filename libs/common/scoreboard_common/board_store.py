@@ -8,11 +8,13 @@ WebSocket equals what ``GET /top`` returns for the same version.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Literal, cast
 
 import msgspec
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 
 from scoreboard_common.keys import BoardKeys
 from scoreboard_common.ranking import (
@@ -24,6 +26,9 @@ from scoreboard_common.ranking import (
     encode_score,
     from_micros,
 )
+
+#: Runs a script call: ``run(script, keys, args)``.
+ScriptRunner = Callable[[AsyncScript, list[Any], list[Any]], Awaitable[Any]]
 
 # KEYS: rank, member, names, version, meta, revision[, counter hash].
 # ARGV: user_id, member, rank key (the sorted-set score), username, version seed, guard mode,
@@ -372,22 +377,27 @@ class BoardStore:
         counter: tuple[str, str, int],
         order: Order = "desc",
         guard: GuardMode = "grow",
+        run: ScriptRunner | None = None,
     ) -> ApplyResult:
         """:meth:`apply_total`, then publish the event built from ``template`` (see
         ``events.score_changed_template``) with the new version and rank, and ``HINCRBY`` the
         ``counter`` (key, field, ttl seconds): one round trip. Nothing is published when the
-        total was refused as stale."""
+        total was refused as stale. ``run`` runs the script call instead of calling it (e.g. the
+        api's pipelined batcher)."""
         counter_key, counter_field, counter_ttl = counter
-        changed, version, rank = await self._apply(
-            keys=[*self._apply_keys(BoardKeys(board)), counter_key],
-            args=[
-                *self._apply_args(standing, order, guard),
-                channel,
-                *template,
-                counter_field,
-                counter_ttl,
-            ],
-        )
+        keys = [*self._apply_keys(BoardKeys(board)), counter_key]
+        args: list[Any] = [
+            *self._apply_args(standing, order, guard),
+            channel,
+            *template,
+            counter_field,
+            counter_ttl,
+        ]
+        if run is None:
+            result = await self._apply(keys=keys, args=args)
+        else:
+            result = await run(self._apply, keys, args)
+        changed, version, rank = result
         return ApplyResult(
             changed=bool(changed),
             version=int(version),

@@ -3,11 +3,14 @@ encoded /top cache, policy and season keys, event publishing and the stats count
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any, cast
 
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 from scoreboard_common.events import (
     BOARD_CHANNEL,
     BoardChanged,
@@ -156,9 +159,70 @@ def upm_key(board: str) -> str:
     return f"{BoardKeys(board).prefix}:stats:upm"
 
 
+class ScriptBatcher:
+    """Runs Lua script calls of the write path pipelined: calls made while a pipeline is in
+    flight wait for it to return and then go together in the next one (one write, one read, one
+    connection), up to ``max_batch``; no timer, so a lone call goes at once. Each call gets its
+    own result or error. On Redis Cluster (keys on several nodes) each call runs on its own."""
+
+    def __init__(self, redis: Redis, max_batch: int = 128) -> None:
+        self.redis = redis
+        self.max_batch = max_batch
+        self.pipelined = not isinstance(redis, RedisCluster)
+        self._queue: list[tuple[AsyncScript, list[Any], list[Any], asyncio.Future[Any]]] = []
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def run(self, script: AsyncScript, keys: list[Any], args: list[Any]) -> Any:
+        if not self.pipelined:
+            return await script(keys=keys, args=args)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.append((script, keys, args, future))
+        if self._drainer is None:
+            self._drainer = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                batch = self._queue[: self.max_batch]
+                del self._queue[: self.max_batch]
+                await self._flush(batch)
+        finally:
+            self._drainer = None
+
+    async def _flush(
+        self, batch: list[tuple[AsyncScript, list[Any], list[Any], asyncio.Future[Any]]]
+    ) -> None:
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for script, keys, args, _ in batch:
+                    pipe.evalsha(script.sha, len(keys), *keys, *args)
+                results = await pipe.execute(raise_on_error=False)
+        except BaseException as error:
+            for *_, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            if not isinstance(error, Exception):
+                raise
+            return
+        for (script, keys, args, future), result in zip(batch, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, NoScriptError):  # Redis restarted: load it and run it again
+                try:
+                    result = await script(keys=keys, args=args)
+                except Exception as error:
+                    result = error
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+
 class RedisSide:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
+        self.batch = ScriptBatcher(redis)
         self._guard = redis.register_script(_GUARD)
         self._give_back = redis.register_script(_GIVE_BACK)
         self._login = redis.register_script(_LOGIN)
@@ -198,8 +262,9 @@ class RedisSide:
         keys = BoardKeys(write.board)
         check_ip = ip_limit is not None and client_group is not None
         ip_key = keys.rate_limit("ip", client_group or "-")
-        result = await self._guard(
-            keys=[
+        result = await self.batch.run(
+            self._guard,
+            [
                 keys.rate_limit("user", write.user_id),
                 ip_key,
                 fraud_key(write.board, write.user_id),

@@ -358,6 +358,7 @@ async def _place(container: Container, policy: BoardPolicy, result: Committed) -
                 counter=(upm_key(board), str(int(time.time() // 60)), 180),
                 order=policy.spec.order,
                 guard=guard_mode(policy.spec.order, policy.spec.operator),
+                run=container.side.batch.run,
             )
             container.forget_top(board)
             return applied.rank

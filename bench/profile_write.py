@@ -21,6 +21,9 @@ from bench.tools import HERE, wrk
 from bench.write_path import USERS
 
 
+_OURS = ("scoreboard_", "redis/", "asyncpg/", "litestar/middleware", "prometheus", "msgspec")
+
+
 def top_functions(collapsed: Path, limit: int = 30) -> str:
     """Own and total sample shares per function, from py-spy's collapsed stacks."""
     own: collections.Counter[str] = collections.Counter()
@@ -36,8 +39,12 @@ def top_functions(collapsed: Path, limit: int = 30) -> str:
             total[frame] += count
     lines = [f"{samples} samples", "", "own %  function"]
     lines += [f"{100 * n / samples:5.1f}  {f}" for f, n in own.most_common(limit)]
-    lines += ["", "total %  function"]
-    lines += [f"{100 * n / samples:5.1f}  {f}" for f, n in total.most_common(limit)]
+    lines += ["", "total %  function (the api, its drivers, the middleware)"]
+    lines += [
+        f"{100 * n / samples:5.1f}  {f}"
+        for f, n in total.most_common()
+        if any(part in f for part in _OURS)
+    ][: limit * 2]
     return "\n".join(lines) + "\n"
 
 
@@ -97,6 +104,7 @@ def main() -> None:
         f"p99 {result.p99_ms:.1f} ms, api CPU {result.cpu_server_s:.1f}s\n"
     )
     out.with_suffix(".txt").write_text(header + top_functions(collapsed))
+    collapsed.unlink(missing_ok=True)
     print(out.with_suffix(".txt").read_text()[:3000])
 
 

@@ -20,7 +20,6 @@ from bench.stack import BENCH_BOARD, stack
 from bench.tools import HERE, wrk
 from bench.write_path import USERS
 
-
 _OURS = ("scoreboard_", "redis/", "asyncpg/", "litestar/middleware", "prometheus", "msgspec")
 
 

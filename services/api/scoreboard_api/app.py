@@ -203,6 +203,7 @@ def _lifespan(settings: ApiSettings, issuer: TokenIssuer | None) -> Any:
             await sender.aclose()
             with contextlib.suppress(Exception):
                 await redis.aclose()
+            await app.state.container.committer.close()
             await db.close()
             app.state.container.hashes.close()
 

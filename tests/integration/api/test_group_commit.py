@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from scoreboard_api.adapters import pg_scores
@@ -92,9 +93,11 @@ def test_concurrent_writes_are_grouped_and_kept_in_arrival_order(
     batches: list[int] = []
     real = pg_scores.submit_batch
 
-    async def counting(db: Database, writes: Sequence[Write]) -> list[Committed | DomainError]:
+    async def counting(
+        db: Database, writes: Sequence[Write], connection: Any = None
+    ) -> list[Committed | DomainError]:
         batches.append(len(writes))
-        return await real(db, writes)
+        return await real(db, writes, connection)
 
     monkeypatch.setattr(pg_scores, "submit_batch", counting)
 
@@ -118,6 +121,7 @@ def test_concurrent_writes_are_grouped_and_kept_in_arrival_order(
             single = Committer(db, group=False)
             assert (await single.submit(_write(board, player, 1, "single"))).total == 22
             assert (await single.submit(_write(board, player, 1, "single"))).replayed
+            await committer.close()
         finally:
             await db.close()
 

@@ -8,6 +8,7 @@ all. ``bench/`` reuses the constant to compare with pgbench.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Sequence
@@ -360,16 +361,22 @@ _BATCH_ARGUMENTS = ", ".join(f"${i}::{kind}[]" for i, kind in enumerate(_PARAMET
 SUBMIT_SCORE_BATCH_SQL = f"SELECT * FROM score_submit_batch({_BATCH_ARGUMENTS})"  # noqa: S608
 
 
-async def submit_batch(db: Database, writes: Sequence[Write]) -> list[Committed | DomainError]:
+async def submit_batch(
+    db: Database, writes: Sequence[Write], connection: asyncpg.Connection | None = None
+) -> list[Committed | DomainError]:
     """Commit ``writes`` in one statement and one transaction, in order; one outcome each: the
     committed row, or the domain error of that submission alone. A failure of the statement
-    itself (PostgreSQL lost) raises for all."""
+    itself (PostgreSQL lost) raises for all. ``connection``: run on it (the committer's own)
+    rather than on a pooled one."""
     columns: list[list[Any]] = [[] for _ in _PARAMETER_TYPES]
     for write in writes:
         for column, value in zip(columns, submit_args(write), strict=True):
             column.append(value)
     with postgres_errors():
-        rows = await db.pool.fetch(SUBMIT_SCORE_BATCH_SQL, *columns)
+        if connection is None:
+            rows = await db.pool.fetch(SUBMIT_SCORE_BATCH_SQL, *columns)
+        else:
+            rows = await connection.fetch(SUBMIT_SCORE_BATCH_SQL, *columns)
     return [_batch_outcome(row) for row in rows]
 
 
@@ -424,6 +431,22 @@ class Committer:
         self.queue_timeout = db.pool.acquire_timeout if queue_timeout is None else queue_timeout
         self._queue: list[_Queued] = []
         self._drainer: asyncio.Task[None] | None = None
+        # The committer's own connection, kept between batches: no pool acquire and no
+        # `RESET ALL` round trip on release per batch (a statement in autocommit leaves nothing
+        # to reset). Given back to the pool, which resets or replaces it, after any failure.
+        self._connection: Any = None
+
+    async def close(self) -> None:
+        """Give the held connection back (before the pool closes: it waits for it); at
+        shutdown, after the commit in flight (if any) has returned."""
+        drainer = self._drainer
+        if drainer is not None and drainer is not asyncio.current_task():
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(drainer), 5)
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            with contextlib.suppress(Exception):
+                await self.db.pool.give_back(connection)
 
     async def submit(self, write: Write) -> Committed:
         if not self.group:
@@ -459,7 +482,16 @@ class Committer:
         # Stable: a player's writes stay in arrival order.
         batch.sort(key=lambda queued: (queued.write.board, queued.write.user_id))
         try:
-            outcomes = await submit_batch(self.db, [queued.write for queued in batch])
+            with postgres_errors():
+                if self._connection is None:
+                    self._connection = await self.db.pool.hold()
+            try:
+                outcomes = await submit_batch(
+                    self.db, [queued.write for queued in batch], self._connection
+                )
+            except BaseException:
+                await self.close()
+                raise
         except Exception as error:  # the statement failed: no write of the batch committed
             for queued in batch:
                 if not queued.future.done():

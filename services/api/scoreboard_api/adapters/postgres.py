@@ -73,6 +73,19 @@ class BoundedPool:
         finally:
             await self.raw.release(connection)
 
+    async def hold(self) -> Any:
+        """A connection taken out of the pool for one long-lived user (the group committer),
+        with the same bounded wait; hand it back with :meth:`give_back`."""
+        try:
+            return await self.raw.acquire(timeout=self.acquire_timeout)
+        except TimeoutError:
+            DB_POOL_EXHAUSTED.inc()
+            log.warning("postgres pool exhausted: no free connection in time")
+            raise
+
+    async def give_back(self, connection: Any) -> None:
+        await self.raw.release(connection)
+
     async def fetch(self, query: str, *args: Any, timeout: float | None = None) -> Any:  # noqa: ASYNC109
         async with self.acquire() as connection:
             return await connection.fetch(query, *args, timeout=timeout)

@@ -106,6 +106,10 @@ def run(stack: Stack, *, runs: int, seconds: int, connections: int, workers: int
     half_rate = median([r.requests_per_second for r in half])
     half_p99 = median([r.p99_ms for r in half])
     errors = sum(r.errors for r in through_api + half)
+    # The steadier figure on a shared machine: CPU the api spent per request served.
+    cpu_per_request_ms = median(
+        [1000 * r.cpu_server_s / max(1.0, r.requests_per_second * seconds) for r in through_api]
+    )
     return [
         Row(
             "write: throughput (req/s)",
@@ -118,7 +122,8 @@ def run(stack: Stack, *, runs: int, seconds: int, connections: int, workers: int
             f"p99 {median([r.p99_ms for r in through_api]):.1f} ms; pgbench p99 "
             f"{median([r.p99_ms for r in storage]):.1f} ms; errors {errors}; "
             f"CPU api {median([r.cpu_server_s for r in through_api]):.1f}s / "
-            f"wrk {median([r.cpu_client_s for r in through_api]):.1f}s per {seconds}s run",
+            f"wrk {median([r.cpu_client_s for r in through_api]):.1f}s per {seconds}s run; "
+            f"api CPU per request {cpu_per_request_ms:.2f} ms",
         ),
         Row(
             "write: p99 at half peak (ms)",

@@ -33,7 +33,7 @@ _SUBSTITUTIONS = {
 
 def pgbench_script() -> str:
     """The api's write statement with its parameters replaced by pgbench variables."""
-    from scoreboard_api.adapters.postgres import SUBMIT_SCORE_SQL
+    from scoreboard_api.adapters.pg_scores import SUBMIT_SCORE_SQL
 
     sql = re.sub(r"\$(\d+)", lambda m: _SUBSTITUTIONS[int(m.group(1))], SUBMIT_SCORE_SQL)
     sql = " ".join(line.split("--")[0].strip() for line in sql.strip().splitlines())
@@ -106,6 +106,10 @@ def run(stack: Stack, *, runs: int, seconds: int, connections: int, workers: int
     half_rate = median([r.requests_per_second for r in half])
     half_p99 = median([r.p99_ms for r in half])
     errors = sum(r.errors for r in through_api + half)
+    # The steadier figure on a shared machine: CPU the api spent per request served.
+    cpu_per_request_ms = median(
+        [1000 * r.cpu_server_s / max(1.0, r.requests_per_second * seconds) for r in through_api]
+    )
     return [
         Row(
             "write: throughput (req/s)",
@@ -118,15 +122,16 @@ def run(stack: Stack, *, runs: int, seconds: int, connections: int, workers: int
             f"p99 {median([r.p99_ms for r in through_api]):.1f} ms; pgbench p99 "
             f"{median([r.p99_ms for r in storage]):.1f} ms; errors {errors}; "
             f"CPU api {median([r.cpu_server_s for r in through_api]):.1f}s / "
-            f"wrk {median([r.cpu_client_s for r in through_api]):.1f}s per {seconds}s run",
+            f"wrk {median([r.cpu_client_s for r in through_api]):.1f}s per {seconds}s run; "
+            f"api CPU per request {cpu_per_request_ms:.2f} ms",
         ),
         Row(
             "write: p99 at half peak (ms)",
             half_p99,
             "target (ms)",
-            20.0,
-            target="< 20 ms",
-            met=half_p99 < 20.0,
+            10.0,
+            target="<= 10 ms",
+            met=half_p99 <= 10.0,
             lower_is_better=True,
             note=f"offered ~{peak / 2:.0f} req/s, achieved {half_rate:.0f} req/s, "
             f"p50 {median([r.p50_ms for r in half]):.2f} ms",

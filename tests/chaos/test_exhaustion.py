@@ -56,6 +56,12 @@ def _redis_errors(url: str) -> float:
     return sum(float(line[len(prefix) :]) for line in text.splitlines() if line.startswith(prefix))
 
 
+def _redis_up(url: str) -> float:
+    text = httpx.get(f"{url}/metrics", timeout=5).text
+    prefix = 'scoreboard_dependency_up{dependency="redis"} '
+    return sum(float(line[len(prefix) :]) for line in text.splitlines() if line.startswith(prefix))
+
+
 def test_database_pool_exhausted_fails_fast_and_recovers(stack: Stack) -> None:
     api = stack.start_api(
         DB_POOL_MIN_SIZE="1",
@@ -135,25 +141,42 @@ def test_redis_maxclients_reached_degrades_fast_and_recovers(
     before = observer.info("clients")["connected_clients"]
     # Take every remaining client slot from outside, as a noisy neighbour would.
     hogs: list[redis_sync.Redis] = []
-    for _ in range(10):
-        try:
-            hog = redis_sync.Redis.from_url(stack.redis.url, single_connection_client=True)
-            hog.ping()
-        except redis_sync.RedisError:
-            break
-        hogs.append(hog)
+
+    def take_free_slots() -> None:
+        for _ in range(10):
+            try:
+                hog = redis_sync.Redis.from_url(stack.redis.url, single_connection_client=True)
+                hog.ping()
+            except redis_sync.RedisError:
+                break
+            hogs.append(hog)
+
+    take_free_slots()
     assert hogs, "no client slot was free to take"
+    # The api pipelines its write-path Redis calls over the connections it already holds, so a
+    # burst needs no new one: drop the api's connections (as a proxy restart would) and take
+    # their slots, so that it must reconnect into a server with no free slot.
+    for _ in range(20):  # the api reconnects as we go: until it holds no connection
+        keep = {observer.client_id(), *(hog.client_id() for hog in hogs)}
+        theirs = [c["id"] for c in observer.client_list() if int(c["id"]) not in keep]
+        if not theirs:
+            break
+        for client_id in theirs:
+            observer.client_kill_filter(_id=client_id)
+        take_free_slots()
     sent: list[str] = []
     errors_before = _redis_errors(api.url)
-    # Bursts until the api needs a connection more than it holds (how many requests overlap
-    # depends on the machine's speed), at most 10 of them.
+    # Bursts until the limit is met (how many requests overlap depends on the machine's
+    # speed), at most 10 of them. Met: a request's Redis call failed, or the api's own check
+    # found Redis refusing it (then the write path did not even try Redis).
     results: list[tuple[int, float, Any]] = []
     for _ in range(10):
         results += _burst(api.url, board, users, BURST, sent)
         redis_errors = _redis_errors(api.url) - errors_before
-        if redis_errors > 0:
+        redis_down = _redis_up(api.url) == 0
+        if redis_errors > 0 or redis_down:
             break
-    assert redis_errors > 0, "the client limit was never hit: nothing was tested"
+    assert redis_errors > 0 or redis_down, "the client limit was never hit: nothing was tested"
     statuses = Counter(status for status, _, _ in results)
     latencies = sorted(seconds for _, seconds, _ in results)
     # The write path degrades as documented (commits to PostgreSQL, per-replica fallback
@@ -189,6 +212,7 @@ def test_redis_maxclients_reached_degrades_fast_and_recovers(
         clients_before=before,
         hogs=len(hogs),
         redis_errors_during_burst=redis_errors,
+        redis_down_after_burst=redis_down,
         concurrent_writes=BURST,
         statuses=dict(statuses),
         max_latency_s=latencies[-1],

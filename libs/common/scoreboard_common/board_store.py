@@ -8,11 +8,13 @@ WebSocket equals what ``GET /top`` returns for the same version.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Literal, cast
 
 import msgspec
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 
 from scoreboard_common.keys import BoardKeys
 from scoreboard_common.ranking import (
@@ -25,9 +27,15 @@ from scoreboard_common.ranking import (
     from_micros,
 )
 
-# KEYS: rank, member, names, version, meta, revision.
+#: Runs a script call: ``run(script, keys, args)``.
+ScriptRunner = Callable[[AsyncScript, list[Any], list[Any]], Awaitable[Any]]
+
+# KEYS: rank, member, names, version, meta, revision[, counter hash].
 # ARGV: user_id, member, rank key (the sorted-set score), username, version seed, guard mode,
-#       revision, metadata JSON ('' = none).
+#       revision, metadata JSON ('' = none)[, channel, the event template around version and
+#       rank (3 parts), counter field, counter TTL].
+# With the optional arguments (the api's write path) the applied total is also published and
+# counted in the same trip; nothing is published when the write is refused as stale.
 # Refuses a late, stale write so it cannot overwrite a newer one (ranking.GuardMode): ``grow``
 # needs a larger total than the stored one, ``shrink`` a smaller one, ``revision`` a newer
 # revision. Totals are >= 0, so the total is the absolute value of the rank key.
@@ -66,21 +74,15 @@ else
   redis.call('SET', KEYS[4], ARGV[5])
   version = tonumber(ARGV[5])
 end
-return {1, version, redis.call('ZRANK', KEYS[1], ARGV[2])}
+local rank = redis.call('ZRANK', KEYS[1], ARGV[2])
+if ARGV[9] then
+  redis.call('PUBLISH', ARGV[9], ARGV[10] .. string.format('%d', version) .. ARGV[11]
+    .. string.format('%d', rank + 1) .. ARGV[12])
+  redis.call('HINCRBY', KEYS[7], ARGV[13], 1)
+  redis.call('EXPIRE', KEYS[7], ARGV[14])
+end
+return {1, version, rank}
 """
-
-# The same, then PUBLISH the event (ARGV 9: channel, 10-12: template around version and rank) and
-# count the update (KEYS 7: a counter hash, ARGV 13: its field, ARGV 14: its TTL) in one trip.
-_APPLY_AND_PUBLISH = _APPLY_TOTAL.replace(
-    "return {1, version, redis.call('ZRANK', KEYS[1], ARGV[2])}",
-    """local rank = redis.call('ZRANK', KEYS[1], ARGV[2])
-redis.call('PUBLISH', ARGV[9], ARGV[10] .. string.format('%d', version) .. ARGV[11]
-  .. string.format('%d', rank + 1) .. ARGV[12])
-redis.call('HINCRBY', KEYS[7], ARGV[13], 1)
-redis.call('EXPIRE', KEYS[7], ARGV[14])
-return {1, version, rank}""",
-)
-assert _APPLY_AND_PUBLISH != _APPLY_TOTAL
 
 # KEYS: rank, member, names, version, meta, revision. ARGV: user_id, version seed.
 _REMOVE_PLAYER = """
@@ -330,7 +332,6 @@ class BoardStore:
         self.redis = redis
         self._apply = redis.register_script(_APPLY_TOTAL)
         self._remove = redis.register_script(_REMOVE_PLAYER)
-        self._apply_publish = redis.register_script(_APPLY_AND_PUBLISH)
         self._standing = redis.register_script(_STANDING_OF)
         self._top = redis.register_script(_TOP)
         self._page = redis.register_script(_PAGE)
@@ -376,22 +377,27 @@ class BoardStore:
         counter: tuple[str, str, int],
         order: Order = "desc",
         guard: GuardMode = "grow",
+        run: ScriptRunner | None = None,
     ) -> ApplyResult:
         """:meth:`apply_total`, then publish the event built from ``template`` (see
         ``events.score_changed_template``) with the new version and rank, and ``HINCRBY`` the
         ``counter`` (key, field, ttl seconds): one round trip. Nothing is published when the
-        total was refused as stale."""
+        total was refused as stale. ``run`` runs the script call instead of calling it (e.g. the
+        api's pipelined batcher)."""
         counter_key, counter_field, counter_ttl = counter
-        changed, version, rank = await self._apply_publish(
-            keys=[*self._apply_keys(BoardKeys(board)), counter_key],
-            args=[
-                *self._apply_args(standing, order, guard),
-                channel,
-                *template,
-                counter_field,
-                counter_ttl,
-            ],
-        )
+        keys = [*self._apply_keys(BoardKeys(board)), counter_key]
+        args: list[Any] = [
+            *self._apply_args(standing, order, guard),
+            channel,
+            *template,
+            counter_field,
+            counter_ttl,
+        ]
+        if run is None:
+            result = await self._apply(keys=keys, args=args)
+        else:
+            result = await run(self._apply, keys, args)
+        changed, version, rank = result
         return ApplyResult(
             changed=bool(changed),
             version=int(version),

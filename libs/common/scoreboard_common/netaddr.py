@@ -7,11 +7,14 @@ addresses by their /64 and IPv4 addresses by themselves (IPv4-mapped IPv6 counts
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 
+@functools.lru_cache(maxsize=65536)
 def client_group(address: str | None) -> str:
-    """The key a per-client limit uses for ``address`` (``"-"`` when unknown)."""
+    """The key a per-client limit uses for ``address`` (``"-"`` when unknown); cached: it is
+    parsed on every write."""
     if not address:
         return "-"
     try:

@@ -27,12 +27,13 @@ from scoreboard_common.telemetry import configure_tracing
 
 from scoreboard_api.adapters import pg_identity
 from scoreboard_api.adapters.monitor import DependencyMonitor
+from scoreboard_api.adapters.pg_scores import Committer
 from scoreboard_api.adapters.policy_cache import PolicyCache
 from scoreboard_api.adapters.postgres import Database
 from scoreboard_api.adapters.redis_side import RedisSide
 from scoreboard_api.adapters.webhook_sender import WebhookSender
 from scoreboard_api.domain.credentials import LoginThrottle, MemoryLoginThrottle, PasswordPolicy
-from scoreboard_api.domain.errors import ProblemError
+from scoreboard_api.domain.errors import DomainError, ProblemError, Unavailable
 from scoreboard_api.domain.tokens import TokenIssuer
 from scoreboard_api.http import (
     routes_admin,
@@ -43,7 +44,12 @@ from scoreboard_api.http import (
 )
 from scoreboard_api.http.middleware import RequestContextMiddleware
 from scoreboard_api.http.openapi import ScoreboardOpenAPI
-from scoreboard_api.http.problems import handle_http_exception, handle_problem, handle_unexpected
+from scoreboard_api.http.problems import (
+    handle_domain,
+    handle_http_exception,
+    handle_problem,
+    handle_unexpected,
+)
 from scoreboard_api.services.auth import Authenticator
 from scoreboard_api.services.container import Container
 from scoreboard_api.services.hashing import HashPool
@@ -92,7 +98,7 @@ def _lifespan(settings: ApiSettings, issuer: TokenIssuer | None) -> Any:
         policies = PolicyCache(db, redis, settings.policy_refresh_seconds)
         try:
             await policies.reload()
-        except ProblemError:
+        except Unavailable:
             log.warning("postgres unreachable at start; policies load when it is back")
         monitor = DependencyMonitor(
             db=db,
@@ -161,6 +167,9 @@ def _lifespan(settings: ApiSettings, issuer: TokenIssuer | None) -> Any:
             login_throttle=login_throttle,
             login_fallback=MemoryLoginThrottle(login_throttle),
             revocations=revocations,
+            committer=Committer(
+                db, group=settings.group_commit, max_batch=settings.group_commit_max_batch
+            ),
         )
         sender = WebhookSender(timeout=settings.webhook_timeout_seconds)
         deliveries = DeliveryWorker(
@@ -198,6 +207,7 @@ def _lifespan(settings: ApiSettings, issuer: TokenIssuer | None) -> Any:
             await sender.aclose()
             with contextlib.suppress(Exception):
                 await redis.aclose()
+            await app.state.container.committer.close()
             await db.close()
             app.state.container.hashes.close()
 
@@ -217,6 +227,7 @@ def build_litestar(settings: ApiSettings, issuer: TokenIssuer | None) -> Litesta
         lifespan=[_lifespan(settings, issuer)],
         exception_handlers={
             ProblemError: handle_problem,
+            DomainError: handle_domain,
             HTTPException: handle_http_exception,
             Exception: handle_unexpected,
         },

@@ -52,6 +52,15 @@ class ApiSettings(CommonSettings):
         description="Longest wait for a free pooled connection; then 503 (fail fast when the "
         "pool is exhausted).",
     )
+    group_commit: bool = Field(
+        True,
+        description="Group commit: score writes that arrive while a commit is in flight are "
+        "committed together in one statement and one transaction when it returns (each still "
+        "answered only after its own commit; no added delay). false: one transaction per write.",
+    )
+    group_commit_max_batch: int = Field(
+        64, ge=1, le=1000, description="Most writes one group commit carries."
+    )
     fallback_rate_limit_per_minute: int = Field(
         30, ge=1, description="Per-user limit of each replica while Redis is unreachable."
     )

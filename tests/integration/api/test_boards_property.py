@@ -19,6 +19,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scoreboard_api.adapters import pg_scores
 from scoreboard_api.adapters.postgres import Database
 from scoreboard_common.board_store import BoardStore, Entry, Page
 from scoreboard_common.ranking import encode_score, guard_mode, to_micros
@@ -179,12 +180,12 @@ def test_every_read_agrees_on_every_rank(
         # PostgreSQL: the fallback path's own queries.
         async def from_postgres() -> None:
             season = top["season"]
-            rows = await db.top(board, season, 1000, 0, order)  # type: ignore[arg-type]
+            rows = await pg_scores.top(db, board, season, 1000, 0, order)  # type: ignore[arg-type]
             assert brief([s.entry(i) for i, s in enumerate(rows, 1)]) == expected
-            looked = await db.lookup(board, season, PLAYERS, order)  # type: ignore[arg-type]
+            looked = await pg_scores.lookup(db, board, season, PLAYERS, order)  # type: ignore[arg-type]
             assert brief([s.entry(rank) for rank, s in looked]) == expected
             for rank, user_id, score, _ in expected:
-                assert await db.standing(board, season, user_id, order) == (  # type: ignore[arg-type]
+                assert await pg_scores.standing(db, board, season, user_id, order) == (  # type: ignore[arg-type]
                     rank,
                     score,
                     user_id,
@@ -196,14 +197,14 @@ def test_every_read_agrees_on_every_rank(
             for key in keys:
                 for kind in ("a", "A", "b", "B"):
                     redis_page: Page = await store.page(board, kind, key, page_size, order)  # type: ignore[arg-type]
-                    pg_page = await db.page(board, season, kind, key, page_size, order)  # type: ignore[arg-type]
+                    pg_page = await pg_scores.page(db, board, season, kind, key, page_size, order)  # type: ignore[arg-type]
                     assert pg_page.start == redis_page.start
                     assert [s.user_id for s in pg_page.rows] == [
                         e.user_id for e in redis_page.entries
                     ]
             # A rebuild of Redis from PostgreSQL reproduces the same ranks, times and metadata.
             shadow = f"{board}-rebuilt"
-            standings = await db.all_standings(board, season)
+            standings = await pg_scores.all_standings(db, board, season)
             await store.replace_all(
                 shadow,
                 season,

@@ -22,6 +22,7 @@ import websockets
 from redis.crc import key_slot
 from scoreboard_api.adapters.redis_side import RedisSide, upm_key
 from scoreboard_api.domain.ratelimit import Limit
+from scoreboard_api.domain.scoring import Submission, Write
 from scoreboard_common.board_store import BoardStore, Standing
 from scoreboard_common.events import (
     SCORE_CHANNEL,
@@ -144,13 +145,21 @@ async def test_keys_of_a_board_share_a_slot_and_boards_spread_over_the_nodes(
             board, Standing(user_id="bob", username="bob", total=5, reached_at=datetime.now(UTC))
         )
         await side.guard(
-            board=board,
-            user_id="alice",
-            client_ip="10.0.0.1",
+            Write(
+                submission=Submission(
+                    "a-1", datetime.now(UTC), None, 1, "alice", board=board, client_ip="10.0.0.1"
+                ),
+                season=1,
+                operator="increment",
+                order="desc",
+                value=1,
+                points=1,
+                metadata_json=None,
+                username="alice",
+            ),
+            client_group="10.0.0.1",
             user_limit=Limit("user", 100, 60),
             ip_limit=Limit("ip", 100, 60),
-            increment=1,
-            client_ts_ms=int(time.time() * 1000),
             burst_window_ms=50,
         )
         await side.store_top(board, 10, 1, b"{}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 from scoreboard_api.domain.cursors import decode_cursor, encode_cursor
-from scoreboard_api.domain.errors import ProblemError
+from scoreboard_api.domain.errors import DomainError, ProblemError
 from scoreboard_api.domain.scoring import METADATA_MAX_BYTES, encode_metadata, resolve_value
 from scoreboard_common.policy import BoardSpec, ScoringSpec, decode_spec
 from scoreboard_common.ranking import MAX_TOTAL, decode_score, encode_score, guard_mode
@@ -14,7 +14,7 @@ USER = "5b2a6f7e-1c2d-4e5f-8a9b-0c1d2e3f4a5b"
 
 
 def _code(call: object) -> str:
-    with pytest.raises(ProblemError) as raised:
+    with pytest.raises((DomainError, ProblemError)) as raised:
         call()  # type: ignore[operator]
     return raised.value.code
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import msgspec
 import pytest
-from scoreboard_api.domain.errors import ProblemError
+from scoreboard_api.domain.errors import Invalid
 from scoreboard_api.domain.fraud import FraudCounters, evaluate, rejects
 from scoreboard_api.domain.policy import BoardPut, spec_of
 from scoreboard_api.domain.ratelimit import (
@@ -79,14 +79,14 @@ def test_increment_rules() -> None:
     free = decode_spec(b'{"scoring": {"maxIncrement": 10}}')
     assert resolve_increment(free, None, 10) == 10
     for bad in (None, 0, 11):
-        with pytest.raises(ProblemError) as caught:
+        with pytest.raises(Invalid) as caught:
             resolve_increment(free, None, bad)
-        assert caught.value.status == 400
+        assert caught.value.code == "validation_error"
     actions = decode_spec(b'{"scoring": {"actions": {"win": 10}}}')
     assert resolve_increment(actions, "win", None) == 10
     assert resolve_increment(actions, "win", 10) == 10
     for action, increment in ((None, 5), ("lose", None), ("win", 3)):
-        with pytest.raises(ProblemError):
+        with pytest.raises(Invalid):
             resolve_increment(actions, action, increment)
 
 
@@ -96,7 +96,7 @@ def test_clock_skew() -> None:
     check_clock_skew(spec, now - timedelta(seconds=29), now)
     check_clock_skew(spec, now + timedelta(seconds=29), now)
     for delta in (31, -31):
-        with pytest.raises(ProblemError) as caught:
+        with pytest.raises(Invalid) as caught:
             check_clock_skew(spec, now + timedelta(seconds=delta), now)
         assert caught.value.code == "timestamp_out_of_range"
 

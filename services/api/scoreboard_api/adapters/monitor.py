@@ -19,6 +19,7 @@ from scoreboard_common.metrics import DEPENDENCY_ERRORS, DEPENDENCY_UP
 from scoreboard_common.ranking import decode_score, guard_mode
 from scoreboard_common.telemetry import current_traceparent
 
+from scoreboard_api.adapters import pg_scores
 from scoreboard_api.adapters.policy_cache import PolicyCache
 from scoreboard_api.adapters.postgres import Database
 from scoreboard_api.adapters.redis_side import RedisSide
@@ -154,13 +155,15 @@ class DependencyMonitor:
             started = datetime.now(UTC) - timedelta(seconds=1)
             order = policy.spec.order
             guard = guard_mode(order, policy.spec.operator)
-            standings = await self.db.all_standings(board, policy.season)
+            standings = await pg_scores.all_standings(self.db, board, policy.season)
             version = await self.store.replace_all(
                 board, policy.season, standings, order=order, guard=guard
             )
             # Writes that committed while we read may have been wiped by replace_all: re-apply
             # them (apply_total never applies a stale standing, so this is safe).
-            for standing in await self.db.standings_updated_since(board, policy.season, started):
+            for standing in await pg_scores.standings_updated_since(
+                self.db, board, policy.season, started
+            ):
                 applied = await self.store.apply_total(board, standing, order=order, guard=guard)
                 version = applied.version
             await self.side.write_policy(policy.public())

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import get_args
 
 import asyncpg
 from scoreboard_common.board_store import Entry, decode_metadata
@@ -11,22 +12,42 @@ from scoreboard_common.policy import BoardSpec, decode_spec
 from scoreboard_common.ranking import Order, rank_key_sql
 
 from scoreboard_api.adapters import pg_webhooks
-from scoreboard_api.adapters.postgres import ORDERS, BoardRow, Database, postgres_errors
-from scoreboard_api.domain.errors import ProblemError
+from scoreboard_api.adapters.postgres import Database, postgres_errors
+from scoreboard_api.domain.errors import Conflict
+
+ORDERS: tuple[Order, ...] = get_args(Order)
 
 
-def scoring_change_refused(name: str, old: BoardSpec, new: BoardSpec) -> ProblemError:
-    return ProblemError(
-        409,
-        "scoring_change_requires_reset",
+def scoring_change_refused(name: str, old: BoardSpec, new: BoardSpec) -> Conflict:
+    return Conflict(
         f"board {name!r} has players in its current season: changing order "
         f"({old.order} -> {new.order}) or operator ({old.operator} -> {new.operator}) would "
         "re-rank scores that were counted another way; reset the season first (its standings "
         "are archived as they are) and apply the change to the empty new season",
+        code="scoring_change_requires_reset",
     )
 
 
-def _row(row: asyncpg.Record) -> BoardRow:
+#: The columns of a :class:`BoardRow`, in every statement that returns one.
+BOARD_COLUMNS = (
+    "name, spec::text AS spec, generation, season, season_started_at, last_reset, "
+    "signing_keys::text AS signing_keys"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BoardRow:
+    name: str
+    spec_json: str
+    generation: int
+    season: int
+    season_started_at: datetime
+    last_reset: datetime | None
+    # {key id: key} of the board's request signatures, as JSON; never returned by a read.
+    signing_keys_json: str | None = field(default=None, repr=False)
+
+
+def board_row(row: asyncpg.Record) -> BoardRow:
     return BoardRow(
         name=row["name"],
         spec_json=row["spec"],
@@ -36,6 +57,25 @@ def _row(row: asyncpg.Record) -> BoardRow:
         last_reset=row["last_reset"],
         signing_keys_json=row.get("signing_keys"),
     )
+
+
+async def load_boards(db: Database) -> tuple[list[BoardRow], list[tuple[str, str]]]:
+    with postgres_errors():
+        async with db.pool.acquire() as connection:
+            rows = await connection.fetch(
+                f"SELECT {BOARD_COLUMNS} FROM leaderboards WHERE deleted_at IS NULL"  # noqa: S608
+            )
+            bans = await connection.fetch("SELECT board, user_id::text FROM player_bans")
+    return [board_row(r) for r in rows], [(b["board"], b["user_id"]) for b in bans]
+
+
+async def get_board(db: Database, name: str) -> BoardRow | None:
+    with postgres_errors():
+        row = await db.pool.fetchrow(
+            f"SELECT {BOARD_COLUMNS} FROM leaderboards WHERE name = $1 AND deleted_at IS NULL",  # noqa: S608
+            name,
+        )
+    return None if row is None else board_row(row)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +105,7 @@ async def upsert_board(
             name,
         )
         row = await connection.fetchrow(
-            """
+            f"""
             INSERT INTO leaderboards AS l (name, spec, generation, owner_uid, signing_keys)
             VALUES ($1, $2::jsonb, $3, $4, $5::jsonb)
             ON CONFLICT (name) DO UPDATE
@@ -76,8 +116,8 @@ async def upsert_board(
                 WHERE l.generation <= EXCLUDED.generation OR l.deleted_at IS NOT NULL
                    OR (EXCLUDED.owner_uid IS NOT NULL
                        AND l.owner_uid IS DISTINCT FROM EXCLUDED.owner_uid)
-            RETURNING name, spec::text AS spec, generation, season, season_started_at, last_reset, signing_keys::text AS signing_keys, (xmax = 0) AS created
-            """,
+            RETURNING {BOARD_COLUMNS}, (xmax = 0) AS created
+            """,  # noqa: S608
             name,
             spec_json.decode(),
             generation,
@@ -96,13 +136,13 @@ async def upsert_board(
                     if players:
                         raise scoring_change_refused(name, old, new)  # rolls back
             await pg_webhooks.set_target(connection, name, webhook)
-            return UpsertResult(_row(row), applied=True, created=bool(row["created"]))
+            return UpsertResult(board_row(row), applied=True, created=bool(row["created"]))
         stored = await connection.fetchrow(
-            "SELECT name, spec::text AS spec, generation, season, season_started_at, last_reset, signing_keys::text AS signing_keys FROM leaderboards WHERE name = $1",
+            f"SELECT {BOARD_COLUMNS} FROM leaderboards WHERE name = $1",  # noqa: S608
             name,
         )
         assert stored is not None
-        return UpsertResult(_row(stored), applied=False, created=False)
+        return UpsertResult(board_row(stored), applied=False, created=False)
 
 
 async def ensure_board(db: Database, name: str, spec_json: bytes) -> bool:
@@ -162,13 +202,13 @@ async def reset_board(
     in this transaction."""
     async with db.transaction() as connection:
         row = await connection.fetchrow(
-            "SELECT name, spec::text AS spec, generation, season, season_started_at, last_reset, signing_keys::text AS signing_keys FROM leaderboards "
+            f"SELECT {BOARD_COLUMNS} FROM leaderboards "  # noqa: S608
             "WHERE name = $1 AND deleted_at IS NULL FOR UPDATE",
             name,
         )
         if row is None:
             return None
-        board = _row(row)
+        board = board_row(row)
         if new_season <= board.season:
             return board, False
         await _archive(connection, board, board.season, board.season_started_at)
@@ -177,12 +217,11 @@ async def reset_board(
             "DELETE FROM scores WHERE board = $1 AND season <= $2", name, board.season
         )
         updated = await connection.fetchrow(
-            """
+            f"""
             UPDATE leaderboards SET season = $2, season_started_at = now(), last_reset = now(),
                                     updated_at = now()
-            WHERE name = $1 RETURNING name, spec::text AS spec, generation, season, season_started_at, last_reset,
-                signing_keys::text AS signing_keys
-            """,
+            WHERE name = $1 RETURNING {BOARD_COLUMNS}
+            """,  # noqa: S608
             name,
             new_season,
         )
@@ -206,19 +245,19 @@ async def reset_board(
             keep,
         )
         assert updated is not None
-        return _row(updated), True
+        return board_row(updated), True
 
 
 async def delete_board(db: Database, name: str, *, archive: bool) -> BoardRow | None:
     async with db.transaction() as connection:
         row = await connection.fetchrow(
-            "SELECT name, spec::text AS spec, generation, season, season_started_at, last_reset, signing_keys::text AS signing_keys FROM leaderboards "
+            f"SELECT {BOARD_COLUMNS} FROM leaderboards "  # noqa: S608
             "WHERE name = $1 AND deleted_at IS NULL FOR UPDATE",
             name,
         )
         if row is None:
             return None
-        board = _row(row)
+        board = board_row(row)
         if archive:
             await _archive(connection, board, board.season, board.season_started_at)
         await connection.execute("DELETE FROM scores WHERE board = $1", name)

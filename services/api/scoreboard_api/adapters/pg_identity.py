@@ -1,4 +1,5 @@
-"""Refresh-token storage: rotation within a family, and family revocation on reuse."""
+"""Users and their refresh tokens in PostgreSQL: accounts, rotation within a token family,
+and family revocation on reuse."""
 
 from __future__ import annotations
 
@@ -7,7 +8,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from scoreboard_api.adapters.postgres import Database, UserRow
+import asyncpg
+
+from scoreboard_api.adapters.postgres import Database, postgres_errors
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    id: str
+    username: str
+    password_hash: str | None
+    disabled: bool
+
 
 RotateStatus = Literal["ok", "unknown", "reused", "revoked", "expired", "disabled"]
 
@@ -113,3 +125,71 @@ async def purge_expired_refresh_tokens(db: Database, older_than_seconds: int) ->
             datetime.now(UTC) - timedelta(seconds=older_than_seconds),
         )
     return int(str(status).split()[-1])
+
+
+async def create_user(
+    db: Database, username: str, password_hash: str, email: str | None = None
+) -> str | None:
+    """The new user's id; None when the name is taken, "" when the e-mail address is."""
+    user_id = str(uuid.uuid4())
+    with postgres_errors():
+        try:
+            await db.pool.execute(
+                "INSERT INTO users (id, username, password_hash, email) VALUES ($1, $2, $3, $4)",
+                user_id,
+                username,
+                password_hash,
+                email,
+            )
+        except asyncpg.UniqueViolationError as error:
+            return "" if error.constraint_name == "users_email_lower_key" else None
+    return user_id
+
+
+async def user_by_email(db: Database, email: str) -> UserRow | None:
+    with postgres_errors():
+        row = await db.pool.fetchrow(
+            "SELECT id::text, username, password_hash, disabled FROM users "
+            "WHERE lower(email) = lower($1)",
+            email,
+        )
+    return None if row is None else UserRow(row[0], row[1], row[2], row[3])
+
+
+async def user_by_name(db: Database, username: str) -> UserRow | None:
+    with postgres_errors():
+        row = await db.pool.fetchrow(
+            "SELECT id::text, username, password_hash, disabled FROM users "
+            "WHERE lower(username) = lower($1)",
+            username,
+        )
+    return None if row is None else UserRow(row[0], row[1], row[2], row[3])
+
+
+async def user_by_id(db: Database, user_id: str) -> UserRow | None:
+    with postgres_errors():
+        row = await db.pool.fetchrow(
+            "SELECT id::text, username, password_hash, disabled FROM users WHERE id = $1",
+            user_id,
+        )
+    return None if row is None else UserRow(row[0], row[1], row[2], row[3])
+
+
+async def disabled_users(db: Database) -> set[str]:
+    with postgres_errors():
+        rows = await db.pool.fetch("SELECT id::text FROM users WHERE disabled")
+    return {r["id"] for r in rows}
+
+
+async def set_user_disabled(db: Database, user_id: str, disabled: bool) -> bool:
+    async with db.transaction() as connection:
+        status = await connection.execute(
+            "UPDATE users SET disabled = $2 WHERE id = $1", user_id, disabled
+        )
+        if disabled:
+            await connection.execute(
+                "UPDATE refresh_tokens SET revoked_at = now() "
+                "WHERE user_id = $1 AND revoked_at IS NULL",
+                user_id,
+            )
+    return str(status).endswith(" 1")

@@ -18,7 +18,9 @@ from scoreboard_common.events import BOARD_CHANNEL, BoardChanged, decode_event
 from scoreboard_common.policy import decode_spec
 from scoreboard_common.revocation import replace_disabled_users
 
-from scoreboard_api.adapters.postgres import BoardRow, Database
+from scoreboard_api.adapters import pg_boards, pg_identity
+from scoreboard_api.adapters.pg_boards import BoardRow
+from scoreboard_api.adapters.postgres import Database
 from scoreboard_api.adapters.redis_side import CONTROL_CHANNEL
 from scoreboard_api.domain.policy import BoardPolicy
 from scoreboard_api.domain.signing import SigningKeys
@@ -86,8 +88,8 @@ class PolicyCache:
 
     async def reload(self) -> None:
         mark = len(self._local)
-        rows, bans = await self.db.load_boards()
-        disabled = await self.db.disabled_users()
+        rows, bans = await pg_boards.load_boards(self.db)
+        disabled = await pg_identity.disabled_users(self.db)
         banned: dict[str, set[str]] = {}
         for board, user_id in bans:
             banned.setdefault(board, set()).add(user_id)

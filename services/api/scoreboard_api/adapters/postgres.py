@@ -1,8 +1,7 @@
-"""PostgreSQL adapter: the pool and every SQL statement the api runs.
-
-The write path is one statement (:data:`SUBMIT_SCORE_SQL`), which is its own transaction:
-the audit row in ``score_events`` and the running total in ``scores`` commit together or not at
-all. ``bench/`` reuses the constant to compare with pgbench.
+"""PostgreSQL access, the shared part: the pool, transactions and the mapping of driver errors
+to domain errors. The statements live with their aggregate, one module each, all in the same
+style (free functions taking the :class:`Database`): ``pg_scores`` (standings and the write
+statement), ``pg_boards``, ``pg_identity`` (users, refresh tokens), ``pg_webhooks``.
 """
 
 from __future__ import annotations
@@ -10,180 +9,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import asyncpg
-from scoreboard_common.board_store import Standing
 from scoreboard_common.metrics import DEPENDENCY_ERRORS
-from scoreboard_common.ranking import (
-    Order,
-    ScoreOperator,
-    encode_score,
-    from_micros,
-    rank_key_sql,
-    to_micros,
-)
 
-from scoreboard_api.domain.errors import ProblemError, dependency_unavailable
+from scoreboard_api.domain.errors import DomainError, Invalid, Unavailable
 from scoreboard_api.metrics import DB_POOL_EXHAUSTED
 
 log = logging.getLogger("scoreboard.postgres")
-
-# $1 board, $2 action_id, $3 season, $4 user_id, $5 action, $6 increment (best/latest: the
-# submitted score), $7 client timestamp, $8 client ip, $9 request id, $10 username (NULL: look it
-# up, else the user id), $11 the board's operator, $12 its order, $13 metadata (JSON text or NULL).
-# A new action changes the standing and writes the audit row; an action_id the player already
-# used returns the stored row (replayed = true) and changes nothing. Action ids are scoped per
-# board and player (migration 0003): another player's ids never replay or conflict. Two concurrent
-# submissions of one new action_id: the loser fails on the unique (board, user_id, action_id)
-# and the whole statement rolls back; the caller runs it again and gets the replay. The CHECK
-# on scores.total refuses totals > 2^53-1.
-# Operators: increment adds $6; latest replaces the score (reached_at moves only when the score
-# changes: ties rank by who *set* the score first); best replaces it only when $6 is better by
-# the board's order, otherwise the standing is left as it is (changed = false) and the audit row
-# still records the submission. For best/latest the prior row is locked first (`prior`, forced
-# before `upsert` by its FROM) so the reported increment is the change actually applied.
-# updated_at strictly grows per standing: it is the revision that orders late Redis writes of
-# latest boards (ranking.GuardMode).
-SUBMIT_SCORE_SQL = """
-WITH existing AS (
-    SELECT user_id, action, increment, client_ts, new_total, season, score,
-           metadata::text AS metadata
-    FROM score_events WHERE board = $1 AND user_id = $4 AND action_id = $2
-), prior AS (
-    SELECT total, reached_at, username, metadata::text AS metadata, updated_at FROM scores
-    WHERE $11::text <> 'increment' AND board = $1 AND season = $3 AND user_id = $4
-      AND NOT EXISTS (SELECT 1 FROM existing)
-    FOR UPDATE
-), upsert AS (
-    INSERT INTO scores AS s (board, season, user_id, username, total, reached_at, updated_at,
-                             metadata)
-    SELECT $1, $3, $4,
-           COALESCE($10, (SELECT u.username FROM users u WHERE u.id = $4), $4::text),
-           $6, now(), clock_timestamp(), $13::text::jsonb
-    FROM (SELECT count(*) FROM prior) AS locked
-    WHERE NOT EXISTS (SELECT 1 FROM existing)
-    ON CONFLICT (board, season, user_id) DO UPDATE
-        SET total = CASE WHEN $11::text = 'increment' THEN s.total + EXCLUDED.total
-                         ELSE EXCLUDED.total END,
-            reached_at = CASE WHEN $11::text = 'latest' AND s.total = EXCLUDED.total
-                              THEN s.reached_at ELSE EXCLUDED.reached_at END,
-            updated_at = GREATEST(EXCLUDED.updated_at, s.updated_at + interval '1 microsecond'),
-            username = EXCLUDED.username,
-            metadata = EXCLUDED.metadata
-        WHERE $11::text <> 'best'
-           OR ($12::text = 'desc' AND EXCLUDED.total > s.total)
-           OR ($12::text = 'asc' AND EXCLUDED.total < s.total)
-    RETURNING total, reached_at, username, metadata::text AS metadata, updated_at
-), outcome AS (
-    SELECT total, reached_at, username, metadata, updated_at, true AS changed FROM upsert
-    UNION ALL
-    SELECT total, reached_at, username, metadata, updated_at, false FROM prior
-    WHERE NOT EXISTS (SELECT 1 FROM upsert)
-), audit AS (
-    INSERT INTO score_events (board, action_id, season, user_id, action, increment, new_total,
-                              client_ts, server_ts, client_ip, request_id, score, metadata)
-    SELECT $1, $2, $3, $4, $5,
-           CASE WHEN $11::text = 'increment' THEN $6
-                ELSE o.total - COALESCE((SELECT p.total FROM prior p), 0) END,
-           o.total, $7, now(), $8, $9,
-           CASE WHEN $11::text = 'increment' THEN NULL ELSE $6 END, $13::text::jsonb
-    FROM outcome o
-    RETURNING increment
-)
-SELECT false AS replayed, o.changed, o.total, o.reached_at, o.username, o.metadata,
-       o.updated_at, $4::uuid AS user_id, $5::text AS action, a.increment,
-       $7::timestamptz AS client_ts, $3::integer AS season, NULL::bigint AS score
-FROM outcome o CROSS JOIN audit a
-UNION ALL
-SELECT true, false, e.new_total, NULL, NULL, e.metadata, NULL, e.user_id, e.action,
-       e.increment, e.client_ts, e.season, e.score
-FROM existing e
-"""
-
-ORDERS: tuple[Order, ...] = ("desc", "asc")
-_COLUMNS = "user_id::text, username, total, reached_at, metadata::text AS metadata, updated_at"
-
-
-def _by_order(template: str) -> dict[Order, str]:
-    """``template`` for each order: ``{key}``/``{okey}``/``{skey}`` are the rank key (bare, of
-    alias ``o.``, of alias ``s.``); ``{asc}``/``{desc}`` the ORDER BY of the board's order and
-    its reverse."""
-    out: dict[Order, str] = {}
-    for order in ORDERS:
-        key = rank_key_sql(order)
-        out[order] = template.format(
-            key=key,
-            okey=rank_key_sql(order, "o."),
-            skey=rank_key_sql(order, "s."),
-            cols=_COLUMNS,
-            asc=f"{key}, reached_at, user_id",
-            desc=f"{key} DESC, reached_at DESC, user_id DESC",
-        )
-    return out
-
-
-TOP_SQL = _by_order(
-    """
-SELECT {cols} FROM scores
-WHERE board = $1 AND season = $2
-ORDER BY {asc}
-LIMIT $3 OFFSET $4
-"""
-)
-
-COUNT_SQL = "SELECT count(*) FROM scores WHERE board = $1 AND season = $2"
-
-STANDING_SQL = _by_order(
-    """
-SELECT s.total, s.reached_at, s.username, s.metadata::text AS metadata,
-       1 + (SELECT count(*) FROM scores o
-            WHERE o.board = $1 AND o.season = $2
-              AND ({okey}, o.reached_at, o.user_id) < ({skey}, s.reached_at, s.user_id))
-       AS rank
-FROM scores s WHERE s.board = $1 AND s.season = $2 AND s.user_id = $3
-"""
-)
-
-# Keyset pages: $3 rank key, $4 reached_at, $5 user id of the cursor; $6 the page size.
-# PAGE_SQL: the rows after (a, A) or before (b, B, nearest first) the key; BELOW_SQL: how many
-# rows rank before the page's first row (a: <= key, A: < key) or before the key (b: <, B: <=).
-_PAGE = "SELECT {cols} FROM scores WHERE board = $1 AND season = $2 AND "
-_KEY = "({key}, reached_at, user_id) "
-_CURSOR = " ($3, $4, $5::uuid)"
-_COUNT = "SELECT count(*) FROM scores WHERE board = $1 AND season = $2 AND "
-PAGE_SQL: dict[tuple[Order, str], str] = {}
-BELOW_SQL: dict[tuple[Order, str], str] = {}
-for _kind, _page_op, _direction, _below_op in (
-    ("a", ">", "{asc}", "<="),
-    ("A", ">=", "{asc}", "<"),
-    ("b", "<", "{desc}", "<"),
-    ("B", "<=", "{desc}", "<="),
-):
-    _page = _by_order(f"{_PAGE}{_KEY}{_page_op}{_CURSOR} ORDER BY {_direction} LIMIT $6")
-    _below = _by_order(f"{_COUNT}{_KEY}{_below_op}{_CURSOR}")
-    for _order in ORDERS:
-        PAGE_SQL[_order, _kind] = _page[_order]
-        BELOW_SQL[_order, _kind] = _below[_order]
-
-LOOKUP_SQL = _by_order(
-    """
-SELECT * FROM (
-    SELECT {cols}, row_number() OVER (ORDER BY {asc}) AS rank
-    FROM scores WHERE board = $1 AND season = $2
-) ranked WHERE user_id = ANY($3::text[]) ORDER BY rank
-"""
-)
-
-ALL_STANDINGS_SQL = _by_order("SELECT {cols} FROM scores WHERE board = $1 AND season = $2")["desc"]
-
-UPDATED_SINCE_SQL = _by_order(
-    "SELECT {cols} FROM scores WHERE board = $1 AND season = $2 AND updated_at >= $3"
-)["desc"]
 
 _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
@@ -200,70 +35,25 @@ _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 
 @contextlib.contextmanager
 def postgres_errors() -> Iterator[None]:
-    """Turn a lost or slow PostgreSQL into a 503 problem (and count it)."""
+    """Turn a lost or slow PostgreSQL into :class:`Unavailable` (and count it), a value it
+    refuses into :class:`Invalid`."""
     try:
         yield
-    except ProblemError:
+    except DomainError:
         raise
     except asyncpg.DataError as error:
-        raise ProblemError(400, "validation_error", f"invalid value: {error}") from error
+        raise Invalid(f"invalid value: {error}") from error
     except _CONNECTION_ERRORS as error:
         DEPENDENCY_ERRORS.labels("postgres").inc()
         log.warning("postgres unavailable: %s", type(error).__name__)
-        raise dependency_unavailable("postgres") from error
-
-
-@dataclass(frozen=True, slots=True)
-class SubmitResult:
-    replayed: bool
-    total: int
-    reached_at: datetime | None
-    username: str | None
-    user_id: str
-    action: str | None
-    increment: int
-    client_ts: datetime
-    season: int
-    changed: bool = True  # False: a best submission that did not improve (or a replay)
-    metadata: str | None = None  # the standing's (new) / the replayed submission's, JSON text
-    revision: int = 0  # µs of the standing's updated_at (new submissions)
-    score: int | None = None  # replays: the absolute score the first submission carried
-
-
-@dataclass(frozen=True, slots=True)
-class PageRows:
-    """A keyset page from PostgreSQL: ``rows[0]`` has rank ``start + 1``."""
-
-    start: int
-    rows: list[Standing]
-    total_players: int
-
-
-@dataclass(frozen=True, slots=True)
-class BoardRow:
-    name: str
-    spec_json: str
-    generation: int
-    season: int
-    season_started_at: datetime
-    last_reset: datetime | None
-    # {key id: key} of the board's request signatures, as JSON; never returned by a read.
-    signing_keys_json: str | None = field(default=None, repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class UserRow:
-    id: str
-    username: str
-    password_hash: str | None
-    disabled: bool
+        raise Unavailable("postgres") from error
 
 
 class BoundedPool:
     """asyncpg's pool with a bounded wait for a free connection. asyncpg waits forever by
     default, so an exhausted pool (connections stuck behind a lock, a slow query) would queue
     every request; here a request that gets no connection within ``acquire_timeout`` fails with
-    ``TimeoutError``, which :func:`postgres_errors` turns into a 503 with Retry-After.
+    ``TimeoutError``, which :func:`postgres_errors` turns into :class:`Unavailable`.
     (``timeout`` keeps asyncpg's meaning, a per-statement limit, hence the ASYNC109 waivers.)"""
 
     def __init__(self, pool: asyncpg.Pool, acquire_timeout: float) -> None:
@@ -282,6 +72,19 @@ class BoundedPool:
             yield connection
         finally:
             await self.raw.release(connection)
+
+    async def hold(self) -> Any:
+        """A connection taken out of the pool for one long-lived user (the group committer),
+        with the same bounded wait; hand it back with :meth:`give_back`."""
+        try:
+            return await self.raw.acquire(timeout=self.acquire_timeout)
+        except TimeoutError:
+            DB_POOL_EXHAUSTED.inc()
+            log.warning("postgres pool exhausted: no free connection in time")
+            raise
+
+    async def give_back(self, connection: Any) -> None:
+        await self.raw.release(connection)
 
     async def fetch(self, query: str, *args: Any, timeout: float | None = None) -> Any:  # noqa: ASYNC109
         async with self.acquire() as connection:
@@ -351,307 +154,3 @@ class Database:
         except Exception:
             return False
         return True
-
-    # ---- scores -------------------------------------------------------------------------
-
-    async def submit_score(
-        self,
-        *,
-        board: str,
-        action_id: str,
-        season: int,
-        user_id: str,
-        action: str | None,
-        increment: int,
-        client_ts: datetime,
-        client_ip: str | None,
-        request_id: str | None,
-        username: str | None,
-        operator: ScoreOperator = "increment",
-        order: Order = "desc",
-        metadata: str | None = None,
-    ) -> SubmitResult:
-        args = (
-            board,
-            action_id,
-            season,
-            user_id,
-            action,
-            increment,
-            client_ts,
-            client_ip,
-            request_id,
-            username,
-            operator,
-            order,
-            metadata,
-        )
-        with postgres_errors():
-            for _attempt in range(5):
-                try:
-                    row = await self.pool.fetchrow(SUBMIT_SCORE_SQL, *args)
-                except asyncpg.UniqueViolationError:
-                    continue  # a concurrent twin won; run again to read its result
-                except asyncpg.CheckViolationError as error:
-                    raise ProblemError(
-                        400, "total_overflow", "the total would exceed 2^53-1"
-                    ) from error
-                if row is None:
-                    continue
-                return SubmitResult(
-                    replayed=row["replayed"],
-                    total=row["total"],
-                    reached_at=row["reached_at"],
-                    username=row["username"],
-                    user_id=str(row["user_id"]),
-                    action=row["action"],
-                    increment=row["increment"],
-                    client_ts=row["client_ts"],
-                    season=row["season"],
-                    changed=row["changed"],
-                    metadata=row["metadata"],
-                    revision=to_micros(row["updated_at"]) if row["updated_at"] else 0,
-                    score=row["score"],
-                )
-        raise dependency_unavailable("postgres")
-
-    async def top(
-        self, board: str, season: int, limit: int, offset: int = 0, order: Order = "desc"
-    ) -> list[Standing]:
-        with postgres_errors():
-            rows = await self.pool.fetch(TOP_SQL[order], board, season, limit, offset)
-        return [_standing(r) for r in rows]
-
-    async def page(
-        self,
-        board: str,
-        season: int,
-        kind: str,
-        key: tuple[int, int, str] | None,
-        limit: int,
-        order: Order = "desc",
-    ) -> PageRows:
-        """A keyset page (see ``BoardStore.page`` for ``kind``), its start and the player
-        count, read from one snapshot."""
-        with postgres_errors():
-            async with (
-                self.pool.acquire() as connection,
-                connection.transaction(isolation="repeatable_read", readonly=True),
-            ):
-                total = int(await connection.fetchval(COUNT_SQL, board, season))
-                if kind == "first" or key is None:
-                    rows = await connection.fetch(TOP_SQL[order], board, season, limit, 0)
-                    return PageRows(0, [_standing(r) for r in rows], total)
-                score, micros, user_id = key
-                cursor = (encode_score(score, order), from_micros(micros), user_id)
-                below = int(
-                    await connection.fetchval(BELOW_SQL[order, kind], board, season, *cursor)
-                )
-                rows = await connection.fetch(PAGE_SQL[order, kind], board, season, *cursor, limit)
-        standings = [_standing(r) for r in rows]
-        if kind in ("b", "B"):
-            standings.reverse()
-            return PageRows(below - len(standings), standings, total)
-        return PageRows(below, standings, total)
-
-    async def lookup(
-        self, board: str, season: int, user_ids: list[str], order: Order = "desc"
-    ) -> list[tuple[int, Standing]]:
-        """``(rank, standing)`` of those of ``user_ids`` with a standing, by rank."""
-        with postgres_errors():
-            rows = await self.pool.fetch(LOOKUP_SQL[order], board, season, user_ids, timeout=60)
-        return [(int(r["rank"]), _standing(r)) for r in rows]
-
-    async def count_players(self, board: str, season: int) -> int:
-        with postgres_errors():
-            return int(await self.pool.fetchval(COUNT_SQL, board, season))
-
-    async def standing(
-        self, board: str, season: int, user_id: str, order: Order = "desc"
-    ) -> tuple[int, int, str] | None:
-        """``(rank, total, username)`` from PostgreSQL (fallback path)."""
-        found = await self.standing_entry(board, season, user_id, order)
-        if found is None:
-            return None
-        rank, standing = found
-        return rank, standing.total, standing.username
-
-    async def standing_entry(
-        self, board: str, season: int, user_id: str, order: Order = "desc"
-    ) -> tuple[int, Standing] | None:
-        """``(rank, standing)`` from PostgreSQL (fallback path)."""
-        with postgres_errors():
-            row = await self.pool.fetchrow(STANDING_SQL[order], board, season, user_id)
-        if row is None:
-            return None
-        return int(row["rank"]), Standing(
-            user_id=user_id,
-            username=row["username"],
-            total=int(row["total"]),
-            reached_at=row["reached_at"],
-            metadata=row["metadata"],
-        )
-
-    async def all_standings(self, board: str, season: int) -> list[Standing]:
-        with postgres_errors():
-            rows = await self.pool.fetch(ALL_STANDINGS_SQL, board, season, timeout=60)
-        return [_standing(r) for r in rows]
-
-    async def standings_updated_since(
-        self, board: str, season: int, since: datetime
-    ) -> list[Standing]:
-        with postgres_errors():
-            rows = await self.pool.fetch(UPDATED_SINCE_SQL, board, season, since)
-        return [_standing(r) for r in rows]
-
-    async def record_fraud(
-        self,
-        *,
-        board: str,
-        user_id: str,
-        hits: list[tuple[str, str, str]],
-        action_id: str | None,
-        client_ip: str | None,
-        request_id: str | None,
-    ) -> None:
-        with postgres_errors():
-            await self.pool.executemany(
-                """
-                INSERT INTO fraud_events (board, user_id, rule, action, detail, action_id,
-                                          client_ip, request_id)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                """,
-                [
-                    (board, user_id, rule, action, detail, action_id, client_ip, request_id)
-                    for rule, action, detail in hits
-                ],
-            )
-
-    # ---- boards -------------------------------------------------------------------------
-
-    async def load_boards(self) -> tuple[list[BoardRow], list[tuple[str, str]]]:
-        with postgres_errors():
-            async with self.pool.acquire() as connection:
-                rows = await connection.fetch(
-                    """
-                    SELECT name, spec::text AS spec, generation, season, season_started_at,
-                           last_reset, signing_keys::text AS signing_keys
-                    FROM leaderboards WHERE deleted_at IS NULL
-                    """
-                )
-                bans = await connection.fetch("SELECT board, user_id::text FROM player_bans")
-        return [_board(r) for r in rows], [(b["board"], b["user_id"]) for b in bans]
-
-    async def get_board(self, name: str) -> BoardRow | None:
-        with postgres_errors():
-            row = await self.pool.fetchrow(
-                """
-                SELECT name, spec::text AS spec, generation, season, season_started_at, last_reset,
-                       signing_keys::text AS signing_keys
-                FROM leaderboards WHERE name = $1 AND deleted_at IS NULL
-                """,
-                name,
-            )
-        return None if row is None else _board(row)
-
-    async def disabled_users(self) -> set[str]:
-        with postgres_errors():
-            rows = await self.pool.fetch("SELECT id::text FROM users WHERE disabled")
-        return {r["id"] for r in rows}
-
-    async def board_totals(self, board: str, season: int, order: Order = "desc") -> tuple[int, int]:
-        """``(players, top score)`` from PostgreSQL (the top score is the best by ``order``)."""
-        best = "max" if order == "desc" else "min"
-        with postgres_errors():
-            row = await self.pool.fetchrow(
-                f"""
-                SELECT count(*) AS players, COALESCE({best}(total), 0) AS top
-                FROM scores WHERE board = $1 AND season = $2
-                """,  # noqa: S608 - `best` is one of two constants
-                board,
-                season,
-            )
-        assert row is not None
-        return int(row["players"]), int(row["top"])
-
-    # ---- users --------------------------------------------------------------------------
-
-    async def create_user(
-        self, username: str, password_hash: str, email: str | None = None
-    ) -> str | None:
-        """The new user's id; None when the name is taken, "" when the e-mail address is."""
-        user_id = str(uuid.uuid4())
-        with postgres_errors():
-            try:
-                await self.pool.execute(
-                    "INSERT INTO users (id, username, password_hash, email) VALUES ($1, $2, $3, $4)",
-                    user_id,
-                    username,
-                    password_hash,
-                    email,
-                )
-            except asyncpg.UniqueViolationError as error:
-                return "" if error.constraint_name == "users_email_lower_key" else None
-        return user_id
-
-    async def user_by_email(self, email: str) -> UserRow | None:
-        with postgres_errors():
-            row = await self.pool.fetchrow(
-                "SELECT id::text, username, password_hash, disabled FROM users "
-                "WHERE lower(email) = lower($1)",
-                email,
-            )
-        return None if row is None else UserRow(row[0], row[1], row[2], row[3])
-
-    async def user_by_name(self, username: str) -> UserRow | None:
-        with postgres_errors():
-            row = await self.pool.fetchrow(
-                "SELECT id::text, username, password_hash, disabled FROM users "
-                "WHERE lower(username) = lower($1)",
-                username,
-            )
-        return None if row is None else UserRow(row[0], row[1], row[2], row[3])
-
-    async def user_by_id(self, user_id: str) -> UserRow | None:
-        with postgres_errors():
-            row = await self.pool.fetchrow(
-                "SELECT id::text, username, password_hash, disabled FROM users WHERE id = $1",
-                user_id,
-            )
-        return None if row is None else UserRow(row[0], row[1], row[2], row[3])
-
-    async def set_user_disabled(self, user_id: str, disabled: bool) -> bool:
-        async with self.transaction() as connection:
-            status = await connection.execute(
-                "UPDATE users SET disabled = $2 WHERE id = $1", user_id, disabled
-            )
-            if disabled:
-                await connection.execute(
-                    "UPDATE refresh_tokens SET revoked_at = now() "
-                    "WHERE user_id = $1 AND revoked_at IS NULL",
-                    user_id,
-                )
-        return str(status).endswith(" 1")
-
-
-def _standing(row: asyncpg.Record) -> Standing:
-    return Standing(
-        user_id=row["user_id"],
-        username=row["username"],
-        total=int(row["total"]),
-        reached_at=row["reached_at"],
-        metadata=row["metadata"],
-        revision=to_micros(row["updated_at"]),
-    )
-
-
-def _board(row: asyncpg.Record) -> BoardRow:
-    return BoardRow(
-        name=row["name"],
-        spec_json=row["spec"],
-        generation=int(row["generation"]),
-        season=int(row["season"]),
-        season_started_at=row["season_started_at"],
-        last_reset=row["last_reset"],
-        signing_keys_json=row.get("signing_keys"),
-    )

@@ -3,11 +3,14 @@ encoded /top cache, policy and season keys, event publishing and the stats count
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any, cast
 
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 from scoreboard_common.events import (
     BOARD_CHANNEL,
     BoardChanged,
@@ -15,11 +18,13 @@ from scoreboard_common.events import (
 )
 from scoreboard_common.keys import BoardKeys
 from scoreboard_common.policy import PublicPolicy, encode_public_policy
+from scoreboard_common.ranking import to_micros
 from scoreboard_common.redis_client import scan_hash_tag
 
 from scoreboard_api.domain.credentials import LoginThrottle
 from scoreboard_api.domain.fraud import FraudCounters
 from scoreboard_api.domain.ratelimit import Decision, Limit
+from scoreboard_api.domain.scoring import Write
 
 log = logging.getLogger("scoreboard.redis")
 CONTROL_CHANNEL = "sb:api:control"  # api replicas only: reload users/bans
@@ -81,9 +86,11 @@ end
 return {u[1], u[2], u[3], u[4], i[1], i[2], i[3], i[4], ppm, streak}
 """
 
-# KEYS: fraud hash. ARGV: points to give back (may be 0), count a replay (0/1).
-# Returns the sliding-minute replay count.
-_ADJUST = """
+# KEYS: fraud hash, rank, member. ARGV: points to give back (may be 0), count a replay (0/1),
+# user id. The one place counted points are given back: a submission refused after the guard,
+# failed, or replayed. Returns {the sliding-minute replay count, the player's 0-based rank or
+# -1}: a replay answers with the current rank in the same trip.
+_GIVE_BACK = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local minute = math.floor(now / 60000)
@@ -97,7 +104,10 @@ if ARGV[2] == '1' then
 end
 redis.call('PEXPIRE', KEYS[1], 180000)
 local prev = tonumber(redis.call('HGET', KEYS[1], 'r' .. (minute - 1)) or '0')
-return math.floor(cur + prev * (1 - frac))
+local rank = -1
+local member = redis.call('HGET', KEYS[3], ARGV[3])
+if member then rank = redis.call('ZRANK', KEYS[2], member) or -1 end
+return {math.floor(cur + prev * (1 - frac)), rank}
 """
 
 
@@ -149,11 +159,72 @@ def upm_key(board: str) -> str:
     return f"{BoardKeys(board).prefix}:stats:upm"
 
 
+class ScriptBatcher:
+    """Runs Lua script calls of the write path pipelined: calls made while a pipeline is in
+    flight wait for it to return and then go together in the next one (one write, one read, one
+    connection), up to ``max_batch``; no timer, so a lone call goes at once. Each call gets its
+    own result or error. On Redis Cluster (keys on several nodes) each call runs on its own."""
+
+    def __init__(self, redis: Redis, max_batch: int = 128) -> None:
+        self.redis = redis
+        self.max_batch = max_batch
+        self.pipelined = not isinstance(redis, RedisCluster)
+        self._queue: list[tuple[AsyncScript, list[Any], list[Any], asyncio.Future[Any]]] = []
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def run(self, script: AsyncScript, keys: list[Any], args: list[Any]) -> Any:
+        if not self.pipelined:
+            return await script(keys=keys, args=args)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.append((script, keys, args, future))
+        if self._drainer is None:
+            self._drainer = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                batch = self._queue[: self.max_batch]
+                del self._queue[: self.max_batch]
+                await self._flush(batch)
+        finally:
+            self._drainer = None
+
+    async def _flush(
+        self, batch: list[tuple[AsyncScript, list[Any], list[Any], asyncio.Future[Any]]]
+    ) -> None:
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for script, keys, args, _ in batch:
+                    pipe.evalsha(script.sha, len(keys), *keys, *args)
+                results = await pipe.execute(raise_on_error=False)
+        except BaseException as error:
+            for *_, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            if not isinstance(error, Exception):
+                raise
+            return
+        for (script, keys, args, future), result in zip(batch, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, NoScriptError):  # Redis restarted: load it and run it again
+                try:
+                    result = await script(keys=keys, args=args)
+                except Exception as error:
+                    result = error
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+
 class RedisSide:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
+        self.batch = ScriptBatcher(redis)
         self._guard = redis.register_script(_GUARD)
-        self._adjust = redis.register_script(_ADJUST)
+        self._give_back = redis.register_script(_GIVE_BACK)
         self._login = redis.register_script(_LOGIN)
 
     async def login_blocked_ms(self, account: str) -> int:
@@ -179,29 +250,33 @@ class RedisSide:
 
     async def guard(
         self,
+        write: Write,
         *,
-        board: str,
-        user_id: str,
-        client_ip: str | None,
+        client_group: str | None,
         user_limit: Limit,
         ip_limit: Limit | None,
-        increment: int,
-        client_ts_ms: int,
         burst_window_ms: int,
     ) -> GuardResult:
-        keys = BoardKeys(board)
-        check_ip = ip_limit is not None and client_ip is not None
-        ip_key = keys.rate_limit("ip", client_ip or "-")
-        result = await self._guard(
-            keys=[keys.rate_limit("user", user_id), ip_key, fraud_key(board, user_id)],
+        """Rate limits and fraud counters in one trip; when allowed, the write's points are
+        counted (:meth:`give_back` returns them if the write is not added after all)."""
+        keys = BoardKeys(write.board)
+        check_ip = ip_limit is not None and client_group is not None
+        ip_key = keys.rate_limit("ip", client_group or "-")
+        result = await self.batch.run(
+            self._guard,
+            [
+                keys.rate_limit("user", write.user_id),
+                ip_key,
+                fraud_key(write.board, write.user_id),
+            ],
             args=[
                 user_limit.limit,
                 user_limit.window_seconds,
                 ip_limit.limit if ip_limit else 1,
                 ip_limit.window_seconds if ip_limit else 1,
                 "1" if check_ip else "0",
-                increment,
-                client_ts_ms,
+                write.points,
+                to_micros(write.submission.timestamp) // 1000,
                 burst_window_ms,
             ],
         )
@@ -232,13 +307,37 @@ class RedisSide:
             ),
         )
 
-    async def adjust(self, board: str, user_id: str, *, refund: int, replay: bool) -> int:
-        """Give back points that were not added (refused, replayed, failed) and count a replay;
-        returns the user's replays in the sliding minute."""
-        value = await self._adjust(
-            keys=[fraud_key(board, user_id)], args=[refund, "1" if replay else "0"]
+    async def limit(self, scope: str, subject: str, limit: Limit) -> Decision:
+        """A plain rate limit (the credential endpoints): the guard's GCRA on ``subject``,
+        nothing counted for fraud."""
+        keys = BoardKeys(scope)
+        result = await self._guard(
+            keys=[
+                keys.rate_limit("user", subject),
+                keys.rate_limit("ip", "-"),
+                fraud_key(scope, subject),
+            ],
+            args=[limit.limit, limit.window_seconds, 1, 1, "0", 0, 0, 0],
         )
-        return int(cast(Any, value))
+        values = [int(v) for v in cast(list[Any], result)]
+        return Decision(
+            allowed=bool(values[0]),
+            limit=limit,
+            remaining=values[1],
+            reset_seconds=values[2],
+            retry_after_seconds=values[3],
+        )
+
+    async def give_back(self, write: Write, *, replay: bool) -> tuple[int, int | None]:
+        """Give back the points the guard counted for a write that was not added (refused,
+        failed, replayed) and count a replay: ``(replays in the sliding minute, the player's
+        rank or None)``."""
+        keys = BoardKeys(write.board)
+        replays, rank = await self._give_back(
+            keys=[fraud_key(write.board, write.user_id), keys.rank, keys.member],
+            args=[write.points, "1" if replay else "0", write.user_id],
+        )
+        return int(replays), None if int(rank) < 0 else int(rank) + 1
 
     async def updates_by_minute(self, board: str, minute: int) -> tuple[int, int]:
         """Committed updates in the current and the previous clock minute."""

@@ -75,3 +75,64 @@ def dependency_unavailable(dependency: str, retry_after: int = 2) -> ProblemErro
 
 def bad_signature(detail: str) -> ProblemError:
     return ProblemError(401, "bad_signature", detail)
+
+
+class DomainError(Exception):
+    """An expected failure named by a stable ``code``, with no HTTP in it: adapters and services
+    raise these and the HTTP layer alone maps each kind to a status (``http/problems.py``).
+    ``headers`` carries what the failure tells the client beyond its detail (Retry-After, the
+    rate-limit state); ``extra`` more members of the problem document."""
+
+    default_code = "error"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.code = code or self.default_code
+        self.detail = detail
+        self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
+
+
+class Invalid(DomainError):
+    """The submission or value breaks a rule of its own (e.g. ``total_overflow``)."""
+
+    default_code = "validation_error"
+
+
+class Refused(DomainError):
+    """Not allowed for this caller or this board (banned, fraud, suspended...)."""
+
+    default_code = "forbidden"
+
+
+class Conflict(DomainError):
+    """Contradicts what is stored (``action_conflict``, ``scoring_change_requires_reset``)."""
+
+    default_code = "conflict"
+
+
+class Limited(DomainError):
+    """Over a rate limit; ``headers`` holds Retry-After and the RateLimit state."""
+
+    default_code = "rate_limited"
+
+
+class Unavailable(DomainError):
+    """A dependency (``extra['dependency']``) is down or too slow: try again shortly."""
+
+    default_code = "dependency_unavailable"
+
+    def __init__(self, dependency: str, retry_after: int = 2) -> None:
+        super().__init__(
+            f"{dependency} is unavailable, try again shortly",
+            headers={"Retry-After": str(retry_after)},
+            extra={"dependency": dependency},
+        )
+        self.dependency = dependency

@@ -9,9 +9,9 @@ from typing import Any
 
 import msgspec
 from scoreboard_common.policy import BoardSpec
-from scoreboard_common.ranking import MAX_TOTAL
+from scoreboard_common.ranking import MAX_TOTAL, Order, ScoreOperator
 
-from scoreboard_api.domain.errors import ProblemError, validation_error
+from scoreboard_api.domain.errors import Invalid
 
 ACTION_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,100}$"
 #: Largest metadata object, encoded as compact JSON (UTF-8 bytes).
@@ -21,7 +21,8 @@ _encoder = msgspec.json.Encoder()
 
 @dataclass(frozen=True, slots=True)
 class Submission:
-    """A submission after decoding (types checked), before the board's rules."""
+    """A submission as the route decoded it (types checked), before the board's rules: the one
+    record the service receives; :class:`Write` carries it on to the adapters."""
 
     action_id: str
     timestamp: datetime
@@ -31,6 +32,32 @@ class Submission:
     server_timestamp: bool = False  # the timestamp is ours (seed route): not part of the payload
     score: int | None = None  # the absolute score (best/latest boards)
     metadata: dict[str, Any] | None = None
+    board: str = ""
+    client_ip: str | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """A submission resolved against its board: what the adapters count (Redis), store
+    (PostgreSQL) and place (Redis). Built once by the service; nothing is copied out of it."""
+
+    submission: Submission
+    season: int
+    operator: ScoreOperator
+    order: Order
+    value: int  # increment boards: the points granted; best/latest: the absolute score
+    points: int  # what counts towards points-per-minute (the increment; 0 on best/latest)
+    metadata_json: str | None  # the metadata as compact JSON text
+    username: str | None  # the player's name when the caller is the player; None: look it up
+
+    @property
+    def board(self) -> str:
+        return self.submission.board
+
+    @property
+    def user_id(self) -> str:
+        return self.submission.user_id
 
 
 def resolve_value(
@@ -41,28 +68,25 @@ def resolve_value(
     the other kind."""
     if spec.operator == "increment":
         if score is not None:
-            raise ProblemError(
-                400,
-                "score_not_allowed",
-                "this leaderboard adds points (operator increment): send `score_increment` "
+            raise Invalid(
+                code="score_not_allowed",
+                detail="this leaderboard adds points (operator increment): send `score_increment` "
                 "(or `action`), not an absolute `score`",
             )
         return resolve_increment(spec, action, score_increment)
     if score_increment is not None or action is not None:
-        raise ProblemError(
-            400,
-            "increment_not_allowed",
-            f"this leaderboard keeps the {spec.operator} score (operator {spec.operator}): send "
+        raise Invalid(
+            code="increment_not_allowed",
+            detail=f"this leaderboard keeps the {spec.operator} score (operator {spec.operator}): send "
             "an absolute `score`, not `score_increment` or `action`",
         )
     if score is None:
-        raise ProblemError(
-            400,
-            "score_required",
-            f"this leaderboard keeps the {spec.operator} score: `score` is required",
+        raise Invalid(
+            code="score_required",
+            detail=f"this leaderboard keeps the {spec.operator} score: `score` is required",
         )
     if not 0 <= score <= MAX_TOTAL:
-        raise validation_error(f"score must be between 0 and {MAX_TOTAL}")
+        raise Invalid(f"score must be between 0 and {MAX_TOTAL}")
     return score
 
 
@@ -84,13 +108,12 @@ def encode_metadata(metadata: dict[str, Any] | None) -> str | None:
         return None
     encoded = _encoder.encode(metadata)
     if len(encoded) > METADATA_MAX_BYTES:
-        raise ProblemError(
-            400,
-            "metadata_too_large",
-            f"metadata is {len(encoded)} bytes as JSON (at most {METADATA_MAX_BYTES})",
+        raise Invalid(
+            code="metadata_too_large",
+            detail=f"metadata is {len(encoded)} bytes as JSON (at most {METADATA_MAX_BYTES})",
         )
     if _has_nul(metadata):
-        raise validation_error("metadata must not contain NUL characters")
+        raise Invalid("metadata must not contain NUL characters")
     return encoded.decode()
 
 
@@ -99,33 +122,28 @@ def resolve_increment(spec: BoardSpec, action: str | None, score_increment: int 
     actions = spec.scoring.actions
     if actions:
         if action is None:
-            raise validation_error(
-                "this leaderboard awards points per action: `action` is required"
-            )
+            raise Invalid("this leaderboard awards points per action: `action` is required")
         points = actions.get(action)
         if points is None:
-            raise validation_error(f"unknown action {action!r} for this leaderboard")
+            raise Invalid(f"unknown action {action!r} for this leaderboard")
         if score_increment is not None and score_increment != points:
-            raise validation_error("score_increment does not match the points of this action")
+            raise Invalid("score_increment does not match the points of this action")
         return points
     if score_increment is None:
-        raise validation_error("`score_increment` is required")
+        raise Invalid("`score_increment` is required")
     if not 1 <= score_increment <= spec.scoring.max_increment:
-        raise validation_error(
-            f"score_increment must be between 1 and {spec.scoring.max_increment}"
-        )
+        raise Invalid(f"score_increment must be between 1 and {spec.scoring.max_increment}")
     return score_increment
 
 
 def check_clock_skew(spec: BoardSpec, timestamp: datetime, now: datetime) -> None:
     if timestamp.tzinfo is None:
-        raise validation_error("timestamp must carry a UTC offset (RFC 3339)")
+        raise Invalid("timestamp must carry a UTC offset (RFC 3339)")
     skew = abs((now - timestamp).total_seconds())
     if skew > spec.clock_skew_seconds:
-        raise ProblemError(
-            400,
-            "timestamp_out_of_range",
-            f"timestamp is {int(skew)} s away from server time "
+        raise Invalid(
+            code="timestamp_out_of_range",
+            detail=f"timestamp is {int(skew)} s away from server time "
             f"(allowed: {spec.clock_skew_seconds} s)",
         )
 

@@ -15,7 +15,16 @@ from litestar.exceptions import (
 )
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 
-from scoreboard_api.domain.errors import TITLES, ProblemError
+from scoreboard_api.domain.errors import (
+    TITLES,
+    Conflict,
+    DomainError,
+    Invalid,
+    Limited,
+    ProblemError,
+    Refused,
+    Unavailable,
+)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 _encoder = msgspec.json.Encoder()
@@ -56,6 +65,35 @@ def problem_response(
 def handle_problem(request: Request[Any, Any, Any], error: ProblemError) -> Response[bytes]:
     return problem_response(
         request, error.status, error.code, error.detail, headers=error.headers, extra=error.extra
+    )
+
+
+#: The HTTP status of each kind of domain error: the one place they meet HTTP.
+DOMAIN_STATUS: dict[type[DomainError], int] = {
+    Invalid: 400,
+    Refused: 403,
+    Conflict: 409,
+    Limited: 429,
+    Unavailable: 503,
+}
+
+
+def domain_status(error: DomainError) -> int:
+    for kind in type(error).__mro__:
+        status = DOMAIN_STATUS.get(kind)
+        if status is not None:
+            return status
+    return 500
+
+
+def handle_domain(request: Request[Any, Any, Any], error: DomainError) -> Response[bytes]:
+    return problem_response(
+        request,
+        domain_status(error),
+        error.code,
+        error.detail,
+        headers=error.headers,
+        extra=error.extra,
     )
 
 

@@ -34,17 +34,7 @@ async def _throttle(request: AnyRequest) -> None:
     decision = None
     if container.monitor.redis_up:
         try:
-            result = await container.side.guard(
-                board="_auth",
-                user_id=f"ip:{ip}",
-                client_ip=None,
-                user_limit=limit,
-                ip_limit=None,
-                increment=0,
-                client_ts_ms=0,
-                burst_window_ms=0,
-            )
-            decision = result.decisions[0]
+            decision = await container.side.limit("_auth", f"ip:{ip}", limit)
         except REDIS_ERRORS:
             container.monitor.redis_failed()
     if decision is None:

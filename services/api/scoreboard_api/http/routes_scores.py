@@ -68,7 +68,6 @@ async def submit_v1(request: AnyRequest, board: str) -> Response[SubmitResponse]
     body = await decode_body(request, ScoreSubmission)
     outcome = await scores.submit(
         container,
-        board=board,
         caller=caller,
         submission=Submission(
             action_id=body.action_id,
@@ -78,9 +77,10 @@ async def submit_v1(request: AnyRequest, board: str) -> Response[SubmitResponse]
             user_id=str(body.user_id) if body.user_id else caller.user_id,
             score=body.score,
             metadata=body.metadata,
+            board=board,
+            client_ip=client_ip(request),
+            request_id=request_id(request),
         ),
-        client_ip=client_ip(request),
-        request_id=request_id(request),
         signature=signing.from_header(request.headers.get("x-signature"), await request.body()),
     )
     return json_bytes(

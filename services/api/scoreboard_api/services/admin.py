@@ -19,8 +19,8 @@ from scoreboard_common.policy import (
 from scoreboard_common.revocation import set_user_disabled as set_user_disabled_in_redis
 from scoreboard_common.telemetry import current_traceparent
 
-from scoreboard_api.adapters import pg_boards, pg_webhooks
-from scoreboard_api.adapters.postgres import BoardRow
+from scoreboard_api.adapters import pg_boards, pg_identity, pg_scores, pg_webhooks
+from scoreboard_api.adapters.pg_boards import BoardRow
 from scoreboard_api.domain.errors import ProblemError, board_not_found, validation_error
 from scoreboard_api.domain.policy import BoardPut, spec_of
 from scoreboard_api.schemas import (
@@ -151,7 +151,9 @@ async def stats(container: Container, name: str) -> StatsResponse:
     row = container.policies.rows.get(name)
     players, top = await board_numbers(container, policy)
     if players is None or top is None:
-        players, top = await container.db.board_totals(name, policy.season, policy.spec.order)
+        players, top = await pg_scores.board_totals(
+            container.db, name, policy.season, policy.spec.order
+        )
     upm: int | None = None
     if container.monitor.redis_up:
         try:
@@ -236,7 +238,7 @@ async def void_player(
 
 
 async def set_user_disabled(container: Container, user_id: str, disabled: bool) -> bool:
-    found = await container.db.set_user_disabled(user_id, disabled)
+    found = await pg_identity.set_user_disabled(container.db, user_id, disabled)
     if found:
         container.policies.disable(user_id, disabled)
         try:

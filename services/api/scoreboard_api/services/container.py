@@ -10,6 +10,7 @@ from scoreboard_common.board_store import BoardStore
 from scoreboard_common.revocation import RevocationList
 
 from scoreboard_api.adapters.monitor import DependencyMonitor
+from scoreboard_api.adapters.pg_scores import Committer
 from scoreboard_api.adapters.policy_cache import PolicyCache
 from scoreboard_api.adapters.postgres import Database
 from scoreboard_api.adapters.redis_side import RedisSide
@@ -37,6 +38,7 @@ class Container:
     login_throttle: LoginThrottle
     login_fallback: MemoryLoginThrottle
     revocations: RevocationList
+    committer: Committer
     fallback_limiter: MemoryLimiter = field(default_factory=MemoryLimiter)
     top_cache: dict[tuple[str, int], tuple[int, bytes]] = field(default_factory=dict)
     # When each cached /top was last confirmed current against Redis (monotonic seconds).

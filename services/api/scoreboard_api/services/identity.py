@@ -13,7 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from scoreboard_common.revocation import revoke_session
 
 from scoreboard_api.adapters import pg_identity
-from scoreboard_api.adapters.postgres import UserRow
+from scoreboard_api.adapters.pg_identity import UserRow
 from scoreboard_api.domain.credentials import PasswordPolicy, check_username, login_throttled
 from scoreboard_api.domain.errors import ProblemError, dependency_unavailable
 from scoreboard_api.domain.tokens import hash_refresh_token, new_refresh_token
@@ -55,7 +55,7 @@ async def register(
     password_hash = await container.hashes.run(
         client, _checked_hash, container.password_policy, password, username
     )
-    user_id = await container.db.create_user(username, password_hash, email)
+    user_id = await pg_identity.create_user(container.db, username, password_hash, email)
     if user_id is None:
         raise ProblemError(409, "username_taken", "this username is taken")
     if user_id == "":
@@ -137,9 +137,9 @@ async def login(container: Container, username: str, password: str, client: str)
         raise _identity_disabled()
     # Usernames never contain '@': a name with one is the account's e-mail address (seed 002).
     if "@" in username:
-        user = await container.db.user_by_email(username)
+        user = await pg_identity.user_by_email(container.db, username)
     else:
-        user = await container.db.user_by_name(username)
+        user = await pg_identity.user_by_name(container.db, username)
     account = _account(user, username)
     blocked_ms = await _blocked_ms(container, account)
     if blocked_ms > 0:

@@ -11,7 +11,7 @@ from scoreboard_common.board_store import Entry, Page, PageKind
 from scoreboard_common.keys import BoardKeys
 from scoreboard_common.ranking import decode_score, to_micros
 
-from scoreboard_api.adapters import pg_boards
+from scoreboard_api.adapters import pg_boards, pg_scores
 from scoreboard_api.domain.cursors import (
     COMPLEMENT,
     CursorKey,
@@ -19,7 +19,7 @@ from scoreboard_api.domain.cursors import (
     decode_cursor,
     encode_cursor,
 )
-from scoreboard_api.domain.errors import ProblemError
+from scoreboard_api.domain.errors import ProblemError, Unavailable
 from scoreboard_api.domain.policy import BoardPolicy
 from scoreboard_api.metrics import BOARD_PLAYERS, BOARD_TOP_SCORE, CACHE_REQUESTS
 from scoreboard_api.schemas import (
@@ -125,8 +125,10 @@ async def _top_revalidated(
 
 async def _top_from_postgres(container: Container, policy: BoardPolicy, limit: int) -> bytes:
     CACHE_REQUESTS.labels("top", "miss").inc()
-    rows = await container.db.top(policy.name, policy.season, limit, 0, policy.spec.order)
-    players = await container.db.count_players(policy.name, policy.season)
+    rows = await pg_scores.top(
+        container.db, policy.name, policy.season, limit, 0, policy.spec.order
+    )
+    players = await pg_scores.count_players(container.db, policy.name, policy.season)
     return _encoder.encode(
         TopResponse(
             leaderboard=policy.name,
@@ -156,7 +158,9 @@ async def player(container: Container, board: str, user_id: str) -> PlayerRespon
         except REDIS_ERRORS:
             container.monitor.redis_failed()
     if entry is None:
-        row = await container.db.standing_entry(board, policy.season, user_id, policy.spec.order)
+        row = await pg_scores.standing_entry(
+            container.db, board, policy.season, user_id, policy.spec.order
+        )
         if row is None:
             raise player_not_found(user_id)
         entry = row[1].entry(row[0])
@@ -189,12 +193,14 @@ async def around(container: Container, board: str, user_id: str, radius: int) ->
         except REDIS_ERRORS:
             container.monitor.redis_failed()
     order = policy.spec.order
-    row = await container.db.standing(board, policy.season, user_id, order)
+    row = await pg_scores.standing(container.db, board, policy.season, user_id, order)
     if row is None:
         raise player_not_found(user_id)
     rank = row[0]
     start = max(rank - 1 - radius, 0)
-    rows = await container.db.top(board, policy.season, rank - start + radius, start, order)
+    rows = await pg_scores.top(
+        container.db, board, policy.season, rank - start + radius, start, order
+    )
     return AroundResponse(
         leaderboard=board,
         season=policy.season,
@@ -245,7 +251,7 @@ async def entries(
         except REDIS_ERRORS:
             container.monitor.redis_failed()
     if page is None:
-        rows = await container.db.page(board, policy.season, kind, key, limit, order)
+        rows = await pg_scores.page(container.db, board, policy.season, kind, key, limit, order)
         page = Page(
             start=rows.start,
             entries=[s.entry(rows.start + i) for i, s in enumerate(rows.rows, 1)],
@@ -277,7 +283,7 @@ async def lookup(container: Container, board: str, user_ids: list[str]) -> Looku
             )
         except REDIS_ERRORS:
             container.monitor.redis_failed()
-    rows = await container.db.lookup(board, policy.season, wanted, policy.spec.order)
+    rows = await pg_scores.lookup(container.db, board, policy.season, wanted, policy.spec.order)
     return LookupResponse(
         leaderboard=board,
         season=policy.season,
@@ -300,8 +306,10 @@ async def board_numbers(container: Container, policy: BoardPolicy) -> tuple[int 
         except REDIS_ERRORS:
             container.monitor.redis_failed()
     try:
-        return await container.db.board_totals(policy.name, policy.season, policy.spec.order)
-    except ProblemError:
+        return await pg_scores.board_totals(
+            container.db, policy.name, policy.season, policy.spec.order
+        )
+    except Unavailable:
         return None, None
 
 

@@ -1,5 +1,15 @@
-"""The score write path (DESIGN §2/§3): authorise, apply the board's rules, rate-limit and
-check fraud in Redis, commit in PostgreSQL, then place the absolute total in Redis and publish.
+"""The score write path (DESIGN §2/§3), in order:
+
+1. check the caller and resolve the :class:`Submission` against its board into one
+   :class:`Write` (plain Python, no I/O);
+2. Redis, one trip: rate limits and fraud counters (the guard counts the write's points);
+3. PostgreSQL: commit the write (``container.committer``: grouped with concurrent writes into
+   one transaction, or one statement each);
+4. Redis, one trip: place the absolute total, count it and publish it (one script) — or, for a
+   write that was not added (refused, failed, replayed), give its points back (one script, the
+   only place that does).
+
+Failures are domain errors (``domain/errors.py``); the HTTP layer maps them to problems.
 """
 
 from __future__ import annotations
@@ -14,13 +24,20 @@ from scoreboard_common.auth import SCOPE_ADMIN, SCOPE_WRITE_ANY
 from scoreboard_common.board_store import Standing, decode_metadata
 from scoreboard_common.events import SCORE_CHANNEL, ScoreChanged, score_changed_template
 from scoreboard_common.netaddr import client_group
-from scoreboard_common.ranking import guard_mode, to_micros
+from scoreboard_common.ranking import guard_mode
 from scoreboard_common.telemetry import current_traceparent
 
-from scoreboard_api.adapters.postgres import SubmitResult
+from scoreboard_api.adapters import pg_scores
+from scoreboard_api.adapters.pg_scores import Committed
 from scoreboard_api.adapters.redis_side import GuardResult, upm_key
 from scoreboard_api.domain import signing
-from scoreboard_api.domain.errors import ProblemError, board_not_found, forbidden
+from scoreboard_api.domain.errors import (
+    Conflict,
+    Limited,
+    Refused,
+    Unavailable,
+    board_not_found,
+)
 from scoreboard_api.domain.fraud import FraudCounters, FraudHit, evaluate, rejects
 from scoreboard_api.domain.policy import BoardPolicy
 from scoreboard_api.domain.ratelimit import (
@@ -32,6 +49,7 @@ from scoreboard_api.domain.ratelimit import (
 )
 from scoreboard_api.domain.scoring import (
     Submission,
+    Write,
     check_clock_skew,
     encode_metadata,
     resolve_value,
@@ -54,14 +72,26 @@ REDIS_ERRORS = (RedisError, OSError, TimeoutError)
 
 @dataclass(frozen=True, slots=True)
 class WriteOutcome:
-    board: str
-    user_id: str
-    action_id: str
+    """What the route answers: the write's effect, the player's rank, the rate-limit headers."""
+
+    write: Write
     increment: int
     new_total: int
     rank: int | None
     replayed: bool
     headers: dict[str, str]
+
+    @property
+    def board(self) -> str:
+        return self.write.board
+
+    @property
+    def user_id(self) -> str:
+        return self.write.user_id
+
+    @property
+    def action_id(self) -> str:
+        return self.write.submission.action_id
 
 
 def active_board(container: Container, board: str) -> BoardPolicy:
@@ -71,123 +101,98 @@ def active_board(container: Container, board: str) -> BoardPolicy:
     return policy
 
 
-async def submit(
-    container: Container,
-    *,
-    board: str,
-    caller: Caller,
-    submission: Submission,
-    client_ip: str | None,
-    request_id: str | None,
-    signature: Signature,
-) -> WriteOutcome:
-    """``signature``: what the request presented (every caller says; the board decides)."""
-    policy = active_board(container, board)
+def resolve(
+    container: Container, policy: BoardPolicy, caller: Caller, submission: Submission
+) -> Write:
+    """Who may write what on this board, and what the submission means there."""
     spec = policy.spec
-    signing.check(policy.signing_keys, spec.signing.required, signature)
     if spec.suspended:
-        raise forbidden(f"leaderboard {board!r} is suspended", code="board_suspended")
+        raise Refused(f"leaderboard {policy.name!r} is suspended", code="board_suspended")
     is_service = caller.has(SCOPE_WRITE_ANY)
     if caller.has(SCOPE_ADMIN) and not is_service:
         # An admin token is not a player: it would score as the admin pseudo-user.
-        raise forbidden("an admin token cannot submit scores", code="admin_cannot_play")
+        raise Refused("an admin token cannot submit scores", code="admin_cannot_play")
     target = submission.user_id
     if target != caller.user_id and not is_service:
-        raise forbidden("a user token may only write its own score")
+        raise Refused("a user token may only write its own score")
     writer = "services" if is_service else "users"
     if writer not in spec.writers:
-        raise forbidden(
-            f"this leaderboard does not accept writes from {writer}", "writer_not_allowed"
+        raise Refused(
+            f"this leaderboard does not accept writes from {writer}", code="writer_not_allowed"
         )
     if target in policy.banned:
-        raise forbidden("this player is banned from the leaderboard", code="player_banned")
+        raise Refused("this player is banned from the leaderboard", code="player_banned")
     if target in container.policies.disabled_users:
-        raise forbidden("this player's account is disabled", code="player_banned")
+        raise Refused("this player's account is disabled", code="player_banned")
     # increment boards: the points granted; best/latest: the absolute score submitted.
     value = resolve_value(spec, submission.action, submission.score_increment, submission.score)
-    metadata = encode_metadata(submission.metadata)
+    metadata_json = encode_metadata(submission.metadata)
     check_clock_skew(spec, submission.timestamp, datetime.now(UTC))
-    # Points count towards the points-per-minute fraud rule on increment boards only.
-    increment = value if spec.operator == "increment" else 0
+    return Write(
+        submission=submission,
+        season=policy.season,
+        operator=spec.operator,
+        order=spec.order,
+        value=value,
+        # Points count towards the points-per-minute fraud rule on increment boards only.
+        points=value if spec.operator == "increment" else 0,
+        metadata_json=metadata_json,
+        username=None if is_service else caller.principal.username,
+    )
 
-    guard = await _guard(container, policy, target, client_ip, is_service, increment, submission)
+
+async def submit(
+    container: Container, *, caller: Caller, submission: Submission, signature: Signature
+) -> WriteOutcome:
+    """``signature``: what the request presented (every caller says; the board decides)."""
+    policy = active_board(container, submission.board)
+    signing.check(policy.signing_keys, policy.spec.signing.required, signature)
+    write = resolve(container, policy, caller, submission)
+
+    guard = await _guard(container, policy, write, is_service=caller.has(SCOPE_WRITE_ANY))
     headers = _rate_headers(guard.decisions)
-    if not guard.allowed:
+    if not guard.allowed:  # refused: the guard counted nothing
         refused = most_restrictive(guard.decisions)
-        RATE_LIMITED.labels(board, refused.limit.scope).inc()
-        raise ProblemError(
-            429,
-            "rate_limited",
+        RATE_LIMITED.labels(write.board, refused.limit.scope).inc()
+        raise Limited(
             f"rate limit of {refused.limit.limit} per {refused.limit.window_seconds} s "
             f"({refused.limit.scope}) exceeded",
             headers={**headers, "Retry-After": str(refused.retry_after_seconds)},
         )
-    hits = evaluate(spec.fraud, guard.counters, increment, replay=False)
-    if rejects(hits):
-        await _record_fraud(
-            container, board, target, hits, submission.action_id, client_ip, request_id
-        )
-        await _adjust(container, board, target, refund=increment, replay=False)
-        raise forbidden("submission refused by the leaderboard's fraud rules", "fraud_rejected")
 
+    hits = evaluate(policy.spec.fraud, guard.counters, write.points, replay=False)
+    result: Committed | None = None
+    replays, rank = 0, None
     try:
-        result = await container.db.submit_score(
-            board=board,
-            action_id=submission.action_id,
-            season=policy.season,
-            user_id=target,
-            action=submission.action,
-            increment=value,
-            client_ts=submission.timestamp,
-            client_ip=client_ip,
-            request_id=request_id,
-            username=None if is_service else caller.principal.username,
-            operator=spec.operator,
-            order=spec.order,
-            metadata=metadata,
-        )
-    except ProblemError:
-        await _adjust(container, board, target, refund=increment, replay=False)
-        raise
-
+        if rejects(hits):
+            await _record_fraud(container, write, hits)
+            raise Refused(
+                "submission refused by the leaderboard's fraud rules", code="fraud_rejected"
+            )
+        result = await container.committer.submit(write)
+    finally:
+        if result is None or result.replayed:
+            # Not added (refused, failed, replayed): the one place its points are given back.
+            replays, rank = await _give_back(container, write, replay=result is not None)
     if result.replayed:
-        return await _replay(
-            container,
-            policy,
-            target,
-            submission,
-            (value, increment),
-            result,
-            headers,
-            client_ip,
-            request_id,
-        )
+        return await _replay(container, policy, write, result, replays, rank, headers)
 
+    board = write.board
     SCORE_WRITES.labels(board).inc()
-    SCORE_POINTS.labels(board).inc(increment)
+    SCORE_POINTS.labels(board).inc(write.points)
     if hits:
-        await _record_fraud(
-            container, board, target, hits, submission.action_id, client_ip, request_id
-        )
+        await _record_fraud(container, write, hits)
     if result.changed:
-        rank = await _place(container, policy, result, result.increment)
+        rank = await _place(container, policy, result)
     else:
         # A best score that did not improve: accepted and audited, but the standing, the board
         # and the live feed are unchanged (nothing is published).
-        rank = await _current_rank(container, policy, target)
-    return WriteOutcome(
-        board, target, submission.action_id, result.increment, result.total, rank, False, headers
-    )
+        rank = await _current_rank(container, policy, write.user_id)
+    return WriteOutcome(write, result.increment, result.total, rank, False, headers)
 
 
 async def _guard(
-    container: Container,
-    policy: BoardPolicy,
-    target: str,
-    client_ip: str | None,
-    is_service: bool,
-    increment: int,
-    submission: Submission,
+    container: Container, policy: BoardPolicy, write: Write, *, is_service: bool
 ) -> GuardResult:
     spec = policy.spec
     user_limit = Limit(
@@ -198,16 +203,14 @@ async def _guard(
         if is_service
         else Limit("ip", spec.rate_limit.per_ip.limit, spec.rate_limit.per_ip.window_seconds)
     )
+    client_ip = write.submission.client_ip
     if container.monitor.redis_up:
         try:
             return await container.side.guard(
-                board=policy.name,
-                user_id=target,
-                client_ip=client_group(client_ip) if client_ip else None,  # IPv6: its /64
+                write,
+                client_group=client_group(client_ip) if client_ip else None,  # IPv6: its /64
                 user_limit=user_limit,
                 ip_limit=ip_limit,
-                increment=increment,
-                client_ts_ms=to_micros(submission.timestamp) // 1000,
                 burst_window_ms=spec.fraud.burst_window_ms,
             )
         except REDIS_ERRORS as error:
@@ -215,7 +218,7 @@ async def _guard(
             container.monitor.redis_failed()
     fallback = Limit("fallback", container.settings.fallback_rate_limit_per_minute, 60)
     decision = container.fallback_limiter.hit(
-        f"{policy.name}\0{target}", fallback, time.time() * 1000
+        f"{policy.name}\0{write.user_id}", fallback, time.time() * 1000
     )
     return GuardResult([decision], FraudCounters(0, 0, 0))
 
@@ -227,64 +230,53 @@ def _rate_headers(decisions: list[Decision]) -> dict[str, str]:
     }
 
 
-async def _adjust(
-    container: Container, board: str, user_id: str, *, refund: int, replay: bool
-) -> int:
+async def _give_back(container: Container, write: Write, *, replay: bool) -> tuple[int, int | None]:
+    """``(replays in the sliding minute, rank)``; ``(0, None)`` while Redis is down."""
     if not container.monitor.redis_up:
-        return 0
+        return 0, None
     try:
-        return await container.side.adjust(board, user_id, refund=refund, replay=replay)
+        return await container.side.give_back(write, replay=replay)
     except REDIS_ERRORS:
         container.monitor.redis_failed()
-        return 0
+        return 0, None
 
 
-async def _record_fraud(
-    container: Container,
-    board: str,
-    user_id: str,
-    hits: list[FraudHit],
-    action_id: str | None,
-    client_ip: str | None,
-    request_id: str | None,
-) -> None:
+async def _record_fraud(container: Container, write: Write, hits: list[FraudHit]) -> None:
+    submission = write.submission
     for hit in hits:
-        FRAUD_HITS.labels(board, hit.rule, hit.action).inc()
+        FRAUD_HITS.labels(write.board, hit.rule, hit.action).inc()
     log.warning(
         "fraud rule hit",
         extra={
-            "board": board,
+            "board": write.board,
             "rules": [h.rule for h in hits],
             "action": hits[0].action,
-            "request_id": request_id,
+            "request_id": submission.request_id,
         },
     )
     try:
-        await container.db.record_fraud(
-            board=board,
-            user_id=user_id,
+        await pg_scores.record_fraud(
+            container.db,
+            board=write.board,
+            user_id=write.user_id,
             hits=[(h.rule, h.action, h.detail) for h in hits],
-            action_id=action_id,
-            client_ip=client_ip,
-            request_id=request_id,
+            action_id=submission.action_id,
+            client_ip=submission.client_ip,
+            request_id=submission.request_id,
         )
-    except ProblemError:
+    except Unavailable:
         log.warning("could not store fraud events (postgres down)")
 
 
 async def _replay(
     container: Container,
     policy: BoardPolicy,
-    target: str,
-    submission: Submission,
-    value_and_points: tuple[int, int],
-    result: SubmitResult,
+    write: Write,
+    result: Committed,
+    replays: int,
+    rank: int | None,
     headers: dict[str, str],
-    client_ip: str | None,
-    request_id: str | None,
 ) -> WriteOutcome:
-    board = policy.name
-    value, increment = value_and_points
     stored = (
         result.user_id,
         result.action,
@@ -292,27 +284,20 @@ async def _replay(
         result.client_ts,
         decode_metadata(result.metadata),
     )
-    same = same_payload(stored, submission, value)
-    replays = await _adjust(container, board, target, refund=increment, replay=True)
-    if not same:
-        raise ProblemError(
-            409,
-            "action_conflict",
-            "this action_id was already used with a different payload",
+    if not same_payload(stored, write.submission, write.value):
+        raise Conflict(
+            "this action_id was already used with a different payload", code="action_conflict"
         )
-    SCORE_REPLAYS.labels(board).inc()
-    hits = evaluate(policy.spec.fraud, FraudCounters(0, 0, replays), increment, replay=True)
+    SCORE_REPLAYS.labels(write.board).inc()
+    hits = evaluate(policy.spec.fraud, FraudCounters(0, 0, replays), write.points, replay=True)
     if hits:
-        await _record_fraud(
-            container, board, target, hits, submission.action_id, client_ip, request_id
-        )
+        await _record_fraud(container, write, hits)
         if rejects(hits):
-            raise forbidden("too many replays", "fraud_rejected")
-    rank = await _current_rank(container, policy, target)
+            raise Refused("too many replays", code="fraud_rejected")
+    if rank is None and not container.monitor.redis_up:
+        rank = await _current_rank(container, policy, write.user_id)
     return WriteOutcome(
-        board,
-        target,
-        submission.action_id,
+        write,
         result.increment,
         result.total,
         rank,
@@ -329,16 +314,17 @@ async def _current_rank(container: Container, policy: BoardPolicy, user_id: str)
         except REDIS_ERRORS:
             container.monitor.redis_failed(policy.name)
     try:
-        row = await container.db.standing(policy.name, policy.season, user_id, policy.spec.order)
-    except ProblemError:
+        row = await pg_scores.standing(
+            container.db, policy.name, policy.season, user_id, policy.spec.order
+        )
+    except Unavailable:
         return None
     return row[0] if row else None
 
 
-async def _place(
-    container: Container, policy: BoardPolicy, result: SubmitResult, increment: int
-) -> int | None:
-    """Write the absolute total to Redis and publish; on failure mark the board for rebuild."""
+async def _place(container: Container, policy: BoardPolicy, result: Committed) -> int | None:
+    """Write the absolute total to Redis, count it and publish it (one script); on failure
+    mark the board for rebuild."""
     board = policy.name
     assert result.reached_at is not None
     if container.monitor.redis_up:
@@ -353,7 +339,7 @@ async def _place(
                     username=username,
                     total=result.total,
                     rank=None,
-                    increment=increment,
+                    increment=result.increment,
                     traceparent=current_traceparent(),
                 )
             )
@@ -372,6 +358,7 @@ async def _place(
                 counter=(upm_key(board), str(int(time.time() // 60)), 180),
                 order=policy.spec.order,
                 guard=guard_mode(policy.spec.order, policy.spec.operator),
+                run=container.side.batch.run,
             )
             container.forget_top(board)
             return applied.rank
@@ -381,7 +368,9 @@ async def _place(
     else:
         container.monitor.dirty.add(board)
     try:
-        row = await container.db.standing(board, policy.season, result.user_id, policy.spec.order)
-    except ProblemError:
+        row = await pg_scores.standing(
+            container.db, board, policy.season, result.user_id, policy.spec.order
+        )
+    except Unavailable:
         return None
     return row[0] if row else None

@@ -17,7 +17,7 @@ from prometheus_client import Counter, Gauge
 from scoreboard_api.adapters import pg_webhooks
 from scoreboard_api.adapters.postgres import Database
 from scoreboard_api.adapters.webhook_sender import WebhookSender
-from scoreboard_api.domain.errors import ProblemError
+from scoreboard_api.domain.errors import Unavailable
 from scoreboard_api.domain.webhooks import NextState, Outcome, after_attempt
 
 log = logging.getLogger("scoreboard.webhooks")
@@ -75,7 +75,7 @@ class DeliveryWorker:
             try:
                 busy = await self.run_once()
                 await self.refresh_gauges()
-            except ProblemError:
+            except Unavailable:
                 pass  # PostgreSQL unreachable: counted by the adapter, the next poll retries
             except Exception:
                 log.exception("webhook delivery round failed")

@@ -8,7 +8,7 @@ import re
 import uuid
 from datetime import UTC, datetime
 
-from scoreboard_api.domain.errors import ProblemError, validation_error
+from scoreboard_api.domain.errors import DomainError, ProblemError, validation_error
 from scoreboard_api.domain.scoring import ACTION_ID_PATTERN, Submission
 from scoreboard_api.domain.signing import Signature
 from scoreboard_api.http.deps import AnyRequest, client_ip, container_of, request_id
@@ -60,7 +60,6 @@ async def submit_default(
     try:
         outcome = await scores.submit(
             container_of(request),
-            board=DEFAULT_BOARD,
             caller=caller,
             submission=Submission(
                 action_id=action_id,
@@ -69,12 +68,13 @@ async def submit_default(
                 score_increment=score_increment,
                 user_id=user_id,
                 server_timestamp=timestamp is None,
+                board=DEFAULT_BOARD,
+                client_ip=client_ip(request),
+                request_id=request_id(request),
             ),
-            client_ip=client_ip(request),
-            request_id=request_id(request),
             signature=signature,
         )
-    except ProblemError as error:
+    except (ProblemError, DomainError) as error:
         error.headers = _with_remaining(error.headers)
         raise
     return dataclasses.replace(outcome, headers=_with_remaining(outcome.headers))

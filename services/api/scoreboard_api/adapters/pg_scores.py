@@ -64,7 +64,7 @@ WITH existing AS (
                              metadata)
     SELECT $1, $3, $4,
            COALESCE($10, (SELECT u.username FROM users u WHERE u.id = $4), $4::text),
-           $6, now(), clock_timestamp(), $13::text::jsonb
+           $6, clock_timestamp(), clock_timestamp(), $13::text::jsonb
     FROM (SELECT count(*) FROM prior) AS locked
     WHERE NOT EXISTS (SELECT 1 FROM existing)
     ON CONFLICT (board, season, user_id) DO UPDATE

@@ -68,7 +68,7 @@ BEGIN
                                              metadata)
                     SELECT p1, p3, p4,
                            COALESCE(p10, (SELECT u.username FROM users u WHERE u.id = p4), p4::text),
-                           p6, now(), clock_timestamp(), p13::text::jsonb
+                           p6, clock_timestamp(), clock_timestamp(), p13::text::jsonb
                     FROM (SELECT count(*) FROM prior) AS locked
                     WHERE NOT EXISTS (SELECT 1 FROM existing)
                     ON CONFLICT (board, season, user_id) DO UPDATE

@@ -288,7 +288,10 @@ def test_env_contract_of_the_services() -> None:
         "OTEL_TRACES_EXPORTER",
     } <= cm.keys()
     assert json.loads(cm["TRUSTED_PROXIES"]) == []
+    assert (cm["GROUP_COMMIT"], cm["GROUP_COMMIT_MAX_BATCH"]) == ("true", "64")
     env, cm = env_of("-realtime")
+    assert cm["WS_WRITE_HIGH_WATER_BYTES"] == "16384"
+    assert cm["WS_SOCKET_SEND_BUFFER_BYTES"] == cm["WS_SOCKET_RECEIVE_BUFFER_BYTES"] == "0"
     assert "REDIS_URL" in env and "DATABASE_URL" not in env, "realtime never talks to PostgreSQL"
     assert (
         cm["AUTH_JWKS_URL"] == "http://sb-scoreboard-api.scoreboard.svc:8000/.well-known/jwks.json"

@@ -34,6 +34,11 @@ class Feed:
         self.closed: tuple[int | None, str | None] | None = None
         self._task = asyncio.create_task(self._read())
 
+    @classmethod
+    async def open(cls, url: str, **options: Any) -> Feed:
+        """Connect (a real ``websockets`` client) and start keeping messages."""
+        return cls(await websockets.connect(url, open_timeout=5, **options))
+
     async def _read(self) -> None:
         try:
             async for raw in self.connection:
@@ -50,7 +55,7 @@ class Feed:
         return [m for m in self.messages if m["type"] == "snapshot"]
 
     async def wait_for(
-        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 5.0
+        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10.0
     ) -> dict[str, Any]:
         deadline = asyncio.get_running_loop().time() + timeout
         seen = 0
@@ -68,13 +73,13 @@ class Feed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._new.wait(), remaining)
 
-    async def wait_version(self, version: int, timeout: float = 5.0) -> dict[str, Any]:
+    async def wait_version(self, version: int, timeout: float = 10.0) -> dict[str, Any]:
         """The first snapshot at or above ``version``."""
         return await self.wait_for(
             lambda m: m["type"] == "snapshot" and m["version"] >= version, timeout
         )
 
-    async def wait_closed(self, timeout: float = 5.0) -> tuple[int | None, str | None]:
+    async def wait_closed(self, timeout: float = 10.0) -> tuple[int | None, str | None]:
         """``(code, reason)`` of the close frame the server sent."""
         await asyncio.wait_for(asyncio.shield(self._task), timeout)
         assert self.closed is not None

@@ -3,20 +3,16 @@ a WebSocket client that keeps what it receives."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import hashlib
 import hmac
 import json
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import websockets
 
 PASSWORD = "seed-frontend-password-7"
 
@@ -73,53 +69,3 @@ def hmac_b64url(key: str, message: bytes) -> str:
 
 def canonical(document: dict[str, Any]) -> bytes:
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-class LiveFeed:
-    """A real WebSocket client (the ``websockets`` library) that keeps every message."""
-
-    def __init__(self, connection: websockets.ClientConnection) -> None:
-        self.connection = connection
-        self.messages: list[dict[str, Any]] = []
-        self._new = asyncio.Event()
-        self.closed = False
-        self._task = asyncio.create_task(self._read())
-
-    @classmethod
-    async def open(cls, url: str, **options: Any) -> LiveFeed:
-        return cls(await websockets.connect(url, open_timeout=5, **options))
-
-    async def _read(self) -> None:
-        with contextlib.suppress(websockets.ConnectionClosed):
-            async for raw in self.connection:
-                self.messages.append(json.loads(raw))
-                self._new.set()
-        self.closed = True
-        self._new.set()
-
-    async def wait_for(
-        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10.0
-    ) -> dict[str, Any]:
-        deadline = asyncio.get_running_loop().time() + timeout
-        seen = 0
-        while True:
-            for message in self.messages[seen:]:
-                if predicate(message):
-                    return message
-            seen = len(self.messages)
-            remaining = deadline - asyncio.get_running_loop().time()
-            if remaining <= 0 or self.closed:
-                raise AssertionError(f"no matching message; last: {self.messages[-3:]}")
-            self._new.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._new.wait(), remaining)
-
-    async def wait_closed(self, timeout: float = 10.0) -> int | None:
-        """The close code the server sent."""
-        await asyncio.wait_for(asyncio.shield(self._task), timeout)
-        received = self.connection.protocol.close_rcvd
-        return received.code if received else None
-
-    async def close(self) -> None:
-        await self.connection.close()
-        await self._task

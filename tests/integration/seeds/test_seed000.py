@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import httpx
 
-from tests.support.seeds import PASSWORD, LiveFeed, fresh_default, register
+from tests.support.feeds import Feed
+from tests.support.seeds import PASSWORD, fresh_default, register
 
 
 def _login(http: httpx.Client, username: str) -> dict[str, str]:
@@ -20,7 +21,7 @@ async def test_seed000_frontend(http: httpx.Client, admin: dict[str, str], ws_ba
     fresh_default(http, admin)
     alice, bob = register(http), register(http)
     alice_auth, bob_auth = _login(http, alice.username), _login(http, bob.username)
-    feed = await LiveFeed.open(f"{ws_base}/ws/v1/leaderboards/default")
+    feed = await Feed.open(f"{ws_base}/ws/v1/leaderboards/default")
     try:
         await feed.wait_for(lambda m: m.get("type") == "snapshot")
         body = {

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import httpx
 
-from tests.support.seeds import PASSWORD, LiveFeed, fresh_default, register
+from tests.support.feeds import Feed
+from tests.support.seeds import PASSWORD, fresh_default, register
 
 
 async def test_seed001_frontend(http: httpx.Client, admin: dict[str, str], ws_base: str) -> None:
@@ -17,7 +18,7 @@ async def test_seed001_frontend(http: httpx.Client, admin: dict[str, str], ws_ba
         "/api/v1/auth/login", json={"username": player.username, "password": PASSWORD}
     ).json()
     auth = {"Authorization": f"Bearer {tokens['access_token']}"}
-    feed = await LiveFeed.open(f"{ws_base}/ws/score")
+    feed = await Feed.open(f"{ws_base}/ws/score")
     try:
         first = await feed.wait_for(lambda m: m.get("type") == "snapshot")
         assert first["leaderboard"] == "default"

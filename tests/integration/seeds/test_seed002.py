@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import httpx
 
-from tests.support.seeds import PASSWORD, LiveFeed, fresh_default, register
+from tests.support.feeds import Feed
+from tests.support.seeds import PASSWORD, fresh_default, register
 
 
 def _login(http: httpx.Client, email: str) -> dict[str, str]:
@@ -23,7 +24,7 @@ async def test_seed002_frontend(http: httpx.Client, admin: dict[str, str], ws_ba
     assert alice.email and bob.email
     alice_auth = _login(http, alice.email.upper())  # e-mail addresses match case-insensitively
     bob_auth = _login(http, bob.email)
-    feed = await LiveFeed.open(f"{ws_base}/scores/websocket")
+    feed = await Feed.open(f"{ws_base}/scores/websocket")
     try:
         await feed.wait_for(lambda m: "scores" in m)
         for _ in range(2):

@@ -13,9 +13,9 @@ import httpx
 import pytest
 import redis
 
+from tests.support.feeds import Feed
 from tests.support.seeds import (
     PASSWORD,
-    LiveFeed,
     canonical,
     fresh_default,
     hmac_b64url,
@@ -59,7 +59,7 @@ async def test_seed003_frontend(http: httpx.Client, admin: dict[str, str], ws_ba
     assert refreshed.status_code == 200, refreshed.text
     tokens = refreshed.json()
     auth = {"Authorization": f"Bearer {tokens['access_token']}", "X-Signature-Key": "k1"}
-    feed = await LiveFeed.open(f"{ws_base}/ws/scoreboard")
+    feed = await Feed.open(f"{ws_base}/ws/scoreboard")
     try:
         await feed.wait_for(lambda m: m.get("type") == "snapshot")
         body = _seed003_body(player.user_id, "quest", f"i-{player.user_id}", KEYS["k1"])

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import httpx
 
-from tests.support.seeds import PASSWORD, LiveFeed, fresh_default, register
+from tests.support.feeds import Feed
+from tests.support.seeds import PASSWORD, fresh_default, register
 
 
 def _token(http: httpx.Client, username: str) -> str:
@@ -27,7 +28,7 @@ async def test_seed004_frontend(http: httpx.Client, admin: dict[str, str], ws_ba
     )
     alice, bob = register(http), register(http)
     alice_token, bob_token = _token(http, alice.username), _token(http, bob.username)
-    feed = await LiveFeed.open(f"{ws_base}/scores/live?token={alice_token}")
+    feed = await Feed.open(f"{ws_base}/scores/live?token={alice_token}")
     try:
         await feed.wait_for(lambda m: m.get("event") == "scoresUpdate")
         auth = {"Authorization": f"Bearer {alice_token}"}
@@ -64,7 +65,7 @@ async def test_seed004_frontend(http: httpx.Client, admin: dict[str, str], ws_ba
         assert set(pushed) == {"event", "topScores"} and pushed["event"] == "scoresUpdate"
         # Receive-only: a message from the client closes the feed.
         await feed.connection.send("hello")
-        assert await feed.wait_closed() == 1008
+        assert (await feed.wait_closed())[0] == 1008
     finally:
         await feed.close()
     invalid = http.post(

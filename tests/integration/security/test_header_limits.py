@@ -49,6 +49,27 @@ def read_answer(sock: socket.socket, timeout: float = 10.0) -> bytes:
     return chunks
 
 
+def read_one_response(sock: socket.socket, timeout: float = 10.0) -> bytes:
+    """One whole response (head and its Content-Length body), leaving the connection open."""
+    sock.settimeout(timeout)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"closed before a whole head: {data[:300]!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "closed before the whole body"
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
 def status_and_code(answer: bytes) -> tuple[int, str | None]:
     head, _, body = answer.partition(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
@@ -206,8 +227,7 @@ def test_the_rest_of_a_body_answered_early_is_not_taken_for_the_next_head(
             + f"content-length: {size}\r\n\r\n".encode()
             + b" " * 1000
         )
-        sock.settimeout(10)
-        first = sock.recv(65536)  # the 413, sent before the body was read
+        first = read_one_response(sock)  # the 413, sent before the body was read
         assert status_and_code(first) == (413, "body_too_large"), first[:300]
         sock.sendall(b" " * (size - 1000))  # the rest of the body, after the answer
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")

@@ -235,21 +235,27 @@ def submit_args(write: Write) -> tuple[Any, ...]:
     )
 
 
-def committed(row: Any) -> Committed:
+def committed(row: Any, prefix: str = "") -> Committed:
+    """A write's outcome from its row: the statement's columns, or a batch element's
+    (``prefix="o_"``: the batch function's OUT columns)."""
+
+    def col(name: str) -> Any:
+        return row[prefix + name]
+
     return Committed(
-        replayed=row["replayed"],
-        total=row["total"],
-        reached_at=row["reached_at"],
-        username=row["username"],
-        user_id=str(row["user_id"]),
-        action=row["action"],
-        increment=row["increment"],
-        client_ts=row["client_ts"],
-        season=row["season"],
-        changed=row["changed"],
-        metadata=row["metadata"],
-        revision=to_micros(row["updated_at"]) if row["updated_at"] else 0,
-        score=row["score"],
+        replayed=col("replayed"),
+        total=col("total"),
+        reached_at=col("reached_at"),
+        username=col("username"),
+        user_id=str(col("user_id")),
+        action=col("action"),
+        increment=col("increment"),
+        client_ts=col("client_ts"),
+        season=col("season"),
+        changed=col("changed"),
+        metadata=col("metadata"),
+        revision=to_micros(col("updated_at")) if col("updated_at") else 0,
+        score=col("score"),
     )
 
 
@@ -383,21 +389,7 @@ async def submit_batch(
 def _batch_outcome(row: Any) -> Committed | DomainError:
     error = row["o_error"]
     if error is None:
-        return Committed(
-            replayed=row["o_replayed"],
-            total=row["o_total"],
-            reached_at=row["o_reached_at"],
-            username=row["o_username"],
-            user_id=str(row["o_user_id"]),
-            action=row["o_action"],
-            increment=row["o_increment"],
-            client_ts=row["o_client_ts"],
-            season=row["o_season"],
-            changed=row["o_changed"],
-            metadata=row["o_metadata"],
-            revision=to_micros(row["o_updated_at"]) if row["o_updated_at"] else 0,
-            score=row["o_score"],
-        )
+        return committed(row, "o_")
     if error == "total_overflow":
         return Invalid("the total would exceed 2^53-1", code="total_overflow")
     if error.startswith("22"):  # data exception: a value PostgreSQL refuses

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import msgspec
+from scoreboard_common.keys import BoardKeys
 from scoreboard_common.policy import decode_public_policy
 from scoreboard_devstack.servers import PostgresServer, ServiceProcess
 
@@ -223,6 +225,47 @@ def test_reset_archives_and_is_idempotent(
     kept = client.get(f"/api/v1/leaderboards/{board}/seasons").json()["seasons"]
     assert [s["season"] for s in kept if not s["current"]] == [2]
     assert client.get(f"/api/v1/leaderboards/{board}/seasons/1/top").status_code == 404
+
+
+def test_reset_waits_for_a_rebuild_of_the_old_season_and_wins(
+    client: httpx.Client,
+    admin_headers: dict[str, str],
+    service_headers: dict[str, str],
+    redis_url: str,
+) -> None:
+    """A rebuild that read season 1 before a reset must not leave season 1 in Redis.
+
+    The test plays that rebuild: it holds the board's rebuild lock, lets the reset start, writes
+    season 1 into Redis the way the late rebuild would, then releases the lock.
+    """
+    board = make_board(client, admin_headers)
+    player = str(uuid.uuid4())
+    submit(client, board, service_headers, 5, user_id=player)
+    keys = BoardKeys(board)
+    lock = f"{keys.prefix}:rebuild-lock"
+    url = f"/api/v1/admin/leaderboards/{board}/reset"
+    with (
+        sync_redis(redis_url) as r,
+        ThreadPoolExecutor(1) as pool,
+        httpx.Client(base_url=client.base_url, timeout=60) as other,
+    ):
+        assert r.set(lock, "1", nx=True, px=30_000)
+        reset = pool.submit(other.post, url, json={"season": 2}, headers=admin_headers)
+        wait_for(
+            lambda: client.get(f"/api/v1/leaderboards/{board}/seasons").json()["current_season"]
+            == 2,
+            what="the reset committed in PostgreSQL",
+        )
+        assert not reset.done()  # it waits for the rebuild lock before touching Redis
+        r.set(keys.season, 1)  # the stale rebuild finishes: season 1 back in Redis
+        r.incr(keys.version)
+        r.delete(lock)
+        answer = reset.result(timeout=30)
+    assert answer.status_code == 200, answer.text
+    top = client.get(f"/api/v1/leaderboards/{board}/top").json()
+    assert (top["season"], top["entries"]) == (2, [])
+    with sync_redis(redis_url) as r:
+        assert int(r.get(keys.season) or 0) == 2
 
 
 def test_stats_and_void_and_delete(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,8 +20,8 @@ from scoreboard_common.metrics import DEPENDENCY_ERRORS, DEPENDENCY_UP
 from scoreboard_common.ranking import decode_score, guard_mode
 from scoreboard_common.telemetry import current_traceparent
 
-from scoreboard_api.adapters import pg_scores
-from scoreboard_api.adapters.policy_cache import PolicyCache
+from scoreboard_api.adapters import pg_boards, pg_scores
+from scoreboard_api.adapters.policy_cache import PolicyCache, policy_from_row
 from scoreboard_api.adapters.postgres import Database
 from scoreboard_api.adapters.redis_side import RedisSide
 from scoreboard_api.metrics import BOARD_PLAYERS, BOARD_TOP_SCORE
@@ -141,32 +142,55 @@ class DependencyMonitor:
                 log.warning("rebuild of %s failed: %s", board, error)
                 self.dirty.add(board)
 
-    async def rebuild(self, board: str) -> int | None:
-        policy = self.policies.get(board)
-        if policy is None:
-            return None
+    async def rebuild(self, board: str, *, wait: float = 0.0, announce: bool = True) -> int | None:
+        """Make the board's Redis state PostgreSQL's current season; returns the new version.
+
+        One rebuild per board at a time across replicas (a Redis lock). A caller that must see
+        its change in Redis (a season reset) waits up to ``wait`` seconds for the lock; the
+        season and scoring are read from PostgreSQL under the lock, so a rebuild that started
+        before a reset can never write the old season over the new one.
+        """
         lock = f"{BoardKeys(board).prefix}:rebuild-lock"
-        if not await self.redis.set(lock, "1", nx=True, px=10_000):
+        if not await self._acquire(lock, wait):
             # Another replica is rebuilding it, or a failed attempt could not release the lock
             # (it expires in 10 s): keep the board dirty so a later tick rebuilds it for sure.
             self.dirty.add(board)
             return None
         try:
-            started = datetime.now(UTC) - timedelta(seconds=1)
-            order = policy.spec.order
-            guard = guard_mode(order, policy.spec.operator)
-            standings = await pg_scores.all_standings(self.db, board, policy.season)
-            version = await self.store.replace_all(
-                board, policy.season, standings, order=order, guard=guard
-            )
-            # Writes that committed while we read may have been wiped by replace_all: re-apply
-            # them (apply_total never applies a stale standing, so this is safe).
-            for standing in await pg_scores.standings_updated_since(
-                self.db, board, policy.season, started
-            ):
-                applied = await self.store.apply_total(board, standing, order=order, guard=guard)
-                version = applied.version
-            await self.side.write_policy(policy.public())
+            return await self._rebuild_locked(board, announce=announce)
+        finally:
+            await self.redis.delete(lock)
+
+    async def _acquire(self, lock: str, wait: float) -> bool:
+        deadline = time.monotonic() + wait
+        while not await self.redis.set(lock, "1", nx=True, px=10_000):
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
+
+    async def _rebuild_locked(self, board: str, *, announce: bool) -> int | None:
+        row = await pg_boards.get_board(self.db, board)
+        if row is None:
+            return None
+        cached = self.policies.get(board)
+        policy = policy_from_row(row, cached.banned if cached else frozenset())
+        started = datetime.now(UTC) - timedelta(seconds=1)
+        order = policy.spec.order
+        guard = guard_mode(order, policy.spec.operator)
+        standings = await pg_scores.all_standings(self.db, board, policy.season)
+        version = await self.store.replace_all(
+            board, policy.season, standings, order=order, guard=guard
+        )
+        # Writes that committed while we read may have been wiped by replace_all: re-apply
+        # them (apply_total never applies a stale standing, so this is safe).
+        for standing in await pg_scores.standings_updated_since(
+            self.db, board, policy.season, started
+        ):
+            applied = await self.store.apply_total(board, standing, order=order, guard=guard)
+            version = applied.version
+        await self.side.write_policy(policy.public())
+        if announce:
             await self.side.publish_board(
                 BoardChanged(
                     board=board,
@@ -176,14 +200,12 @@ class DependencyMonitor:
                     traceparent=current_traceparent(),
                 )
             )
-            self.rebuilds += 1
-            log.info(
-                "rebuilt board from postgres",
-                extra={"board": board, "players": len(standings), "version": version},
-            )
-            return version
-        finally:
-            await self.redis.delete(lock)
+        self.rebuilds += 1
+        log.info(
+            "rebuilt board from postgres",
+            extra={"board": board, "players": len(standings), "version": version},
+        )
+        return version
 
     async def run(self) -> None:
         while True:

@@ -130,11 +130,15 @@ async def reset_board(container: Container, name: str, season: int) -> ResetResp
     if reset:
         container.webhooks_due.set()  # this replica's delivery worker looks at once
         container.policies.put(row)
+        # Through the monitor's rebuild (the new season's standings from PostgreSQL, under the
+        # board's rebuild lock): a rebuild already running for the old season finishes first,
+        # and a write that lands in the new season before Redis is switched is kept.
         version = 0
         try:
-            version = await container.store.replace_all(name, row.season, [])
+            version = await container.monitor.rebuild(name, wait=15.0, announce=False) or 0
         except REDIS_ERRORS:
             container.monitor.redis_failed(name)
+        container.forget_top(name)
         await _announce(container, row, "reset", version)
     return ResetResponse(
         name=name,

@@ -47,8 +47,11 @@ class Container:
     webhooks_due: asyncio.Event = field(default_factory=asyncio.Event)
     # The /top keys a request is confirming against Redis right now (one at a time).
     top_revalidating: set[tuple[str, int]] = field(default_factory=set)
+    # Bumped by every forget_top: a /top confirmed before the bump is not fresh after it.
+    top_epoch: int = 0
 
     def forget_top(self, board: str) -> None:
         """This replica changed the board: the next /top must look at Redis again."""
+        self.top_epoch += 1  # a revalidation in flight must not mark its older answer fresh
         for key in [k for k in self.top_checked if k[0] == board]:
             self.top_checked.pop(key, None)

@@ -91,16 +91,17 @@ async def _top_revalidated(
     now: float,
 ) -> bytes:
     board = policy.name
+    epoch = container.top_epoch
     version = await container.store.version(board)
     if cached is not None and cached[0] == version and version != 0:
         CACHE_REQUESTS.labels("top", "hit").inc()
-        container.top_checked[key] = now
+        _mark_fresh(container, key, now, epoch)
         return cached[1]
     _, shared = await container.side.version_and_cached_top(board, limit)
     if shared is not None and version != 0:
         CACHE_REQUESTS.labels("top", "hit").inc()
         container.top_cache[key] = (version, shared)
-        container.top_checked[key] = now
+        _mark_fresh(container, key, now, epoch)
         return shared
     CACHE_REQUESTS.labels("top", "miss").inc()
     snapshot = await container.store.top(board, limit)
@@ -116,11 +117,16 @@ async def _top_revalidated(
     )
     if snapshot.version:
         container.top_cache[key] = (snapshot.version, body)
-        container.top_checked[key] = now
+        _mark_fresh(container, key, now, epoch)
         await container.side.store_top(board, limit, snapshot.version, body)
     BOARD_PLAYERS.labels(board).set(snapshot.total_players)
     BOARD_TOP_SCORE.labels(board).set(snapshot.entries[0].score if snapshot.entries else 0)
     return body
+
+
+def _mark_fresh(container: Container, key: tuple[str, int], now: float, epoch: int) -> None:
+    if container.top_epoch == epoch:
+        container.top_checked[key] = now
 
 
 async def _top_from_postgres(container: Container, policy: BoardPolicy, limit: int) -> bytes:

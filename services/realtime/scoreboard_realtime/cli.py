@@ -19,6 +19,7 @@ from scoreboard_common.settings import load_settings
 from scoreboard_realtime.app import create_app
 from scoreboard_realtime.http.direct import CaptureAsgiSend
 from scoreboard_realtime.http.headers import SecurityHeadersMiddleware
+from scoreboard_realtime.http.protocol import LiveWebSocketProtocol
 from scoreboard_realtime.http.runtime import Runtime
 from scoreboard_realtime.settings import RealtimeSettings
 
@@ -92,12 +93,11 @@ def uvicorn_config(
         loop="uvloop",
         http=GuardedHttpToolsProtocol,  # header caps and a header-read timeout
         timeout_keep_alive=settings.http_keep_alive_seconds,
-        ws="websockets",
+        ws=LiveWebSocketProtocol,  # websockets' sans-I/O protocol, lean per connection
         ws_ping_interval=settings.ws_ping_interval_seconds,
         ws_ping_timeout=settings.ws_ping_timeout_seconds,
         ws_per_message_deflate=False,  # frames are shared by all clients (http/direct.py)
         ws_max_size=settings.ws_max_message_bytes,
-        ws_max_queue=4,  # receive-only feed: any data frame closes the connection
         proxy_headers=True,
         forwarded_allow_ips=settings.trusted_proxies,
         log_config=None,

@@ -174,6 +174,57 @@ async def test_sigterm_closes_clients_with_1001(
     await asyncio.to_thread(service.process.wait, 15)
 
 
+def read_frame(sock: socket.socket) -> tuple[int, bytes] | None:
+    """One unmasked server frame ``(opcode, payload)``; None once the server closed the TCP
+    connection."""
+    head = sock.recv(2, socket.MSG_WAITALL)
+    if len(head) < 2:
+        return None
+    length = head[1] & 0x7F
+    if length == 126:
+        length = int.from_bytes(sock.recv(2, socket.MSG_WAITALL), "big")
+    elif length == 127:
+        length = int.from_bytes(sock.recv(8, socket.MSG_WAITALL), "big")
+    payload = sock.recv(length, socket.MSG_WAITALL) if length else b""
+    return head[0] & 0x0F, payload
+
+
+async def test_keepalive_pings_and_closes_a_silent_peer(
+    start_realtime: ServiceFactory, boards: Boards, connect: Callable[..., Any]
+) -> None:
+    """A peer that answers pings stays; one that reads but never answers (a vanished client
+    behind a NAT looks the same) is closed with 1011 after interval + timeout."""
+    service = start_realtime(WS_PING_INTERVAL_SECONDS="0.5", WS_PING_TIMEOUT_SECONDS="1")
+    board = await boards.create()
+    path = f"/ws/v1/leaderboards/{board}"
+    alive: Feed = await connect(ws_url(service, path))
+    await alive.wait_for(lambda m: m["type"] == "snapshot")
+    silent = stalled_client(service, path)
+    silent.settimeout(20)
+    opcodes: list[int] = []
+    close_payload = b""
+    started = time.monotonic()
+    while True:
+        frame = await asyncio.to_thread(read_frame, silent)
+        if frame is None:
+            break
+        opcodes.append(frame[0])
+        if frame[0] == 0x8:
+            close_payload = frame[1]
+    silent.close()
+    waited = time.monotonic() - started
+    assert 0x9 in opcodes, opcodes  # pinged
+    assert opcodes[-1] == 0x8, opcodes
+    assert int.from_bytes(close_payload[:2], "big") == 1011, close_payload
+    assert waited >= 1.0  # not before the timeout (interval + timeout = 1.5 s)
+    # The answering client outlived the silent one by several ping rounds.
+    await asyncio.sleep(1.5)
+    assert alive.closed is None
+    await wait_for_async(
+        lambda: metric_value(service, "scoreboard_ws_connections", board=board) == 1.0
+    )
+
+
 async def test_per_ip_connection_limit(
     start_realtime: ServiceFactory, boards: Boards, connect: Callable[..., Any]
 ) -> None:

@@ -1,4 +1,4 @@
-"""Direct frame writes: the broadcast fast path under uvicorn's ``websockets`` implementation.
+"""Direct frame writes: the broadcast fast path over the service's own WebSocket protocol.
 
 Why this exists: a broadcast through ASGI costs, per client, an awaited ``send`` through
 Litestar's wrapper, uvicorn's ``asgi_send``, ``websockets``' ``send`` (framing the same text
@@ -7,17 +7,19 @@ message, which made 5,000 clients miss the delay target (see docs/benchmarks.md,
 profile and fixes"). Here the frame bytes are built once per message and each client costs one
 ``transport.write`` (a few µs), in the broadcast loop itself.
 
-How: under uvicorn's ``websockets`` implementation the ASGI ``send`` callable is a bound method
-of the connection's protocol object (a ``websockets`` legacy server protocol), which owns the
-transport. :class:`FrameWriter` is used only when that is so, the handshake is complete and no
-extension (per-message deflate) was negotiated; anything else (another server, uvicorn's
-``wsproto``, test clients) keeps the plain ASGI :class:`~scoreboard_realtime.http.ws.SocketSink`.
+How: uvicorn's ASGI ``send`` callable is a bound method of the connection's protocol object
+(:class:`~scoreboard_realtime.http.protocol.LiveWebSocketProtocol`, which the service configures
+as uvicorn's ``ws``), and that owns the transport. :class:`FrameWriter` is used only when that is
+so, the handshake is complete and no extension (per-message deflate) was negotiated; anything
+else (another server, test clients) keeps the plain ASGI
+:class:`~scoreboard_realtime.http.ws.SocketSink`.
 
 Semantics kept: a client whose transport write buffer is over the transport's high-water mark is
 *behind*: nothing is written to it, the hub keeps only the newest message for it and writes that
 once the buffer drains (``writable``); the hub's watchdog drops it if it stays behind longer than
 ``WS_SEND_TIMEOUT_SECONDS``. Close frames, pings and the handshake still go through
-``websockets``; only whole data frames are written here, so frames never interleave.
+``websockets``' ``ServerProtocol``; only whole data frames are written here, so frames never
+interleave.
 """
 
 from __future__ import annotations
@@ -28,16 +30,14 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from websockets.datastructures import Headers
 from websockets.frames import Frame, Opcode
-from websockets.protocol import State
 
 from scoreboard_realtime.domain.messages import Outgoing
 from scoreboard_realtime.domain.ports import ClientSink
+from scoreboard_realtime.http.protocol import LiveWebSocketProtocol
 
 log = logging.getLogger("scoreboard.realtime.direct")
 ASGI_SEND_KEY = "scoreboard.asgi_send"
-_NO_HEADERS = Headers()  # shared, never written: what the handshake's headers are replaced by
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,25 +74,20 @@ def frame_bytes(message: Outgoing) -> bytes:
     return message.frame
 
 
-def _uvicorn_protocol(send: object) -> Any | None:
-    """The uvicorn ``websockets`` protocol behind an ASGI ``send``, if that is what it is."""
+def _live_protocol(send: object) -> LiveWebSocketProtocol | None:
+    """The connection's protocol behind an ASGI ``send``, if it is ours (http/protocol.py)."""
     owner = getattr(send, "__self__", None)
-    if owner is None:
-        return None
-    try:
-        from uvicorn.protocols.websockets.websockets_impl import WebSocketProtocol
-    except ImportError:  # pragma: no cover - uvicorn[standard] ships it
-        return None
-    return owner if isinstance(owner, WebSocketProtocol) else None
+    return owner if isinstance(owner, LiveWebSocketProtocol) else None
 
 
 class FrameWriter:
-    """A :class:`~scoreboard_realtime.domain.ports.DirectSink` over a uvicorn ``websockets``
-    connection; ``send_text``/``close`` (the rare, awaited paths) go through ASGI."""
+    """A :class:`~scoreboard_realtime.domain.ports.DirectSink` over a
+    :class:`~scoreboard_realtime.http.protocol.LiveWebSocketProtocol` connection;
+    ``send_text``/``close`` (the rare, awaited paths) go through ASGI."""
 
     __slots__ = ("_fallback", "_high_water", "_protocol", "_transport")
 
-    def __init__(self, protocol: Any, fallback: ClientSink) -> None:
+    def __init__(self, protocol: LiveWebSocketProtocol, fallback: ClientSink) -> None:
         self._protocol = protocol
         self._transport = protocol.transport
         self._fallback = fallback
@@ -105,17 +100,11 @@ class FrameWriter:
         fallback: ClientSink,
         sizing: SocketSizing | None = None,
     ) -> ClientSink:
-        """A FrameWriter when the connection allows it (waits for the handshake to finish),
-        else ``fallback``."""
-        protocol = _uvicorn_protocol(scope.pop(ASGI_SEND_KEY, None))
-        if protocol is None or protocol.extensions:
+        """A FrameWriter when the connection allows it (an accepted connection of ours with no
+        extension negotiated), else ``fallback``."""
+        protocol = _live_protocol(scope.pop(ASGI_SEND_KEY, None))
+        if protocol is None or protocol.conn.extensions or not protocol.is_open:
             return fallback
-        await protocol.handshake_completed_event.wait()
-        if protocol.state is not State.OPEN:
-            return fallback
-        # websockets keeps the handshake's parsed headers for the connection's life (~2 KiB a
-        # client); nothing reads them after the handshake (the ASGI scope has its own copy).
-        protocol.request_headers = protocol.response_headers = _NO_HEADERS
         if sizing is not None:
             size_connection(protocol.transport, sizing)
         return cls(protocol, fallback)
@@ -125,22 +114,18 @@ class FrameWriter:
         return bool(self._transport.get_write_buffer_size() > self._high_water)
 
     def write_now(self, message: Outgoing) -> bool:
-        state = self._protocol.state
-        if state is not State.OPEN:
+        if not self._protocol.is_open:
             # Closing or closed: the receive loop is about to unregister it; nothing to write.
-            return state is not State.CONNECTING
+            return True
         if self._transport.get_write_buffer_size() > self._high_water:
             return False
         self._transport.write(frame_bytes(message))
         return True
 
     async def writable(self) -> None:
-        """Returns once the transport resumed writing (``websockets``' own flow control);
-        raises ``ConnectionClosed`` if the connection is gone."""
-        await self._protocol.handshake_completed_event.wait()
-        await self._protocol.drain()
-        if self._protocol.state is not State.OPEN:
-            await self._protocol.ensure_open()
+        """Returns once the transport is below its high-water mark; raises if the connection
+        is gone."""
+        await self._protocol.drained()
 
     async def send_text(self, text: str) -> None:
         await self._fallback.send_text(text)

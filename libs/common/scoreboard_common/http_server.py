@@ -8,6 +8,11 @@ refuses with 431 once the head passes ``max_head_bytes`` or has more than ``max_
 fields, and closes a connection whose head is not complete ``head_timeout`` seconds after the
 connection opened or the request began (408). Idle keep-alive connections are closed by
 uvicorn's own ``timeout_keep_alive``.
+
+It also writes each response in one system call: uvicorn writes the status line and headers,
+then the body, as two ``transport.write`` calls, and uvloop sends each at once (two ``send``
+calls and two TCP segments per small response). :class:`CoalescingWriter` gathers what a
+response writes in one pass of the event loop and sends it together at the end of that pass.
 """
 
 from __future__ import annotations
@@ -59,6 +64,39 @@ class _Refused(Exception):
     pass
 
 
+class CoalescingWriter:
+    """The transport as a request cycle sees it: writes made in one step of the event loop go
+    out as one ``transport.write`` (at the loop's next pass, ``call_soon``); ``close``, and
+    anything the protocol writes itself, sends what is pending first, so bytes never reorder.
+    Everything else is the transport's."""
+
+    __slots__ = ("_loop", "_pending", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] | None = None
+
+    def write(self, data: bytes) -> None:
+        if self._pending is None:
+            self._pending = [data]
+            self._loop.call_soon(self.flush)
+        else:
+            self._pending.append(data)
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending and not self._transport.is_closing():
+            self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """Configure once per process with :meth:`configure` (the services do it from settings)."""
 
@@ -84,6 +122,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._writer = CoalescingWriter(transport, self.loop)
         self._start_head_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -110,6 +149,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         sending, drop whatever still arrives for a moment, then close."""
         self._stop_head_timer()
         self._discarding = True
+        self._writer.flush()
         self.transport.write(problem_bytes(status, code, detail))
         if self.transport.can_write_eof():
             self.transport.write_eof()
@@ -141,6 +181,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             if self._should_upgrade():
+                self._writer.flush()
                 self.handle_websocket_upgrade()
             else:
                 self._unsupported_upgrade_warning()
@@ -189,6 +230,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = False
         self._stop_head_timer()
         super().on_headers_complete()
+        if self.cycle is not None:
+            self.cycle.transport = self._writer  # type: ignore[assignment]
 
     def on_message_complete(self) -> None:
         self._in_message = False

@@ -30,7 +30,10 @@ class RealtimeSettings(CommonSettings):
         20.0, gt=0, description="Interval of WebSocket protocol pings (keeps proxies open)."
     )
     ws_ping_timeout_seconds: float = Field(
-        20.0, gt=0, description="A client that does not answer a ping in this time is closed."
+        20.0,
+        gt=0,
+        description="A client from which nothing (no pong) arrived for the ping interval plus "
+        "this is closed (1011).",
     )
     ws_max_connections_per_ip: int = Field(
         100, ge=1, description="Concurrent WebSocket connections allowed per client IP."

@@ -33,6 +33,7 @@ def fake(store: SlowStore, checked_ago: float | None) -> Any:
         top_cache={key: (7, b"cached")},
         top_checked={} if checked_ago is None else {key: time.monotonic() - checked_ago},
         top_revalidating=set(),
+        top_epoch=0,
     )
     return container, SimpleNamespace(name="b")
 
@@ -60,3 +61,16 @@ async def test_after_a_local_write_every_request_asks() -> None:
     assert store.calls == 3
     store.release.set()
     assert await asyncio.gather(*tasks) == [b"cached"] * 3
+
+
+async def test_a_write_during_a_revalidation_leaves_the_answer_unconfirmed() -> None:
+    """The version read before a local write must not make the cache fresh after it."""
+    store = SlowStore(version=7)
+    container, policy = fake(store, checked_ago=1.0)
+    first = asyncio.create_task(reads._top_from_redis(container, policy, 10))
+    await asyncio.sleep(0)
+    container.top_epoch += 1  # what Container.forget_top does, with dropping the check
+    container.top_checked.clear()
+    store.release.set()
+    assert await first == b"cached"
+    assert ("b", 10) not in container.top_checked  # the next request asks Redis again

@@ -9,6 +9,7 @@ receives everything (see docs/scaling.md for why not sharded Pub/Sub).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import random
 from collections.abc import AsyncIterator, Iterator
@@ -24,6 +25,19 @@ from redis.exceptions import RedisClusterException, RedisError
 from redis.retry import Retry
 
 CLUSTER_SCHEME = "redis+cluster://"
+
+
+def raise_if_cancelled() -> None:
+    """Raise ``CancelledError`` if the current task was asked to stop.
+
+    redis-py can swallow a cancellation that arrives in the middle of a call (seen under uvloop:
+    a pipeline cancelled while its connection was being opened returned normally), and a
+    long-lived loop then runs on after ``task.cancel()``: a realtime that could not bind its port
+    hung in its shutdown instead of exiting. Every background loop calls this once per turn.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _cluster_netloc(url: str) -> tuple[str, str]:

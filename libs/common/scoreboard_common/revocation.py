@@ -22,6 +22,8 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
+from scoreboard_common.redis_client import raise_if_cancelled
+
 DISABLED_USERS_KEY = "sb:auth:disabled"
 REVOKED_SESSIONS_KEY = "sb:auth:revoked"
 log = logging.getLogger("scoreboard.revocation")
@@ -93,6 +95,7 @@ class RevocationList:
         """Reload every ``interval`` seconds (then call ``after_reload``); keep the last copy
         while Redis is unreachable."""
         while True:
+            raise_if_cancelled()
             try:
                 await self.reload(redis)
             except asyncio.CancelledError:

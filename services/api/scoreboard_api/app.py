@@ -20,7 +20,7 @@ from scoreboard_common.board_store import BoardStore
 from scoreboard_common.gc_tuning import settle_heap
 from scoreboard_common.logs import configure_logging
 from scoreboard_common.metrics import HttpMetrics
-from scoreboard_common.redis_client import create_redis
+from scoreboard_common.redis_client import create_redis, raise_if_cancelled
 from scoreboard_common.revocation import RevocationList
 from scoreboard_common.settings import load_settings
 from scoreboard_common.telemetry import configure_tracing
@@ -72,6 +72,7 @@ async def _purge_refresh_tokens(db: Database, retention_seconds: int) -> None:
     """Delete long-expired refresh tokens every 10 minutes (each replica; the DELETE is
     idempotent, so replicas racing each other only repeat work)."""
     while True:
+        raise_if_cancelled()
         try:
             purged = await pg_identity.purge_expired_refresh_tokens(db, retention_seconds)
             if purged:

@@ -27,9 +27,19 @@ PG_SYSTEM_USER = "sbpostgres"
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port to listen on, picked at random below the kernel's ephemeral range and below
+    the Redis Cluster ports (:func:`free_cluster_port`), checked by binding.
+
+    Not the kernel's own pick (``bind(0)``): that comes from the ephemeral range, where any
+    outgoing connection made before the server binds (a load generator's, another suite's)
+    can take it, and the server then cannot listen (seen: a realtime failed to start in CI).
+    """
+    rng = random.Random()
+    for _ in range(500):
+        port = rng.randint(2000, 11999)
+        if _bindable(port):
+            return port
+    raise RuntimeError("no free port below 12000")
 
 
 def _bindable(port: int) -> bool:
@@ -44,8 +54,8 @@ def _bindable(port: int) -> bool:
 def free_cluster_port() -> int:
     """A port whose cluster bus port (+10000) is free too.
 
-    Both are picked below the kernel's ephemeral range (32768+ on Linux), where ``free_port``
-    and outgoing connections take theirs, and checked by binding, not connecting: a port used
+    Both are picked below the kernel's ephemeral range (32768+ on Linux), where outgoing
+    connections take theirs, and above :func:`free_port`'s, and checked by binding, not connecting: a port used
     by an outgoing connection accepts no connection but cannot be listened on either.
     """
     rng = random.Random()

@@ -18,6 +18,7 @@ from scoreboard_common.events import BoardChanged
 from scoreboard_common.keys import BoardKeys
 from scoreboard_common.metrics import DEPENDENCY_ERRORS, DEPENDENCY_UP
 from scoreboard_common.ranking import decode_score, guard_mode
+from scoreboard_common.redis_client import raise_if_cancelled
 from scoreboard_common.telemetry import current_traceparent
 
 from scoreboard_api.adapters import pg_boards, pg_scores
@@ -209,6 +210,7 @@ class DependencyMonitor:
 
     async def run(self) -> None:
         while True:
+            raise_if_cancelled()
             try:
                 await self.check_once()
             except asyncio.CancelledError:

@@ -16,6 +16,7 @@ import msgspec
 from redis.asyncio import Redis
 from scoreboard_common.events import BOARD_CHANNEL, BoardChanged, decode_event
 from scoreboard_common.policy import decode_spec
+from scoreboard_common.redis_client import raise_if_cancelled
 from scoreboard_common.revocation import replace_disabled_users
 
 from scoreboard_api.adapters import pg_boards, pg_identity
@@ -128,6 +129,7 @@ class PolicyCache:
     async def run_reloader(self) -> None:
         """Reload periodically, or at once when woken by a notification."""
         while True:
+            raise_if_cancelled()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.refresh_seconds)
             self._wake.clear()
@@ -141,6 +143,7 @@ class PolicyCache:
         """Listen on ``sb:boards``; reconnect with backoff while Redis is down."""
         delay = 0.2
         while True:
+            raise_if_cancelled()
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(BOARD_CHANNEL, CONTROL_CHANNEL)
@@ -148,6 +151,7 @@ class PolicyCache:
                 self.request_reload()  # changes may have been missed while disconnected
                 while True:
                     message = await pubsub.get_message(timeout=1.0)
+                    raise_if_cancelled()
                     if message is None or message.get("type") != "message":
                         continue
                     if message.get("channel") in (CONTROL_CHANNEL, CONTROL_CHANNEL.encode()):

@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 
 from prometheus_client import Counter, Gauge
+from scoreboard_common.redis_client import raise_if_cancelled
 
 from scoreboard_api.adapters import pg_webhooks
 from scoreboard_api.adapters.postgres import Database
@@ -71,6 +72,7 @@ class DeliveryWorker:
 
     async def run(self) -> None:
         while True:
+            raise_if_cancelled()
             busy = False
             try:
                 busy = await self.run_once()

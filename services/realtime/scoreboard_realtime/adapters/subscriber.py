@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from scoreboard_common.events import BOARD_CHANNEL, SCORE_CHANNEL, Event, decode_event
 from scoreboard_common.metrics import DEPENDENCY_UP
+from scoreboard_common.redis_client import raise_if_cancelled
 
 from scoreboard_realtime import metrics
 
@@ -66,6 +67,7 @@ class Subscriber:
     async def _run(self) -> None:
         attempt = 0
         while True:
+            raise_if_cancelled()
             pubsub: PubSub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(SCORE_CHANNEL, BOARD_CHANNEL)
@@ -98,6 +100,7 @@ class Subscriber:
         next_ping = last_seen + self.ping_interval
         while True:
             message: dict[str, Any] | None = await pubsub.get_message(timeout=0.5)
+            raise_if_cancelled()
             now = time.monotonic()
             if message is not None:
                 last_seen = now

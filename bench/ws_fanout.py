@@ -463,7 +463,7 @@ def scenario(
             met=memory / 1024 <= 16,
             lower_is_better=True,
             note="realtime RSS after connecting minus before, divided by the clients "
-            "(34.3-34.8 KiB before this change, bench/profiles/realtime-memory-pairs-1.txt)",
+            '(34.3-34.8 KiB with the legacy websockets protocol; see "Realtime memory per WebSocket")',
         )
     )
     return rows

@@ -120,10 +120,18 @@ def wrk(
 
 
 def pgbench(
-    bin_dir: Path, dsn: str, script: str, *, clients: int, duration_s: int, defines: dict[str, str]
+    bin_dir: Path,
+    dsn: str,
+    script: str,
+    *,
+    clients: int,
+    duration_s: int,
+    defines: dict[str, str],
+    rate: int | None = None,
 ) -> LoadResult:
     """Run pgbench with a custom script (prepared statements, one thread) and read p50/p99/p999
-    from its per-transaction log."""
+    from its per-transaction log. ``rate``: transactions per second on a schedule (``-R``)
+    instead of as fast as possible."""
     with tempfile.TemporaryDirectory() as work:
         script_path = Path(work) / "script.sql"
         script_path.write_text(script)
@@ -143,6 +151,8 @@ def pgbench(
             "-l",
             f"--log-prefix={work}/tx",
         ]
+        if rate is not None:
+            argv += ["-R", str(rate)]
         for key, value in defines.items():
             argv += ["-D", f"{key}={value}"]
         argv.append(dsn)

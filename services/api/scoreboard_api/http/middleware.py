@@ -74,11 +74,23 @@ _NO_STORE = (b"cache-control", b"no-store")
 MAX_HEADER_BYTES = 16384
 
 
-def _needs_no_store(scope: dict[str, Any]) -> bool:
+def _read_head(scope: dict[str, Any]) -> tuple[bytes | None, bool, int]:
+    """One pass over the request headers: ``(X-Request-Id, has Authorization, total bytes)``."""
+    request_id: bytes | None = None
+    credential = False
+    size = 0
+    for key, value in scope.get("headers", ()):
+        size += len(key) + len(value)
+        if key == b"x-request-id":
+            request_id = bytes(value)
+        elif key == b"authorization":
+            credential = True
+    return request_id, credential, size
+
+
+def _needs_no_store(scope: dict[str, Any], credential: bool) -> bool:
     """Credentials and per-caller data: auth endpoints and any request with a credential."""
-    return str(scope.get("path", "")).startswith("/api/v1/auth/") or any(
-        key == b"authorization" for key, _ in scope.get("headers", ())
-    )
+    return credential or str(scope.get("path", "")).startswith("/api/v1/auth/")
 
 
 _DECORATED = frozenset(
@@ -145,7 +157,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        incoming = _header(scope, b"x-request-id")
+        incoming, credential, head_bytes = _read_head(scope)
         supplied = incoming.decode("latin-1") if incoming else ""
         if not _REQUEST_ID_RE.fullmatch(supplied):
             supplied = ""
@@ -158,7 +170,7 @@ class RequestContextMiddleware:
         state["request_id"] = request_id
         state["client_ip"] = client_ip(scope, self.trusted)
         status = 500
-        no_store = _needs_no_store(scope)
+        no_store = _needs_no_store(scope, credential)
         request_id_header = (b"x-request-id", request_id.encode())
 
         async def send_wrapper(message: dict[str, Any]) -> None:
@@ -171,7 +183,7 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            if sum(len(k) + len(v) for k, v in scope.get("headers", ())) > MAX_HEADER_BYTES:
+            if head_bytes > MAX_HEADER_BYTES:
                 status = 431
                 await _headers_too_large(send, request_id)
                 return

@@ -39,6 +39,9 @@ from scoreboard_api.services.container import Container
 from scoreboard_api.services.scores import REDIS_ERRORS, active_board
 
 _encoder = msgspec.json.Encoder()
+# The labelled children of the hottest counter, once (``labels()`` takes a lock per call).
+_TOP_HIT = CACHE_REQUESTS.labels("top", "hit")
+_TOP_MISS = CACHE_REQUESTS.labels("top", "miss")
 
 
 def player_not_found(user_id: str) -> ProblemError:
@@ -73,7 +76,7 @@ async def _top_from_redis(container: Container, policy: BoardPolicy, limit: int)
         and checked is not None
         and (now - checked < fresh or key in container.top_revalidating)
     ):
-        CACHE_REQUESTS.labels("top", "hit").inc()
+        _TOP_HIT.inc()
         return cached[1]
     container.top_revalidating.add(key)
     try:
@@ -94,16 +97,16 @@ async def _top_revalidated(
     epoch = container.top_epoch
     version = await container.store.version(board)
     if cached is not None and cached[0] == version and version != 0:
-        CACHE_REQUESTS.labels("top", "hit").inc()
+        _TOP_HIT.inc()
         _mark_fresh(container, key, now, epoch)
         return cached[1]
     _, shared = await container.side.version_and_cached_top(board, limit)
     if shared is not None and version != 0:
-        CACHE_REQUESTS.labels("top", "hit").inc()
+        _TOP_HIT.inc()
         container.top_cache[key] = (version, shared)
         _mark_fresh(container, key, now, epoch)
         return shared
-    CACHE_REQUESTS.labels("top", "miss").inc()
+    _TOP_MISS.inc()
     snapshot = await container.store.top(board, limit)
     body = _encoder.encode(
         TopResponse(
@@ -130,7 +133,7 @@ def _mark_fresh(container: Container, key: tuple[str, int], now: float, epoch: i
 
 
 async def _top_from_postgres(container: Container, policy: BoardPolicy, limit: int) -> bytes:
-    CACHE_REQUESTS.labels("top", "miss").inc()
+    _TOP_MISS.inc()
     rows = await pg_scores.top(
         container.db, policy.name, policy.season, limit, 0, policy.spec.order
     )

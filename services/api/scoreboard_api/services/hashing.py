@@ -68,8 +68,7 @@ class HashPool:
             workers, thread_name_prefix="argon2", initializer=_nice, initargs=(HASH_NICENESS,)
         )
         # Hashes of a client with more sign-ins in progress (a flood, or a busy NAT) run on
-        # threads of lower OS priority still (19 against 10), so under CPU contention a lone
-        # login keeps more of its speed than a flood's.
+        # threads of lower OS priority, so under CPU contention a lone login keeps its speed.
         # Both pools share the same ``workers`` slots: memory stays bounded the same way.
         self._busy_executor = ThreadPoolExecutor(
             workers, thread_name_prefix="argon2-busy", initializer=_nice, initargs=(BUSY_NICENESS,)

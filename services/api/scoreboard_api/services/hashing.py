@@ -33,10 +33,6 @@ T = TypeVar("T")
 BUSY_NICENESS = (
     19  # the lowest: a login burst yields the cores to serving (bench/login_isolation.py)
 )
-# Every hash yields to serving a little: a lone login on an idle core runs at full speed all
-# the same (niceness only weighs under contention), and under contention the event loop keeps
-# the core (a nice-0 hash took a whole core from it: /top p99 x2.1 during a login burst).
-HASH_NICENESS = 10
 
 HASH_REFUSED = Counter(
     "scoreboard_password_hash_refused_total",
@@ -64,14 +60,12 @@ class HashPool:
         self.queue_limit = queue_limit
         self.per_client = per_client
         self.max_wait = max_wait_seconds
-        self._executor = ThreadPoolExecutor(
-            workers, thread_name_prefix="argon2", initializer=_nice, initargs=(HASH_NICENESS,)
-        )
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="argon2")
         # Hashes of a client with more sign-ins in progress (a flood, or a busy NAT) run on
         # threads of lower OS priority, so under CPU contention a lone login keeps its speed.
         # Both pools share the same ``workers`` slots: memory stays bounded the same way.
         self._busy_executor = ThreadPoolExecutor(
-            workers, thread_name_prefix="argon2-busy", initializer=_nice, initargs=(BUSY_NICENESS,)
+            workers, thread_name_prefix="argon2-busy", initializer=_lower_priority
         )
         self._free = workers
         self._waiting = 0
@@ -200,11 +194,11 @@ class HashPool:
         HASH_RUNNING.set(self.running)
 
 
-def _nice(niceness: int) -> None:
+def _lower_priority() -> None:
     """Thread initializer: raise this thread's nice value (Linux threads have their own;
     raising it needs no privilege). Elsewhere it is a no-op."""
     with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BUSY_NICENESS)
 
 
 def _timed(function: Callable[..., T], *args: object) -> T:

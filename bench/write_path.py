@@ -73,18 +73,22 @@ def run(stack: Stack, *, runs: int, seconds: int, connections: int, workers: int
     script = pgbench_script()
     storage: list[LoadResult] = []
     through_api: list[LoadResult] = []
+
+    def storage_run(rate: int | None = None) -> LoadResult:
+        """pgbench running the api's statement on the same database, same concurrency."""
+        return pgbench(
+            stack.postgres.bin_dir,
+            stack.postgres.dsn(stack.database),
+            script,
+            clients=connections,
+            duration_s=seconds,
+            defines={},
+            rate=rate,
+        )
+
     try:
         for _ in range(runs):
-            storage.append(
-                pgbench(
-                    stack.postgres.bin_dir,
-                    stack.postgres.dsn(stack.database),
-                    script,
-                    clients=connections,
-                    duration_s=seconds,
-                    defines={},
-                )
-            )
+            storage.append(storage_run())
             through_api.append(
                 wrk(
                     api.url,
@@ -117,18 +121,7 @@ def run(stack: Stack, *, runs: int, seconds: int, connections: int, workers: int
         pace_ms = calibrated_pace(paced, connections, peak / 2)
         half = [paced(pace_ms, seconds) for _ in range(runs)]
         # The storage's own tail at the same rate: pgbench on a schedule (-R), same SQL.
-        storage_half = [
-            pgbench(
-                stack.postgres.bin_dir,
-                stack.postgres.dsn(stack.database),
-                script,
-                clients=connections,
-                duration_s=seconds,
-                defines={},
-                rate=max(1, int(peak / 2)),
-            )
-            for _ in range(runs)
-        ]
+        storage_half = [storage_run(rate=max(1, int(peak / 2))) for _ in range(runs)]
         combined.unlink(missing_ok=True)
     finally:
         os.environ.pop("WRK_PACE_MS", None)

@@ -37,10 +37,11 @@ class _EncodedJson:
 
 
 class JsonBytesResponse(Response[Any]):
-    """An answer (the route's status) whose body is already-encoded JSON (the hot paths encode once), sent without
-    Litestar's general response machinery: its header container and content negotiation cost
-    ~10 µs a request, a third of ``GET /top`` served from memory (docs/benchmarks.md). A route
-    that adds cookies, headers or background tasks, or a HEAD request, takes the general path."""
+    """An answer (the route's status) whose body is already-encoded JSON (the hot paths encode
+    once), sent without Litestar's general response machinery: its header container and content
+    negotiation cost ~10 µs a request, a third of ``GET /top`` served from memory
+    (docs/benchmarks.md). A route that adds cookies, headers or background tasks, or a HEAD
+    request, takes the general path."""
 
     def __init__(self, body: bytes, headers: dict[str, str] | None = None) -> None:
         self._encoded = body

@@ -94,7 +94,7 @@ class FrameWriter:
         self._high_water: int = self._transport.get_write_buffer_limits()[1]
 
     @classmethod
-    async def wrap(
+    def wrap(
         cls,
         scope: MutableMapping[str, Any],
         fallback: ClientSink,

@@ -238,7 +238,7 @@ async def _serve_admitted(
         return
     await socket.accept(subprotocols=subprotocol)
     sink = formatted(
-        await FrameWriter.wrap(socket.scope, SocketSink(socket), runtime.sizing),  # type: ignore[arg-type]
+        FrameWriter.wrap(socket.scope, SocketSink(socket), runtime.sizing),  # type: ignore[arg-type]
         fmt,
     )
     client = hub.register(board, policy, user_id, sink, grant)

@@ -53,6 +53,7 @@ from scoreboard_api.http.problems import (
 from scoreboard_api.services.auth import Authenticator
 from scoreboard_api.services.container import Container
 from scoreboard_api.services.hashing import HashPool
+from scoreboard_api.services.passwords import Passwords
 from scoreboard_api.services.webhooks import DeliveryWorker, RetryPolicy
 from scoreboard_api.settings import ApiSettings
 
@@ -160,6 +161,11 @@ def _lifespan(settings: ApiSettings, issuer: TokenIssuer | None) -> Any:
                 queue_limit=settings.password_hash_queue,
                 per_client=settings.password_hash_per_client,
                 max_wait_seconds=settings.password_hash_max_wait_seconds,
+            ),
+            passwords=Passwords(
+                memory_kib=settings.password_hash_memory_kib,
+                time_cost=settings.password_hash_time_cost,
+                parallelism=settings.password_hash_parallelism,
             ),
             password_policy=PasswordPolicy(
                 min_length=settings.password_min_length,

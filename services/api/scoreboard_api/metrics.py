@@ -18,6 +18,10 @@ FRAUD_HITS = Counter("scoreboard_fraud_hits_total", "Fraud rule hits.", ["board"
 AUTH_FAILURES = Counter(
     "scoreboard_auth_failures_total", "Refused credentials by reason.", ["reason"]
 )
+PASSWORD_REHASHES = Counter(
+    "scoreboard_password_rehashes_total",
+    "Stored password hashes replaced on sign-in because the configured argon2 cost changed.",
+)
 CACHE_REQUESTS = Counter("scoreboard_cache_requests_total", "Cache lookups.", ["cache", "result"])
 BOARD_PLAYERS = Gauge("scoreboard_board_players", "Players on the board.", ["board"])
 BOARD_TOP_SCORE = Gauge("scoreboard_board_top_score", "Highest total on the board.", ["board"])

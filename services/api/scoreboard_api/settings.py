@@ -82,9 +82,27 @@ class ApiSettings(CommonSettings):
         2,
         ge=1,
         le=64,
-        description="Password hashes (argon2id, 64 MiB and ~0.15 s of CPU each) run at once per "
-        "process, on a dedicated pool: memory for hashing stays below this times 64 MiB "
-        "whatever the node's CPU count.",
+        description="Password hashes (argon2id) run at once per process, on a dedicated pool: "
+        "memory for hashing stays below this times PASSWORD_HASH_MEMORY_KIB whatever the "
+        "node's CPU count.",
+    )
+    password_hash_memory_kib: int = Field(
+        7168,
+        ge=1024,
+        le=1_048_576,
+        description="argon2id memory per hash in KiB. The default trio (7 MiB, 5 passes, 1 lane) "
+        "is OWASP's small-memory setting, ~15 ms of one core. Stored hashes made with other "
+        "parameters still verify and are re-hashed at the current cost on sign-in.",
+    )
+    password_hash_time_cost: int = Field(
+        5, ge=1, le=100, description="argon2id passes over the memory per hash."
+    )
+    password_hash_parallelism: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="argon2id lanes per hash, each its own thread: above 1 one hash runs on "
+        "several cores and the pool's per-client cap no longer bounds a client's CPU.",
     )
     password_hash_queue: int = Field(
         32,

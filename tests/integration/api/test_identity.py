@@ -7,9 +7,13 @@ import uuid
 
 import httpx
 import jwt
+from argon2 import PasswordHasher, extract_parameters
 from cryptography.hazmat.primitives.asymmetric import ec
+from scoreboard_devstack.servers import PostgresServer
 
 from tests.support.api import User, make_board, register_user, submit
+from tests.support.metrics import metric
+from tests.support.psql import psql
 
 
 def test_register_login_and_duplicate(client: httpx.Client) -> None:
@@ -65,6 +69,44 @@ def test_refresh_rotates_and_reuse_revokes_family(client: httpx.Client, user: Us
     assert reuse.json()["code"] == "refresh_token_reused"
     after = client.post("/api/v1/auth/refresh", json={"refresh_token": second_token})
     assert after.status_code == 401
+
+
+def test_a_hash_at_an_older_cost_is_replaced_on_sign_in(
+    client: httpx.Client, user: User, postgres: PostgresServer, database_url: str
+) -> None:
+    def stored() -> str:
+        return psql(
+            postgres, database_url, f"SELECT password_hash FROM users WHERE id = '{user.user_id}'"
+        )
+
+    assert extract_parameters(stored()).memory_cost == 7168  # registered at the current cost
+    # As a deployment upgraded from argon2-cffi's default (64 MiB, t=3, p=4) holds it.
+    old = PasswordHasher().hash(user.password)
+    psql(
+        postgres,
+        database_url,
+        f"UPDATE users SET password_hash = '{old}' WHERE id = '{user.user_id}'",
+    )
+    rehashes = metric(client.get("/metrics").text, "scoreboard_password_rehashes_total")
+    wrong = client.post(
+        "/api/v1/auth/login", json={"username": user.username, "password": "wrong-password"}
+    )
+    assert wrong.status_code == 401
+    assert stored() == old  # a failed sign-in changes nothing
+    login = client.post(
+        "/api/v1/auth/login", json={"username": user.username, "password": user.password}
+    )
+    assert login.status_code == 200, login.text
+    replaced = stored()
+    assert replaced != old
+    assert extract_parameters(replaced).memory_cost == 7168
+    after = metric(client.get("/metrics").text, "scoreboard_password_rehashes_total")
+    assert after == rehashes + 1
+    again = client.post(
+        "/api/v1/auth/login", json={"username": user.username, "password": user.password}
+    )
+    assert again.status_code == 200
+    assert stored() == replaced  # current: left alone
 
 
 def test_logout_revokes(client: httpx.Client, user: User) -> None:

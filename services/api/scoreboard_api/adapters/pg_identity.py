@@ -34,8 +34,8 @@ class RotateResult:
 async def store_refresh_token(
     db: Database, *, user_id: str, token_hash: bytes, ttl_seconds: int, family_id: str
 ) -> None:
-    async with db.transaction() as connection:
-        await connection.execute(
+    with postgres_errors():  # one statement: its own transaction, one round trip
+        await db.pool.execute(
             """
             INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at)
             VALUES ($1, $2, $3, $4, $5)
@@ -173,6 +173,18 @@ async def user_by_id(db: Database, user_id: str) -> UserRow | None:
             user_id,
         )
     return None if row is None else UserRow(row[0], row[1], row[2], row[3])
+
+
+async def replace_password_hash(db: Database, user_id: str, old: str, new: str) -> bool:
+    """Swap ``old`` for ``new`` unless the password changed meanwhile (then nothing happens)."""
+    with postgres_errors():
+        status = await db.pool.execute(
+            "UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2",
+            user_id,
+            old,
+            new,
+        )
+    return str(status).endswith(" 1")
 
 
 async def disabled_users(db: Database) -> set[str]:

@@ -19,6 +19,7 @@ from scoreboard_api.domain.ratelimit import MemoryLimiter
 from scoreboard_api.domain.tokens import TokenIssuer
 from scoreboard_api.services.auth import Authenticator
 from scoreboard_api.services.hashing import HashPool
+from scoreboard_api.services.passwords import Passwords
 from scoreboard_api.settings import ApiSettings
 
 
@@ -34,6 +35,7 @@ class Container:
     auth: Authenticator
     issuer: TokenIssuer | None
     hashes: HashPool
+    passwords: Passwords
     password_policy: PasswordPolicy
     login_throttle: LoginThrottle
     login_fallback: MemoryLoginThrottle

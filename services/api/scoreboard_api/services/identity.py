@@ -1,6 +1,6 @@
 """Identity: registration, login, refresh rotation, logout. Passwords are hashed with argon2id
-on the bounded hashing pool (services/hashing.py) so neither the event loop nor the process's
-memory suffers from a login flood."""
+(services/passwords.py) on the bounded hashing pool (services/hashing.py) so neither the event
+loop nor the process's memory suffers from a login flood."""
 
 from __future__ import annotations
 
@@ -8,13 +8,11 @@ import hashlib
 import time
 import uuid
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from scoreboard_common.revocation import revoke_session
 
 from scoreboard_api.adapters import pg_identity
 from scoreboard_api.adapters.pg_identity import UserRow
-from scoreboard_api.domain.credentials import PasswordPolicy, check_username, login_throttled
+from scoreboard_api.domain.credentials import check_username, login_throttled
 from scoreboard_api.domain.errors import ProblemError, dependency_unavailable
 from scoreboard_api.domain.tokens import hash_refresh_token, new_refresh_token
 from scoreboard_api.metrics import AUTH_FAILURES
@@ -22,9 +20,6 @@ from scoreboard_api.schemas import RegisterResponse, TokenResponse
 from scoreboard_api.services.container import Container
 from scoreboard_api.services.scores import REDIS_ERRORS
 
-_hasher = PasswordHasher()
-# Verified against when the user does not exist, so both paths cost the same time.
-_DUMMY_HASH = _hasher.hash("not-a-real-password-0")
 USER_SCOPES = ["scores:write:self"]
 
 
@@ -52,9 +47,7 @@ async def register(
     if not container.settings.registration_enabled:
         raise ProblemError(403, "registration_disabled", "registration is disabled")
     check_username(username)
-    password_hash = await container.hashes.run(
-        client, _checked_hash, container.password_policy, password, username
-    )
+    password_hash = await container.hashes.run(client, _checked_hash, container, password, username)
     user_id = await pg_identity.create_user(container.db, username, password_hash, email)
     if user_id is None:
         raise ProblemError(409, "username_taken", "this username is taken")
@@ -63,10 +56,10 @@ async def register(
     return RegisterResponse(user_id=user_id, username=username)
 
 
-def _checked_hash(policy: PasswordPolicy, password: str, username: str) -> str:
+def _checked_hash(container: Container, password: str, username: str) -> str:
     """On a hashing thread: the strength estimate costs CPU too."""
-    policy.check(password, username)
-    return _hasher.hash(password)
+    container.password_policy.check(password, username)
+    return container.passwords.hash(password)
 
 
 def _account(user: UserRow | None, username: str) -> str:
@@ -145,15 +138,15 @@ async def login(container: Container, username: str, password: str, client: str)
     if blocked_ms > 0:
         AUTH_FAILURES.labels("throttled").inc()
         raise login_throttled(blocked_ms)
-    stored = user.password_hash if user and user.password_hash else _DUMMY_HASH
-    try:
-        ok: bool = await container.hashes.run(client, _hasher.verify, stored, password)
-    except (VerificationError, InvalidHashError):
-        ok = False
+    passwords = container.passwords
+    stored = user.password_hash if user and user.password_hash else passwords.dummy_hash
+    ok, rehashed = await container.hashes.run(client, passwords.verify, stored, password)
     if user is None or not ok:
         await _record(container, account, ok=False)
         raise _bad_credentials()
     await _record(container, account, ok=True)
+    if rehashed is not None:
+        await pg_identity.replace_password_hash(container.db, user.id, stored, rehashed)
     if user.disabled:
         raise _bad_credentials("disabled")
     return await _tokens(container, user)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
+import uvicorn
 
 
 @click.group()
@@ -40,7 +44,6 @@ def serve(host: str, port: int, workers: int) -> None:
     uvicorn itself: the api resolves client IPs with TRUSTED_PROXIES. Request heads are capped and
     timed by the guarded protocol (HTTP_MAX_HEADER_BYTES, HTTP_MAX_HEADERS,
     HTTP_HEADER_TIMEOUT_SECONDS)."""
-    import uvicorn
     from scoreboard_common.http_server import GuardedHttpToolsProtocol
     from scoreboard_common.settings import load_settings
 
@@ -48,21 +51,60 @@ def serve(host: str, port: int, workers: int) -> None:
 
     settings = load_settings(ApiSettings)
     settings.configure_http_protocol()
-    uvicorn.run(
-        "scoreboard_api.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http=GuardedHttpToolsProtocol,
-        timeout_keep_alive=settings.http_keep_alive_seconds,
-        proxy_headers=False,
-        server_header=False,
-        access_log=False,
-        log_config=None,
-        timeout_graceful_shutdown=10,
-    )
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "loop": "uvloop",
+        "http": GuardedHttpToolsProtocol,
+        "timeout_keep_alive": settings.http_keep_alive_seconds,
+        "proxy_headers": False,
+        "server_header": False,
+        "access_log": False,
+        "log_config": None,
+        "timeout_graceful_shutdown": 10,
+    }
+    if workers == 1:
+        uvicorn.run("scoreboard_api.app:create_app", **options)
+    else:
+        _run_workers(uvicorn.Config("scoreboard_api.app:create_app", workers=workers, **options))
+
+
+def _run_workers(config: uvicorn.Config) -> None:
+    """uvicorn's worker supervisor (restarts, signals), but each worker listens on a socket of
+    its own bound with SO_REUSEPORT, so the kernel spreads new connections over the workers.
+    uvicorn's own multi-worker mode shares one listening socket, and the worker that wakes first
+    accepts a whole burst: a load generator's 32 connections all landed on one of two workers
+    while the other stayed idle (bench/write_path.py), and keep-alive connections (an ingress
+    controller's) stay where they landed."""
+    from uvicorn.supervisors import Multiprocess
+
+    # Bound, never listening: the port is checked once here (taken: exit 1), and a socket that
+    # does not listen takes no connections from the workers' group.
+    probe = _reuse_port_socket(config.host, config.port)
+    server = uvicorn.Server(config)
+    Multiprocess(
+        config, target=functools.partial(_serve_on_own_socket, server), sockets=[probe]
+    ).run()
+
+
+def _serve_on_own_socket(server: uvicorn.Server, sockets: list[socket.socket]) -> None:
+    del sockets  # the supervisor's probe
+    server.run(sockets=[_reuse_port_socket(server.config.host, server.config.port)])
+
+
+def _reuse_port_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        click.echo(f"cannot listen on {host}:{port}: {error}", err=True)
+        sys.exit(1)
+    sock.set_inheritable(True)
+    return sock
 
 
 @main.command("ensure-board")

@@ -49,13 +49,6 @@ def postgres_errors() -> Iterator[None]:
         raise Unavailable("postgres") from error
 
 
-async def _keep_session(connection: asyncpg.Connection) -> None:
-    """The pool's reset on release, after asyncpg has rolled back an open transaction: nothing
-    more. The api keeps no session state (no SET, LISTEN, cursors or session advisory locks),
-    so asyncpg's default reset query (``RESET ALL; UNLISTEN *; ...``) would only cost a round
-    trip per release: a quarter of a sign-in's event-loop time (bench/login_isolation.py)."""
-
-
 class BoundedPool:
     """asyncpg's pool with a bounded wait for a free connection. asyncpg waits forever by
     default, so an exhausted pool (connections stuck behind a lock, a slow query) would queue
@@ -137,7 +130,6 @@ class Database:
             "command_timeout": command_timeout,
             "timeout": connect_timeout,
             "max_inactive_connection_lifetime": 120.0,
-            "reset": _keep_session,
         }
         try:
             pool = await asyncpg.create_pool(dsn, min_size=min_size, **kwargs)

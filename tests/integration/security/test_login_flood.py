@@ -102,7 +102,6 @@ def test_login_flood_leaves_other_logins_fast_and_memory_bounded(
             before = http.get("/metrics").text
             during = [timed_login(victim, names["victim"], password) for _ in range(5)]
             after = http.get("/metrics").text
-            running = metric(after, "scoreboard_password_hash_running")
             hashes = metric(after, "scoreboard_password_hash_seconds_count") - metric(
                 before, "scoreboard_password_hash_seconds_count"
             )
@@ -132,7 +131,10 @@ def test_login_flood_leaves_other_logins_fast_and_memory_bounded(
         f" api RSS {rss_before:.0f} MiB before, peak {peak[0]:.0f} MiB during, VmHWM"
         f" {hwm:.0f} MiB; flood answers {result}"
     )
-    assert running >= WORKERS // 2  # the flood was still on while the other client signed in
+    # The flood was on while the other client signed in: the flooder's hashes ran in that
+    # window (counted over it; the running gauge read at one instant is often 0 between two
+    # 15 ms hashes). Its requests wait server-side, so this does not hang on its scheduling.
+    assert hashes > len(during), (hashes, len(during))
     assert max(during) <= bound, (during, baseline)
     statuses = result["statuses"]
     assert statuses.get("200", 0) > 0, result  # the flooder is served too, only bounded

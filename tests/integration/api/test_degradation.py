@@ -91,8 +91,9 @@ def test_redis_down_writes_commit_reads_fall_back_and_state_is_rebuilt(
         own_redis.start()  # empty: it was not durable
         wait_for(lambda: http.get("/readyz").status_code == 200, 10, "readyz after restart")
         with sync_redis(own_redis.url) as r:
-            wait_for(lambda: r.zcard(f"sb:{{{board}}}:rank") == 1, 10, "rebuild")
-            assert r.get(f"sb:{{{board}}}:policy") is not None
+            # The rebuild writes the standings, catches up, then the board's policy (last).
+            wait_for(lambda: r.zcard(f"sb:{{{board}}}:rank") == 1, 10, "rebuilt standings")
+            wait_for(lambda: r.get(f"sb:{{{board}}}:policy") is not None, 10, "rebuilt policy")
         rebuilt = http.get(f"/api/v1/leaderboards/{board}/top").json()
         assert rebuilt["version"] > 0
         assert rebuilt["entries"][0]["score"] == expected_total

@@ -7,10 +7,12 @@ import functools
 import socket
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import uvicorn
+
+if TYPE_CHECKING:
+    import uvicorn
 
 
 @click.group()
@@ -44,6 +46,7 @@ def serve(host: str, port: int, workers: int) -> None:
     uvicorn itself: the api resolves client IPs with TRUSTED_PROXIES. Request heads are capped and
     timed by the guarded protocol (HTTP_MAX_HEADER_BYTES, HTTP_MAX_HEADERS,
     HTTP_HEADER_TIMEOUT_SECONDS)."""
+    import uvicorn
     from scoreboard_common.http_server import GuardedHttpToolsProtocol
     from scoreboard_common.settings import load_settings
 
@@ -77,6 +80,7 @@ def _run_workers(config: uvicorn.Config) -> None:
     accepts a whole burst: a load generator's 32 connections all landed on one of two workers
     while the other stayed idle (bench/write_path.py), and keep-alive connections (an ingress
     controller's) stay where they landed."""
+    import uvicorn
     from uvicorn.supervisors import Multiprocess
 
     # Bound, never listening: the port is checked once here (taken: exit 1), and a socket that

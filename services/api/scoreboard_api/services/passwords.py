@@ -2,11 +2,11 @@
 
 The default is OWASP's argon2id setting for a small working set (Password Storage Cheat Sheet:
 m = 7 MiB, t = 5, p = 1; the same strength as its m = 19 MiB, t = 2 line). argon2-cffi's own
-default (RFC 9106's second choice: 64 MiB, t = 3, p = 4) costs ~10 times the CPU, runs four
-threads per hash (so the hashing pool's one-thread-per-client cap held nothing) and streams
-64 MiB through the caches the api serves from: a login burst doubled `/top`'s p99
-(docs/benchmarks.md, "login isolation"). Hashes made with other parameters still verify, and a
-successful sign-in replaces them with one at the current cost.
+default (RFC 9106's second choice: 64 MiB, t = 3, p = 4) costs ~10 times the CPU and runs four
+threads per hash, so the hashing pool's one-thread-per-client cap held nothing (what a login
+burst costs `/top` follows the hashing CPU: docs/benchmarks.md, "Phase 4"). Hashes made with
+other parameters still verify, and a successful sign-in replaces them with one at the current
+cost.
 """
 
 from __future__ import annotations

@@ -19,13 +19,10 @@ spinner, not the api; not kept as a row for that spread).
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
-import tempfile
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx
 from scoreboard_api.settings import ApiSettings
@@ -42,22 +39,14 @@ DEFAULT_AUTH_LIMIT_PER_MINUTE = int(ApiSettings.model_fields["auth_rate_limit_pe
 
 def _logins(url: str, username: str, password: str, seconds: int, *, pace_ms: int) -> LoadResult:
     """Logins on BURST_CONNECTIONS connections; ``pace_ms`` > 0: mean think time after each."""
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write((HERE / "wrk" / "login.lua").read_text())
-        script.write("\n")
-        script.write((HERE / "wrk" / "paced.lua").read_text())
-    os.environ["WRK_PACE_MS"] = str(pace_ms)
-    try:
-        return wrk(
-            url,
-            connections=BURST_CONNECTIONS,
-            duration_s=seconds,
-            script=Path(script.name),
-            script_args=(username, password),
-        )
-    finally:
-        os.environ.pop("WRK_PACE_MS", None)
-        Path(script.name).unlink(missing_ok=True)
+    return wrk(
+        url,
+        connections=BURST_CONNECTIONS,
+        duration_s=seconds,
+        script=HERE / "wrk" / "login.lua",
+        script_args=(username, password),
+        pace_ms=pace_ms or None,
+    )
 
 
 def _beside(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -60,14 +61,19 @@ def wrk(
     threads: int = 1,
     rate: int | None = None,
     server_pid: int | None = None,
+    pace_ms: int | None = None,
 ) -> LoadResult:
-    """Run wrk (one thread by default: the server needs the other core) and parse its JSON line."""
+    """Run wrk (one thread by default: the server needs the other core) and parse its JSON line.
+
+    ``pace_ms``: each connection waits a random think time of that mean after each answer
+    (``wrk/paced.lua``); ``None`` sends as fast as answered."""
     binary = require("wrk", "run `make system-deps`")
+    parts = [script] if script is not None else []
+    if pace_ms is not None:
+        parts.append(HERE / "wrk" / "paced.lua")
+    parts.append(HERE / "wrk" / "report.lua")
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as combined:
-        if script is not None:
-            combined.write(script.read_text())
-            combined.write("\n")
-        combined.write((HERE / "wrk" / "report.lua").read_text())
+        combined.write("\n".join(part.read_text() for part in parts))
     argv = [
         binary,
         "-t",
@@ -85,7 +91,10 @@ def wrk(
     if script_args:
         argv += ["--", *script_args]
     before_server = tree_cpu_seconds(server_pid) if server_pid else 0.0
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {**os.environ, "WRK_PACE_MS": str(pace_ms)} if pace_ms is not None else None
+    process = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
     ps = psutil.Process(process.pid)
     client_cpu = 0.0
     out, err = "", ""

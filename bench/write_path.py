@@ -3,7 +3,6 @@ SQL transaction at the same concurrency on the same database (the storage ceilin
 
 from __future__ import annotations
 
-import os
 import re
 import tempfile
 from collections.abc import Callable
@@ -100,31 +99,23 @@ def run(stack: Stack, *, runs: int, seconds: int, connections: int, workers: int
                 )
             )
         peak = median([r.requests_per_second for r in through_api])
-        combined = Path(handle.name + ".paced.lua")
-        combined.write_text(
-            (HERE / "wrk" / "submit.lua").read_text()
-            + "\n"
-            + (HERE / "wrk" / "paced.lua").read_text()
-        )
 
         def paced(pace_ms: int, duration_s: int) -> LoadResult:
-            os.environ["WRK_PACE_MS"] = str(pace_ms)
             return wrk(
                 api.url,
                 connections=connections,
                 duration_s=duration_s,
-                script=combined,
+                script=HERE / "wrk" / "submit.lua",
                 script_args=(BENCH_BOARD, handle.name),
                 server_pid=api.pid,
+                pace_ms=pace_ms,
             )
 
         pace_ms = calibrated_pace(paced, connections, peak / 2)
         half = [paced(pace_ms, seconds) for _ in range(runs)]
         # The storage's own tail at the same rate: pgbench on a schedule (-R), same SQL.
         storage_half = [storage_run(rate=max(1, int(peak / 2))) for _ in range(runs)]
-        combined.unlink(missing_ok=True)
     finally:
-        os.environ.pop("WRK_PACE_MS", None)
         Path(handle.name).unlink(missing_ok=True)
     ceiling = median([r.requests_per_second for r in storage])
     half_rate = median([r.requests_per_second for r in half])

@@ -1,9 +1,10 @@
 """Bounded password hashing: argon2id never starves the api.
 
-Every hash or verification costs ``memory_cost`` (64 MiB by default) and ~0.15 s of CPU. They
-run on a dedicated pool of ``workers`` threads (PASSWORD_HASH_CONCURRENCY), never on the
-default executor whose size follows the node's CPU count, so the memory they take is bounded
-by ``workers x memory_cost`` whatever the node. Requests beyond the pool wait in a bounded
+Every hash or verification costs PASSWORD_HASH_MEMORY_KIB of memory (7 MiB by default) and
+its CPU (~15 ms of one core at the default cost, services/passwords.py). They run on a
+dedicated pool of ``workers`` threads (PASSWORD_HASH_CONCURRENCY), never on the default
+executor whose size follows the node's CPU count, so the memory they take is bounded by
+``workers x memory_cost`` whatever the node. Requests beyond the pool wait in a bounded
 queue that is served round-robin by client (address, or /64 for IPv6), and one client never
 runs on more than half of the threads (at least one): a client with many logins in flight
 delays only itself, another client's login finds a thread free or takes the next one.

@@ -91,7 +91,8 @@ class ApiSettings(CommonSettings):
         ge=1024,
         le=1_048_576,
         description="argon2id memory per hash in KiB. The default trio (7 MiB, 5 passes, 1 lane) "
-        "is OWASP's small-memory setting, ~15 ms of one core. Stored hashes made with other "
+        "is OWASP's small-memory setting, ~7 ms of one core (libsodium's AVX2/AVX-512 code). "
+        "Stored hashes made with other "
         "parameters still verify and are re-hashed at the current cost on sign-in.",
     )
     password_hash_time_cost: int = Field(
@@ -102,7 +103,8 @@ class ApiSettings(CommonSettings):
         ge=1,
         le=16,
         description="argon2id lanes per hash, each its own thread: above 1 one hash runs on "
-        "several cores and the pool's per-client cap no longer bounds a client's CPU.",
+        "several cores and the pool's per-client cap no longer bounds a client's CPU, and "
+        "hashes are made by argon2-cffi's slower code (libsodium makes one-lane hashes only).",
     )
     password_hash_queue: int = Field(
         32,

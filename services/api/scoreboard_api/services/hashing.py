@@ -1,7 +1,7 @@
 """Bounded password hashing: argon2id never starves the api.
 
 Every hash or verification costs PASSWORD_HASH_MEMORY_KIB of memory (7 MiB by default) and
-its CPU (~15 ms of one core at the default cost, services/passwords.py). They run on a
+its CPU (~7 ms of one core at the default cost, services/passwords.py). They run on a
 dedicated pool of ``workers`` threads (PASSWORD_HASH_CONCURRENCY), never on the default
 executor whose size follows the node's CPU count, so the memory they take is bounded by
 ``workers x memory_cost`` whatever the node. Requests beyond the pool wait in a bounded

@@ -61,7 +61,7 @@ def wrk(
     threads: int = 1,
     rate: int | None = None,
     server_pid: int | None = None,
-    pace_ms: int | None = None,
+    pace_ms: float | None = None,
 ) -> LoadResult:
     """Run wrk (one thread by default: the server needs the other core) and parse its JSON line.
 

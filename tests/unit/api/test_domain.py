@@ -33,7 +33,7 @@ from scoreboard_api.domain.tokens import (
     new_refresh_token,
     user_id_for_subject,
 )
-from scoreboard_api.http.middleware import client_ip
+from scoreboard_api.http.middleware import TrustedProxies, client_ip
 from scoreboard_common.auth import jwk_thumbprint
 from scoreboard_common.events import ScoreChanged, decode_event, score_changed_template
 from scoreboard_common.policy import BoardSpec, decode_spec, encode_spec
@@ -186,9 +186,9 @@ def _scope(peer: str, forwarded: str | None = None) -> dict[str, object]:
 
 
 def test_client_ip_ignores_forwarded_for_unless_the_peer_is_trusted() -> None:
-    trusted = (ipaddress.ip_network("10.0.0.0/8"),)
+    trusted = TrustedProxies((ipaddress.ip_network("10.0.0.0/8"),))
     assert client_ip(_scope("203.0.113.9", "1.2.3.4"), trusted) == "203.0.113.9"
-    assert client_ip(_scope("203.0.113.9", "1.2.3.4"), ()) == "203.0.113.9"
+    assert client_ip(_scope("203.0.113.9", "1.2.3.4"), TrustedProxies()) == "203.0.113.9"
     assert client_ip(_scope("10.1.2.3", "1.2.3.4"), trusted) == "1.2.3.4"
     # The right-most untrusted hop wins: a client cannot prepend a fake address.
     assert client_ip(_scope("10.1.2.3", "6.6.6.6, 1.2.3.4, 10.9.9.9"), trusted) == "1.2.3.4"
@@ -229,3 +229,32 @@ def test_a_replay_is_the_same_payload_only_with_the_same_fields() -> None:
     # A timestamp the server assigned (seed routes) is not part of the payload.
     seed = Submission("a-1", at + timedelta(seconds=1), "win", None, "u1", server_timestamp=True)
     assert same_payload(stored, seed, 10)
+
+
+def test_trusted_proxies_judge_each_peer_once_and_stay_bounded() -> None:
+    trusted = TrustedProxies((ipaddress.ip_network("10.0.0.0/8"),))
+    assert "10.1.2.3" in trusted
+    assert "10.1.2.3" in trusted  # the kept verdict
+    assert "203.0.113.9" not in trusted
+    assert "not an address" not in trusted
+    for n in range(5000):
+        assert f"192.0.2.{n % 256}-{n}" not in trusted
+    assert len(trusted._verdicts) <= 4096
+    assert "10.200.0.1" in trusted
+
+
+def test_security_headers_are_added_once_and_a_handlers_own_are_kept() -> None:
+    from scoreboard_api.http.middleware import _decorate
+
+    rid = (b"x-request-id", b"r1")
+    plain = _decorate([(b"content-type", b"application/json")], False, rid)
+    names = [name for name, _ in plain]
+    assert names.count(b"x-content-type-options") == 1 and rid in plain
+    assert (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'") in plain
+    assert b"cache-control" not in names
+    own = _decorate(iter([(b"Content-Type", b"text/html"), (b"Cache-Control", b"max-age=1")]), True)
+    names = [bytes(name).lower() for name, _ in own]
+    assert names.count(b"cache-control") == 1  # the handler's, not no-store on top
+    assert (b"content-security-policy", b"frame-ancestors 'none'") in own
+    assert names.count(b"x-frame-options") == 1
+    assert (b"cache-control", b"no-store") in _decorate([], True)

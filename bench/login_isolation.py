@@ -37,15 +37,18 @@ BURST_CONNECTIONS = 4
 DEFAULT_AUTH_LIMIT_PER_MINUTE = int(ApiSettings.model_fields["auth_rate_limit_per_minute"].default)
 
 
-def _logins(url: str, username: str, password: str, seconds: int, *, pace_ms: int) -> LoadResult:
-    """Logins on BURST_CONNECTIONS connections; ``pace_ms`` > 0: mean think time after each."""
+def _logins(
+    url: str, username: str, password: str, seconds: int, *, pace_ms: float | None
+) -> LoadResult:
+    """Logins on BURST_CONNECTIONS connections; ``pace_ms``: mean think time after each
+    (``None``: as fast as answered)."""
     return wrk(
         url,
         connections=BURST_CONNECTIONS,
         duration_s=seconds,
         script=HERE / "wrk" / "login.lua",
         script_args=(username, password),
-        pace_ms=pace_ms or None,
+        pace_ms=pace_ms,
     )
 
 
@@ -99,7 +102,9 @@ def run(stack: Stack, *, runs: int, seconds: int, connections: int) -> list[Row]
         )
         ceiling.append(
             _beside(
-                lambda s: ceiling_logins.append(_logins(api.url, username, password, s, pace_ms=0)),
+                lambda s: ceiling_logins.append(
+                    _logins(api.url, username, password, s, pace_ms=None)
+                ),
                 top,
                 seconds,
             )

@@ -41,19 +41,17 @@ class TrustedProxies:
     def __contains__(self, peer: str) -> bool:
         verdict = self._verdicts.get(peer)
         if verdict is None:
-            verdict = _in_networks(peer, self.networks)
+            try:
+                verdict = self.holds(ipaddress.ip_address(peer))
+            except ValueError:
+                verdict = False
             if len(self._verdicts) >= 4096:
                 self._verdicts.clear()
             self._verdicts[peer] = verdict
         return verdict
 
-
-def _in_networks(text: str, networks: tuple[Network, ...]) -> bool:
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return any(address in network for network in networks)
+    def holds(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        return any(address in network for network in self.networks)
 
 
 def client_ip(scope: dict[str, Any], trusted: TrustedProxies) -> str | None:
@@ -71,7 +69,7 @@ def client_ip(scope: dict[str, Any], trusted: TrustedProxies) -> str | None:
             hop_address = ipaddress.ip_address(hop)
         except ValueError:
             return peer  # garbage in the chain: do not trust any of it
-        if not any(hop_address in network for network in trusted.networks):
+        if not trusted.holds(hop_address):
             return str(hop_address)
     return peer
 

@@ -30,9 +30,6 @@ _ARGON2ID = nacl.pwhash.argon2id.STRPREFIX.decode()  # "$argon2id$"
 
 class Passwords:
     def __init__(self, *, memory_kib: int, time_cost: int, parallelism: int) -> None:
-        self._memory_bytes = memory_kib * 1024
-        self._time_cost = time_cost
-        self._one_lane = parallelism == 1
         self._hasher = PasswordHasher(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
         )
@@ -40,10 +37,11 @@ class Passwords:
         self.dummy_hash = self.hash("not-a-real-password-0")
 
     def hash(self, password: str) -> str:
-        if not self._one_lane:
-            return self._hasher.hash(password)
+        hasher = self._hasher
+        if hasher.parallelism != 1:
+            return hasher.hash(password)
         return nacl.pwhash.argon2id.str(
-            password.encode(), opslimit=self._time_cost, memlimit=self._memory_bytes
+            password.encode(), opslimit=hasher.time_cost, memlimit=hasher.memory_cost * 1024
         ).decode()
 
     def verify(self, stored: str, password: str) -> tuple[bool, str | None]:

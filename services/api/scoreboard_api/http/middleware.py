@@ -133,18 +133,18 @@ def _extra(present: int, html: bool, no_store: bool) -> tuple[tuple[bytes, bytes
 
 def _decorate(headers: Iterable[Any], no_store: bool, *added: tuple[bytes, bytes]) -> list[Any]:
     """``headers`` and ``added``, plus the security headers they lack (one pass; on every
-    response)."""
-    if not isinstance(headers, list | tuple):  # any iterable per ASGI; it is read twice
+    response). Names and values are ``bytes``, as ASGI has them."""
+    if type(headers) is not list:  # any iterable per ASGI; it is read twice
         headers = list(headers)
     present = 0
     html = False
     for key, value in headers:
-        name = bytes(key).lower()
+        name = key.lower()
         bit = _BIT.get(name)
         if bit is not None:
             present |= bit
         elif name == b"content-type":
-            html = bytes(value).startswith(b"text/html")
+            html = value.startswith(b"text/html")
     return [*headers, *added, *_extra(present, html, no_store)]
 
 
@@ -187,17 +187,26 @@ class RequestContextMiddleware:
             return
         started = time.perf_counter()
         incoming, credential, head_bytes = _read_head(scope)
-        supplied = incoming.decode("latin-1") if incoming else ""
-        if not _REQUEST_ID_RE.fullmatch(supplied):
-            supplied = ""
+        state = scope.setdefault("state", {})
+        trusted = self.trusted
+        if trusted:
+            state["client_ip"] = client_ip(scope, trusted)
+        else:  # no proxy in front: the socket peer, with no parsing (the common case in dev)
+            client = scope.get("client")
+            state["client_ip"] = str(client[0]) if client else None
         # The request id goes into audit rows: only a trusted proxy (the ingress) may choose
         # it. A client's own id is logged beside ours as `client_request_id`, never used.
-        request_id = supplied if supplied and _from_trusted(scope, self.trusted) else ""
-        client_request_id = supplied if supplied and not request_id else None
-        request_id = request_id or new_request_id()
-        state = scope.setdefault("state", {})
+        request_id = client_request_id = None
+        if incoming is not None:
+            supplied = incoming.decode("latin-1")
+            if _REQUEST_ID_RE.fullmatch(supplied):
+                if _from_trusted(scope, trusted):
+                    request_id = supplied
+                else:
+                    client_request_id = supplied
+        if request_id is None:
+            request_id = new_request_id()
         state["request_id"] = request_id
-        state["client_ip"] = client_ip(scope, self.trusted)
         status = 500
         no_store = _needs_no_store(scope, credential)
         request_id_header = (b"x-request-id", request_id.encode())

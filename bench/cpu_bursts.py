@@ -93,7 +93,7 @@ def run_bursts(kind: str, job_ms: float, per_second: float, seconds: float) -> N
     job = _job(kind, job_ms / 1000)
     stop = time.monotonic() + seconds
     while time.monotonic() < stop:
-        time.sleep(random.expovariate(per_second))  # noqa: S311 (not security)
+        time.sleep(random.expovariate(per_second))
         job()
 
 

@@ -41,6 +41,8 @@ def configure_tracing(service: str) -> bool:
 
 
 def current_traceparent() -> str | None:
+    if not trace.get_current_span().get_span_context().is_valid:
+        return None  # no trace to carry on (tracing off): skip the propagators (~3 µs a write)
     carrier: dict[str, str] = {}
     inject(carrier)
     return carrier.get("traceparent")

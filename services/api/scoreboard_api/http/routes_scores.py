@@ -19,6 +19,7 @@ from scoreboard_api.http.deps import (
     client_ip,
     container_of,
     decode_body,
+    header,
     json_bytes,
     request_id,
 )
@@ -81,7 +82,7 @@ async def submit_v1(request: AnyRequest, board: str) -> Response[SubmitResponse]
             client_ip=client_ip(request),
             request_id=request_id(request),
         ),
-        signature=signing.from_header(request.headers.get("x-signature"), await request.body()),
+        signature=signing.from_header(header(request, b"x-signature"), await request.body()),
     )
     return json_bytes(
         _encoder.encode(

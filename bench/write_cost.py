@@ -1,0 +1,133 @@
+"""The api's own CPU per score submission, called in process through ASGI (no sockets, no load
+generator): ``POST /scores`` in waves of ``--concurrency`` concurrent calls, so the group
+commit and the Redis pipelines batch as they do under load; PostgreSQL and Redis are real
+servers (bench.stack) in their own processes, so this process's CPU time is the api's alone.
+
+    .venv/bin/python -m bench.write_cost [--writes 20000] [--concurrency 32] [--profile PATH]
+
+``--profile`` writes a cProfile of one more round (by own time, then cumulative) to PATH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import itertools
+import os
+import pstats
+import time
+from typing import Any
+
+from bench.asgi_cost import Asgi, Lifespan
+from bench.stack import BENCH_BOARD, stack
+from bench.write_path import USERS
+
+_counter = itertools.count()
+
+
+def _scope(token: str) -> dict[str, Any]:
+    path = f"/api/v1/leaderboards/{BENCH_BOARD}/scores"
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"127.0.0.1:8000"),
+            (b"content-type", b"application/json"),
+            (b"authorization", b"Bearer " + token.encode()),
+        ],
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+
+
+async def submit(app: Asgi, token: str) -> int:
+    n = next(_counter)
+    body = (
+        f'{{"action_id":"cost-{os.getpid()}-{n}","score_increment":{n % 5 + 1},'
+        f'"timestamp":"{time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}"}}'
+    ).encode()
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(_scope(token), receive, send)
+    return status
+
+
+async def waves(app: Asgi, tokens: list[str], writes: int, concurrency: int) -> None:
+    users = itertools.cycle(tokens)
+    for _ in range(writes // concurrency):
+        statuses = await asyncio.gather(*(submit(app, next(users)) for _ in range(concurrency)))
+        if any(status != 200 for status in statuses):
+            raise RuntimeError(f"a submission failed: {sorted(set(statuses))}")
+
+
+async def measure(tokens: list[str], writes: int, concurrency: int, profile: str | None) -> None:
+    from scoreboard_api.app import create_app
+
+    api: Asgi = create_app()
+    async with Lifespan(api):
+        await waves(api, tokens, concurrency * 20, concurrency)  # warm up
+        rounds = []
+        for _ in range(3):
+            cpu, wall = time.process_time(), time.perf_counter()
+            await waves(api, tokens, writes, concurrency)
+            rounds.append(
+                ((time.process_time() - cpu) / writes, (time.perf_counter() - wall) / writes)
+            )
+        cpu_us = sorted(r[0] for r in rounds)[1] * 1e6
+        wall_us = sorted(r[1] for r in rounds)[1] * 1e6
+        print(
+            f"POST /scores in process, waves of {concurrency}: api CPU {cpu_us:.1f} µs/write, "
+            f"wall {wall_us:.1f} µs/write ({1e6 / wall_us:,.0f} writes/s); median of 3 rounds "
+            f"of {writes}"
+        )
+        if profile:
+            profiler = cProfile.Profile()
+            profiler.enable()
+            await waves(api, tokens, writes, concurrency)
+            profiler.disable()
+            out = io.StringIO()
+            stats = pstats.Stats(profiler, stream=out)
+            stats.sort_stats("tottime").print_stats(40)
+            stats.sort_stats("cumulative").print_stats(60)
+            with open(profile, "w") as handle:
+                handle.write(out.getvalue())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.write_cost")
+    parser.add_argument("--writes", type=int, default=20000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--profile")
+    args = parser.parse_args()
+    with stack() as running:
+        api = running.start_service("api")
+        running.put_board(api)
+        tokens = running.create_users(USERS)
+        api.stop()
+        os.environ.update(running.env)
+        import uvloop
+
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(measure(tokens, args.writes, args.concurrency, args.profile))
+
+
+if __name__ == "__main__":
+    main()

@@ -27,18 +27,23 @@ from bench.stack import stack
 Asgi = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
 
-def _scope(path: str) -> dict[str, Any]:
+def http_scope(
+    path: str, method: str = "GET", headers: list[tuple[bytes, bytes]] | None = None
+) -> dict[str, Any]:
+    """An HTTP scope as uvicorn builds it (``headers``: instead of wrk's three)."""
+    if headers is None:
+        headers = [(b"host", b"127.0.0.1:8000"), (b"user-agent", b"wrk"), (b"accept", b"*/*")]
     return {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
         "http_version": "1.1",
-        "method": "GET",
+        "method": method,
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
         "query_string": b"",
         "root_path": "",
-        "headers": [(b"host", b"127.0.0.1:8000"), (b"user-agent", b"wrk"), (b"accept", b"*/*")],
+        "headers": headers,
         "client": ("127.0.0.1", 40000),
         "server": ("127.0.0.1", 8000),
         "state": {},
@@ -46,17 +51,22 @@ def _scope(path: str) -> dict[str, Any]:
 
 
 async def call(app: Asgi, path: str) -> int:
+    return await call_scope(app, http_scope(path))
+
+
+async def call_scope(app: Asgi, scope: dict[str, Any], body: bytes = b"") -> int:
+    """One request through ``app``; its status."""
     status = 0
 
     async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
+        return {"type": "http.request", "body": body, "more_body": False}
 
     async def send(message: dict[str, Any]) -> None:
         nonlocal status
         if message["type"] == "http.response.start":
             status = message["status"]
 
-    await app(_scope(path), receive, send)
+    await app(scope, receive, send)
     return status
 
 

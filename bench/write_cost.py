@@ -20,7 +20,7 @@ import pstats
 import time
 from typing import Any
 
-from bench.asgi_cost import Asgi, Lifespan
+from bench.asgi_cost import Asgi, Lifespan, call_scope, http_scope
 from bench.stack import BENCH_BOARD, stack
 from bench.write_path import USERS
 
@@ -28,26 +28,15 @@ _counter = itertools.count()
 
 
 def _scope(token: str) -> dict[str, Any]:
-    path = f"/api/v1/leaderboards/{BENCH_BOARD}/scores"
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
+    return http_scope(
+        f"/api/v1/leaderboards/{BENCH_BOARD}/scores",
+        "POST",
+        [
             (b"host", b"127.0.0.1:8000"),
             (b"content-type", b"application/json"),
             (b"authorization", b"Bearer " + token.encode()),
         ],
-        "client": ("127.0.0.1", 40000),
-        "server": ("127.0.0.1", 8000),
-        "state": {},
-    }
+    )
 
 
 async def submit(app: Asgi, token: str) -> int:
@@ -56,18 +45,7 @@ async def submit(app: Asgi, token: str) -> int:
         f'{{"action_id":"cost-{os.getpid()}-{n}","score_increment":{n % 5 + 1},'
         f'"timestamp":"{time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}"}}'
     ).encode()
-    status = 0
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-
-    await app(_scope(token), receive, send)
-    return status
+    return await call_scope(app, _scope(token), body)
 
 
 async def waves(app: Asgi, tokens: list[str], writes: int, concurrency: int) -> None:

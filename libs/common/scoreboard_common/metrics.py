@@ -92,8 +92,8 @@ def metrics_payload() -> tuple[bytes, str]:
 
 
 class HttpMetrics:
-    """Records one request in ``HTTP_REQUESTS``/``HTTP_LATENCY`` (for a middleware that already
-    holds the status and start time, so no second ASGI layer is needed)."""
+    """Records one request of ``service`` in the HTTP request series (for a middleware that
+    already holds the status and start time, so no second ASGI layer is needed)."""
 
     def __init__(self, service: str, collector: HttpRequestCollector | None = None) -> None:
         self.service = service

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import httptools
@@ -38,6 +39,16 @@ _REASONS = {
     408: b"Request Timeout",
     431: b"Request Header Fields Too Large",
 }
+
+
+def scope_header(scope: Mapping[str, Any], name: bytes) -> str | None:
+    """The first value of the request header ``name`` (lower case) in an ASGI scope. Read from
+    the scope, not through Litestar's ``headers``: it builds a parsed copy (~5 µs a write) and
+    keeps it in the scope for a connection's life (~1 KiB per WebSocket; docs/benchmarks.md)."""
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return bytes(value).decode("latin-1")
+    return None
 
 
 def problem_bytes(status: int, code: str, detail: str) -> bytes:

@@ -10,18 +10,12 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from scoreboard_common.http_server import scope_header
 from scoreboard_common.metrics import HttpMetrics
 
 log = logging.getLogger("scoreboard.access")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def _header(scope: dict[str, Any], name: bytes) -> bytes | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return bytes(value)
-    return None
 
 
 class TrustedProxies:
@@ -60,10 +54,10 @@ def client_ip(scope: dict[str, Any], trusted: TrustedProxies) -> str | None:
     peer: str | None = str(client[0]) if client else None
     if peer is None or not trusted or peer not in trusted:
         return peer
-    forwarded = _header(scope, b"x-forwarded-for")
+    forwarded = scope_header(scope, b"x-forwarded-for")
     if not forwarded:
         return peer
-    hops = [h.strip() for h in forwarded.decode("latin-1").split(",") if h.strip()]
+    hops = [h.strip() for h in forwarded.split(",") if h.strip()]
     for hop in reversed(hops):
         try:
             hop_address = ipaddress.ip_address(hop)

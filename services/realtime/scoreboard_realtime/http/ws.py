@@ -19,6 +19,7 @@ from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.types import WebSocketCloseEvent, WebSocketSendEvent
 from scoreboard_common.auth import AuthError, user_id_for_subject
+from scoreboard_common.http_server import scope_header
 from scoreboard_common.netaddr import client_group
 from scoreboard_common.policy import is_board_name
 
@@ -105,20 +106,10 @@ def formatted(sink: ClientSink, fmt: SeedFormat | None) -> ClientSink:
     return FormattedSink(sink, fmt)
 
 
-def _header(socket: WebSocket[Any, Any, Any], name: bytes) -> str | None:
-    """One request header read from the raw ASGI scope (``name`` lower-case). Not through
-    ``socket.headers``: Litestar would build a parsed copy and keep it in the scope for the
-    connection's whole life (~1 KiB per client, see docs/benchmarks.md)."""
-    for key, value in socket.scope["headers"]:
-        if key.lower() == name:
-            return str(value.decode("latin-1"))
-    return None
-
-
 def token_from(socket: WebSocket[Any, Any, Any]) -> tuple[str | None, str | None]:
     """``(token, subprotocol to echo)`` from ``Sec-WebSocket-Protocol: bearer, <token>`` or
     ``?token=``."""
-    header = _header(socket, b"sec-websocket-protocol")
+    header = scope_header(socket.scope, b"sec-websocket-protocol")
     if header:
         offered = [part.strip() for part in header.split(",") if part.strip()]
         if len(offered) >= 2 and offered[0].lower() == BEARER_PROTOCOL:
@@ -141,13 +132,13 @@ async def _refuse(
 
 def origin_allowed(socket: WebSocket[Any, Any, Any], allowed: list[str]) -> bool:
     """No ``Origin`` (not a browser), the service's own origin, or a configured one."""
-    origin = _header(socket, b"origin")
+    origin = scope_header(socket.scope, b"origin")
     if origin is None or "*" in allowed:
         return True
     origin = origin.strip().rstrip("/").lower()
     if origin in {item.rstrip("/").lower() for item in allowed}:
         return True
-    host = (_header(socket, b"host") or "").strip().lower()
+    host = (scope_header(socket.scope, b"host") or "").strip().lower()
     return bool(host) and urlsplit(origin).netloc == host
 
 

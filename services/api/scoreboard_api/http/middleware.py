@@ -183,11 +183,7 @@ class RequestContextMiddleware:
         incoming, credential, head_bytes = _read_head(scope)
         state = scope.setdefault("state", {})
         trusted = self.trusted
-        if trusted:
-            state["client_ip"] = client_ip(scope, trusted)
-        else:  # no proxy in front: the socket peer, with no parsing (the common case in dev)
-            client = scope.get("client")
-            state["client_ip"] = str(client[0]) if client else None
+        state["client_ip"] = client_ip(scope, trusted)
         # The request id goes into audit rows: only a trusted proxy (the ingress) may choose
         # it. A client's own id is logged beside ours as `client_request_id`, never used.
         request_id = client_request_id = None

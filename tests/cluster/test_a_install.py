@@ -21,8 +21,16 @@ def _ready(pod: dict[str, Any]) -> bool:
 
 
 def _all_available(release: Release) -> list[dict[str, Any]] | None:
+    """The Deployments once each is Available with all its replicas Ready and, under an HPA,
+    scaled to at least the HPA's minimum (the HPA acts some seconds after the install)."""
+    minimum = {
+        hpa["spec"]["scaleTargetRef"]["name"]: hpa["spec"].get("minReplicas", 1)
+        for hpa in release.json("get", "hpa")["items"]
+    }
     deployments: list[dict[str, Any]] = release.json("get", "deployments")["items"]
     for deployment in deployments:
+        if deployment["spec"]["replicas"] < minimum.get(deployment["metadata"]["name"], 0):
+            return None
         status = deployment["status"]
         conditions = {c["type"]: c["status"] for c in status.get("conditions", [])}
         if conditions.get("Available") != "True":

@@ -336,6 +336,20 @@ def api_dashboard() -> dict[str, Any]:
                 "reqps",
                 "Errors talking to PostgreSQL and Redis per second.",
             ),
+            panel(
+                "timeseries",
+                "Write batch size",
+                [
+                    target(
+                        f"sum by (stage) (rate(scoreboard_write_batch_size_sum{{{NS}}}[{RI}])) / "
+                        f"sum by (stage) (rate(scoreboard_write_batch_size_count{{{NS}}}[{RI}]))",
+                        "{{stage}}",
+                    )
+                ],
+                "none",
+                "Mean submissions per group commit and script calls per Redis pipeline. Near 1 "
+                "under load: each write pays a whole commit and pipeline (more CPU per write).",
+            ),
         ],
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 SCORE_WRITES = Counter(
     "scoreboard_score_writes_total", "Accepted (committed) score submissions.", ["board"]
@@ -28,4 +28,11 @@ BOARD_TOP_SCORE = Gauge("scoreboard_board_top_score", "Highest total on the boar
 DB_POOL_EXHAUSTED = Counter(
     "scoreboard_db_pool_exhausted_total",
     "Requests that got no PostgreSQL connection within DB_POOL_ACQUIRE_TIMEOUT_SECONDS (503).",
+)
+WRITE_BATCH_SIZE = Histogram(
+    "scoreboard_write_batch_size",
+    "Submissions per group commit (stage=commit) and script calls per Redis pipeline "
+    "(stage=redis) on the write path: small batches under load mean more CPU per write.",
+    ["stage"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128),
 )

@@ -10,11 +10,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from scoreboard_api.adapters import pg_scores
 from scoreboard_api.adapters.pg_scores import Committed, Committer
 from scoreboard_api.adapters.postgres import Database
+from scoreboard_api.adapters.redis_side import ScriptBatcher
 from scoreboard_api.domain.errors import DomainError, Invalid
 from scoreboard_api.domain.scoring import Submission, Write
+from scoreboard_common.redis_client import create_redis
 
 from tests.support.api import new_board_name
 
@@ -40,6 +43,14 @@ async def _connect(database_url: str) -> Database:
     return await Database.connect(
         database_url, min_size=1, max_size=2, command_timeout=30, connect_timeout=10
     )
+
+
+def _batch_size_samples(stage: str) -> tuple[float, float]:
+    """(batches, submissions) recorded so far by ``scoreboard_write_batch_size{stage}``."""
+    labels = {"stage": stage}
+    count = REGISTRY.get_sample_value("scoreboard_write_batch_size_count", labels) or 0.0
+    total = REGISTRY.get_sample_value("scoreboard_write_batch_size_sum", labels) or 0.0
+    return count, total
 
 
 def _committed(outcome: Committed | DomainError) -> Committed:
@@ -107,6 +118,7 @@ def test_concurrent_writes_are_grouped_and_kept_in_arrival_order(
             board = new_board_name()
             player = str(uuid.uuid4())
             committer = Committer(db, group=True, max_batch=64)
+            before = _batch_size_samples("commit")
             results = await asyncio.gather(
                 *(committer.submit(_write(board, player, 1, f"g-{i}")) for i in range(20))
             )
@@ -117,6 +129,9 @@ def test_concurrent_writes_are_grouped_and_kept_in_arrival_order(
             lone = await committer.submit(_write(board, player, 1, "lone"))
             assert lone.total == 21
             assert batches[-1] == 1
+            # Operators see the same batches: one observation per commit, of its size.
+            count, total = _batch_size_samples("commit")
+            assert (count - before[0], total - before[1]) == (len(batches), 21)
             # Switched off: one statement per write, same answers.
             single = Committer(db, group=False)
             assert (await single.submit(_write(board, player, 1, "single"))).total == 22
@@ -124,5 +139,30 @@ def test_concurrent_writes_are_grouped_and_kept_in_arrival_order(
             await committer.close()
         finally:
             await db.close()
+
+    asyncio.run(main())
+
+
+def test_concurrent_script_calls_share_a_pipeline_and_get_their_own_results(
+    redis_url: str,
+) -> None:
+    async def main() -> None:
+        redis = create_redis(redis_url)
+        try:
+            batcher = ScriptBatcher(redis)
+            echo = redis.register_script("return tonumber(ARGV[1]) * 2")
+            before = _batch_size_samples("redis")
+            key = f"{{{new_board_name()}}}:k"
+            results = await asyncio.gather(*(batcher.run(echo, [key], [i]) for i in range(20)))
+            assert results == [2 * i for i in range(20)]
+            count, total = _batch_size_samples("redis")
+            if batcher.pipelined:
+                # Calls made while none is in flight go together: fewer pipelines than calls.
+                assert total - before[1] == 20
+                assert 1 <= count - before[0] < 20
+            else:  # Redis Cluster: each call on its own, no pipeline to measure
+                assert (count, total) == before
+        finally:
+            await redis.aclose()
 
     asyncio.run(main())

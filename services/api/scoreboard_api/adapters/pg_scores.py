@@ -29,7 +29,9 @@ from scoreboard_common.ranking import (
 from scoreboard_api.adapters.postgres import Database, postgres_errors
 from scoreboard_api.domain.errors import DomainError, Invalid, Unavailable
 from scoreboard_api.domain.scoring import Write
-from scoreboard_api.metrics import DB_POOL_EXHAUSTED
+from scoreboard_api.metrics import DB_POOL_EXHAUSTED, WRITE_BATCH_SIZE
+
+_COMMIT_BATCH_SIZE = WRITE_BATCH_SIZE.labels("commit")
 
 log = logging.getLogger("scoreboard.postgres")
 
@@ -477,6 +479,7 @@ class Committer:
             self._drainer = None
 
     async def _flush(self, batch: list[_Queued]) -> None:
+        _COMMIT_BATCH_SIZE.observe(len(batch))
         # Stable: a player's writes stay in arrival order.
         batch.sort(key=lambda queued: (queued.write.board, queued.write.user_id))
         try:

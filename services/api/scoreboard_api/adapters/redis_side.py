@@ -25,6 +25,7 @@ from scoreboard_api.domain.credentials import LoginThrottle
 from scoreboard_api.domain.fraud import FraudCounters
 from scoreboard_api.domain.ratelimit import Decision, Limit
 from scoreboard_api.domain.scoring import Write
+from scoreboard_api.metrics import WRITE_BATCH_SIZE
 
 log = logging.getLogger("scoreboard.redis")
 CONTROL_CHANNEL = "sb:api:control"  # api replicas only: reload users/bans
@@ -159,6 +160,9 @@ def upm_key(board: str) -> str:
     return f"{BoardKeys(board).prefix}:stats:upm"
 
 
+_PIPELINE_SIZE = WRITE_BATCH_SIZE.labels("redis")
+
+
 class ScriptBatcher:
     """Runs Lua script calls of the write path pipelined: calls made while a pipeline is in
     flight wait for it to return and then go together in the next one (one write, one read, one
@@ -193,6 +197,7 @@ class ScriptBatcher:
     async def _flush(
         self, batch: list[tuple[AsyncScript, list[Any], list[Any], asyncio.Future[Any]]]
     ) -> None:
+        _PIPELINE_SIZE.observe(len(batch))
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for script, keys, args, _ in batch:

@@ -61,7 +61,9 @@ class Stack:
         argv = [self.cli(f"scoreboard-{name}"), "serve", "--host", "127.0.0.1", "--port", str(port)]
         if name == "api":
             argv += ["--workers", str(workers)]
-        process = ServiceProcess(name, argv, port, {**self.env, **overrides}, self.root / "logs")
+        process = ServiceProcess(
+            name, argv, port, {**self.env, **overrides}, self.root / "logs", listeners=workers
+        )
         process.start()
         self.processes.append(process)
         return process

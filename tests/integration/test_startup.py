@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from scoreboard_devstack.servers import ServiceProcess, free_port, wait_until
+from scoreboard_devstack.servers import ServiceProcess, free_port
 
 from tests.support.services import cli
 
@@ -47,8 +47,10 @@ def test_the_api_workers_share_a_burst_of_connections(
     shared socket the first worker to wake took them all."""
     port = free_port()
     argv = [cli("scoreboard-api"), "serve", "--host", "127.0.0.1", "--port", str(port)]
-    api = ServiceProcess("api-workers", [*argv, "--workers", "2"], port, service_env, log_dir)
-    api.start()
+    api = ServiceProcess(
+        "api-workers", [*argv, "--workers", "2"], port, service_env, log_dir, listeners=2
+    )
+    api.start()  # returns once both workers listen
     assert api.pid is not None
     supervisor = psutil.Process(api.pid)
 
@@ -63,7 +65,6 @@ def test_the_api_workers_share_a_burst_of_connections(
     def listeners() -> list[set[int]]:
         return [s for s in map(listening, supervisor.children(recursive=True)) if s]
 
-    wait_until(lambda: len(listeners()) == 2, 60, "both api workers to listen")
     first, second = listeners()
     assert not first & second, "each worker has a listening socket of its own"
     connections = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(32)]

@@ -378,15 +378,26 @@ class RedisServer(ManagedProcess):
 
 
 class ServiceProcess(ManagedProcess):
-    """A service (api, realtime) started from its CLI and considered up when /healthz answers."""
+    """A service (api, realtime) started from its CLI and considered up when /healthz answers
+    and ``listeners`` sockets listen on its port: with ``serve --workers N`` each worker has its
+    own, and /healthz answers as soon as the first one does (connections opened before the
+    others listen all land on that one worker; a benchmark would measure one worker)."""
 
     def __init__(
-        self, name: str, argv: Sequence[str], port: int, env: Mapping[str, str], log_dir: Path
+        self,
+        name: str,
+        argv: Sequence[str],
+        port: int,
+        env: Mapping[str, str],
+        log_dir: Path,
+        *,
+        listeners: int = 1,
     ) -> None:
         super().__init__(name, log_dir / f"{name}-{port}.log")
         self.argv = list(argv)
         self.port = port
         self.env = dict(env)
+        self.listeners = listeners
 
     @property
     def url(self) -> str:
@@ -400,9 +411,24 @@ class ServiceProcess(ManagedProcess):
         if not self.running():
             raise RuntimeError(f"{self.name} exited:\n{self.log_tail()}")
         try:
-            return httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200
+            if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code != 200:
+                return False
         except httpx.HTTPError:
             return False
+        return self.listeners == 1 or listening_sockets(self.port) >= self.listeners
+
+
+def listening_sockets(port: int) -> int:
+    """TCP sockets in LISTEN state on ``port`` (any address), from /proc/net/tcp{,6}."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as rows:
+            next(rows)  # the header
+            for row in rows:
+                fields = row.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    count += 1
+    return count
 
 
 class RedisClusterServer:

@@ -8,6 +8,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
+
 from bench.report import Row
 from bench.stack import BENCH_BOARD, Stack
 from bench.tools import HERE, LoadResult, median, pgbench, wrk
@@ -43,6 +45,26 @@ def pgbench_script() -> str:
         "\\set inc random(1, 5)\n"
         f"{sql};\n"
     )
+
+
+def batch_sizes(api_url: str) -> str:
+    """Mean group-commit and Redis-pipeline sizes so far, from the api's /metrics (one worker:
+    the one this connection lands on)."""
+    text = httpx.get(f"{api_url}/metrics", timeout=10).text
+    means = []
+    for stage in ("commit", "redis"):
+        found = {
+            kind: float(match.group(1))
+            for kind in ("sum", "count")
+            if (
+                match := re.search(
+                    rf'^scoreboard_write_batch_size_{kind}{{stage="{stage}"}} (\S+)$', text, re.M
+                )
+            )
+        }
+        if found.get("count"):
+            means.append(f"{stage} {found['sum'] / found['count']:.1f}")
+    return ", ".join(means) or "none recorded"
 
 
 def calibrated_pace(
@@ -102,6 +124,7 @@ def run(stack: Stack, *, runs: int, seconds: int, connections: int, workers: int
                 )
             )
         peak = median([r.requests_per_second for r in through_api])
+        batches_at_peak = batch_sizes(api.url)
 
         def paced(pace_ms: float, duration_s: int) -> LoadResult:
             return wrk(
@@ -141,7 +164,8 @@ def run(stack: Stack, *, runs: int, seconds: int, connections: int, workers: int
             f"{median([r.p99_ms for r in storage]):.1f} ms; errors {errors}; "
             f"CPU api {median([r.cpu_server_s for r in through_api]):.1f}s / "
             f"wrk {median([r.cpu_client_s for r in through_api]):.1f}s per {seconds}s run; "
-            f"api CPU per request {cpu_per_request_ms:.2f} ms",
+            f"api CPU per request {cpu_per_request_ms:.2f} ms; mean batch at peak "
+            f"(one worker's /metrics): {batches_at_peak}",
         ),
         Row(
             "write: p99 at half peak (ms)",

@@ -5,7 +5,8 @@ every 1/rate seconds (exponential gaps), over the p99 without it; rounds interle
 The jobs: ``argon2`` (the api's argon2id hash, by libsodium, at the api's parameters),
 ``spin`` (CPU only, a 64-byte buffer: no memory traffic) and ``stream`` (copying 7 MiB
 buffers: memory traffic like Argon2's), each for a given time; ``nice`` runs the process at
-nice 19. What it showed is in docs/benchmarks.md, "Phase 6".
+nice 19, ``idle`` in Linux's SCHED_IDLE class (``chrt --idle 0``). What it showed is in
+docs/benchmarks.md, "Phase 6" and "Phase 7".
 
     .venv/bin/python -m bench.cpu_bursts [--runs 3] [--seconds 6]
 """
@@ -36,16 +37,20 @@ class Bursts:
     milliseconds: float  # per job (argon2: what the hash takes)
     per_second: float
     nice: bool = False
+    idle: bool = False
 
     @property
     def label(self) -> str:
         nice = ", nice 19" if self.nice else ""
-        return f"{self.job} {self.milliseconds:g} ms x {self.per_second:g}/s{nice}"
+        idle = ", SCHED_IDLE" if self.idle else ""
+        return f"{self.job} {self.milliseconds:g} ms x {self.per_second:g}/s{nice}{idle}"
 
     def argv(self, seconds: float) -> list[str]:
         command = [sys.executable, "-m", "bench.cpu_bursts", "--job", self.job]
         command += [f"--job-ms={self.milliseconds}", f"--per-second={self.per_second}"]
         command += [f"--for={seconds}"]
+        if self.idle:
+            command = ["chrt", "--idle", "0", *command]
         return ["nice", "-n", "19", *command] if self.nice else command
 
 
@@ -54,6 +59,7 @@ COMPARED = (
     Bursts("spin", 7.2, 10),
     Bursts("stream", 7.2, 10),
     Bursts("spin", 7.2, 10, nice=True),
+    Bursts("argon2", 7.2, 10, idle=True),  # the idle class yields to any runnable task at once
     Bursts("spin", 1.0, 72),  # the same CPU time in 1 ms pieces
 )
 

@@ -47,3 +47,15 @@ def test_no_module_imports_a_conftest() -> None:
             ):
                 offenders.append(f"{path.relative_to(root)}:{node.lineno}")
     assert not offenders, offenders
+
+
+def test_free_port_skips_ports_that_browsers_refuse(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An e2e run drew 6000 (X11's port) for the api and the page could not call it."""
+    import random
+
+    from scoreboard_devstack import servers
+
+    drawn = iter([6000, 6666, 10080, 6001])
+    monkeypatch.setattr(random.Random, "randint", lambda self, a, b: next(drawn))
+    monkeypatch.setattr(servers, "_bindable", lambda port: True)
+    assert servers.free_port() == 6001

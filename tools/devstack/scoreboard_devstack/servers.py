@@ -26,9 +26,18 @@ import httpx
 PG_SYSTEM_USER = "sbpostgres"
 
 
+# Ports browsers refuse to fetch from (the Fetch standard's "bad ports" in free_port's range):
+# a page served on, or calling an api on, one of them fails with "cannot reach the server"
+# (an e2e run drew 6000, X11's port, for the api).
+BROWSER_BLOCKED_PORTS = frozenset(
+    {2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, *range(6665, 6670), 6679, 6697, 10080}
+)
+
+
 def free_port() -> int:
     """A port to listen on, picked at random below the kernel's ephemeral range and below
-    the Redis Cluster ports (:func:`free_cluster_port`), checked by binding.
+    the Redis Cluster ports (:func:`free_cluster_port`), checked by binding; never one that
+    browsers block (:data:`BROWSER_BLOCKED_PORTS`), since the e2e tier's pages use these ports.
 
     Not the kernel's own pick (``bind(0)``): that comes from the ephemeral range, where any
     outgoing connection made before the server binds (a load generator's, another suite's)
@@ -37,7 +46,7 @@ def free_port() -> int:
     rng = random.Random()
     for _ in range(500):
         port = rng.randint(2000, 11999)
-        if _bindable(port):
+        if port not in BROWSER_BLOCKED_PORTS and _bindable(port):
             return port
     raise RuntimeError("no free port below 12000")
 

@@ -13,12 +13,10 @@ import collections
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-from bench.stack import BENCH_BOARD, stack
-from bench.tools import HERE, wrk
-from bench.write_path import USERS
+from bench.stack import stack
+from bench.write_path import submissions, user_tokens
 
 _OURS = ("scoreboard_", "redis/", "asyncpg/", "litestar/middleware", "prometheus", "msgspec")
 
@@ -61,42 +59,32 @@ def main() -> None:
     with stack() as running:
         api = running.start_service("api", workers=1)
         running.put_board(api)
-        tokens = running.create_users(USERS)
-        with tempfile.NamedTemporaryFile("w", suffix=".tokens", delete=False) as handle:
-            handle.write("\n".join(tokens) + "\n")
-        collapsed = out.with_suffix(".collapsed")
-        recorders = [
-            subprocess.Popen(
-                [
-                    py_spy,
-                    "record",
-                    "--pid",
-                    str(api.pid),
-                    "--subprocesses",
-                    "--nonblocking",
-                    "--duration",
-                    str(args.seconds),
-                    "--format",
-                    fmt,
-                    "--output",
-                    str(path),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            for fmt, path in (("flamegraph", out.with_suffix(".svg")), ("raw", collapsed))
-        ]
-        result = wrk(
-            api.url,
-            connections=args.connections,
-            duration_s=args.seconds,
-            script=HERE / "wrk" / "submit.lua",
-            script_args=(BENCH_BOARD, handle.name),
-            server_pid=api.pid,
-        )
-        for recorder in recorders:
-            recorder.wait(timeout=60)
-        Path(handle.name).unlink(missing_ok=True)
+        with user_tokens(running) as tokens:
+            collapsed = out.with_suffix(".collapsed")
+            recorders = [
+                subprocess.Popen(
+                    [
+                        py_spy,
+                        "record",
+                        "--pid",
+                        str(api.pid),
+                        "--subprocesses",
+                        "--nonblocking",
+                        "--duration",
+                        str(args.seconds),
+                        "--format",
+                        fmt,
+                        "--output",
+                        str(path),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                for fmt, path in (("flamegraph", out.with_suffix(".svg")), ("raw", collapsed))
+            ]
+            result = submissions(api, tokens, connections=args.connections, seconds=args.seconds)
+            for recorder in recorders:
+                recorder.wait(timeout=60)
     header = (
         f"py-spy record, one api worker, wrk c={args.connections} for {args.seconds}s: "
         f"{result.requests_per_second:.0f} req/s, p50 {result.p50_ms:.1f} ms, "

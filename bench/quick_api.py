@@ -9,12 +9,11 @@ seeded with --players players. Prints one line per figure."""
 from __future__ import annotations
 
 import argparse
-import tempfile
-from pathlib import Path
 
 from bench.seed import seed_board
-from bench.stack import BENCH_BOARD, stack
-from bench.tools import HERE, LoadResult, wrk
+from bench.stack import stack
+from bench.tools import LoadResult, wrk
+from bench.write_path import submissions, user_tokens
 
 
 def line(name: str, result: LoadResult) -> str:
@@ -33,20 +32,8 @@ def main() -> None:
     with stack() as running:
         api = running.start_service("api")
         running.put_board(api)
-        tokens = running.create_users(200)
-        with tempfile.NamedTemporaryFile("w", suffix=".tokens", delete=False) as handle:
-            handle.write("\n".join(tokens) + "\n")
-        try:
-            write = wrk(
-                api.url,
-                connections=args.connections,
-                duration_s=args.seconds,
-                script=HERE / "wrk" / "submit.lua",
-                script_args=(BENCH_BOARD, handle.name),
-                server_pid=api.pid,
-            )
-        finally:
-            Path(handle.name).unlink(missing_ok=True)
+        with user_tokens(running) as tokens:
+            write = submissions(api, tokens, connections=args.connections, seconds=args.seconds)
         print(line(f"write (c={args.connections})", write), flush=True)
         running.put_board(api, "quick-read")
         seed_board(running, "quick-read", args.players)

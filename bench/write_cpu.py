@@ -14,13 +14,12 @@ from __future__ import annotations
 import argparse
 import collections
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.stack import BENCH_BOARD, stack
-from bench.tools import HERE, LoadResult, pgbench, wrk
-from bench.write_path import USERS, pgbench_script
+from bench.stack import stack
+from bench.tools import LoadResult
+from bench.write_path import storage_load, submissions, user_tokens
 
 SECONDS = 8
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -76,36 +75,19 @@ def main() -> None:
     with stack() as running:
         api = running.start_service("api", workers=args.workers)
         running.put_board(api)
-        with tempfile.NamedTemporaryFile("w", suffix=".tokens", delete=False) as handle:
-            handle.write("\n".join(running.create_users(USERS)) + "\n")
+        with user_tokens(running) as tokens:
 
-        def through_api() -> LoadResult:
-            return wrk(
-                api.url,
-                connections=args.connections,
-                duration_s=SECONDS,
-                script=HERE / "wrk" / "submit.lua",
-                script_args=(BENCH_BOARD, handle.name),
-            )
+            def through_api() -> LoadResult:
+                return submissions(api, tokens, connections=args.connections, seconds=SECONDS)
 
-        def storage() -> LoadResult:
-            return pgbench(
-                running.postgres.bin_dir,
-                running.postgres.dsn(running.database),
-                pgbench_script(),
-                clients=args.connections,
-                duration_s=SECONDS,
-                defines={},
-            )
+            def storage() -> LoadResult:
+                return storage_load(running, connections=args.connections, seconds=SECONDS)
 
-        try:
             through_api()  # warm up
             print(f"c={args.connections}, {args.workers} api workers", flush=True)
             for _ in range(args.rounds):
                 print(measured("api", through_api), flush=True)
                 print(measured("pgbench", storage), flush=True)
-        finally:
-            Path(handle.name).unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

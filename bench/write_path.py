@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from scoreboard_devstack.metrics import metric
+from scoreboard_devstack.servers import ServiceProcess
 
 from bench.report import Row
 from bench.stack import BENCH_BOARD, Stack
@@ -47,23 +50,64 @@ def pgbench_script() -> str:
     )
 
 
-def batch_sizes(api_url: str) -> str:
+@contextmanager
+def user_tokens(stack: Stack) -> Iterator[str]:
+    """A file of USERS bench users' tokens (``bench/wrk/submit.lua``'s second argument),
+    removed afterwards."""
+    with tempfile.NamedTemporaryFile("w", suffix=".tokens", delete=False) as handle:
+        handle.write("\n".join(stack.create_users(USERS)) + "\n")
+    try:
+        yield handle.name
+    finally:
+        Path(handle.name).unlink(missing_ok=True)
+
+
+def submissions(
+    api: ServiceProcess,
+    tokens: str,
+    *,
+    connections: int,
+    seconds: int,
+    pace_ms: float | None = None,
+) -> LoadResult:
+    """wrk posting authenticated submissions to the bench board, a fresh action_id each."""
+    return wrk(
+        api.url,
+        connections=connections,
+        duration_s=seconds,
+        script=HERE / "wrk" / "submit.lua",
+        script_args=(BENCH_BOARD, tokens),
+        server_pid=api.pid,
+        pace_ms=pace_ms,
+    )
+
+
+def storage_load(
+    stack: Stack, *, connections: int, seconds: int, rate: int | None = None
+) -> LoadResult:
+    """pgbench running the api's statement on the same database, same concurrency (``rate``:
+    on a schedule, -R)."""
+    return pgbench(
+        stack.postgres.bin_dir,
+        stack.postgres.dsn(stack.database),
+        pgbench_script(),
+        clients=connections,
+        duration_s=seconds,
+        defines={},
+        rate=rate,
+    )
+
+
+def batch_sizes(api: ServiceProcess) -> str:
     """Mean group-commit and Redis-pipeline sizes so far, from the api's /metrics (one worker:
     the one this connection lands on)."""
-    text = httpx.get(f"{api_url}/metrics", timeout=10).text
+    text = httpx.get(f"{api.url}/metrics", timeout=10).text
     means = []
     for stage in ("commit", "redis"):
-        found = {
-            kind: float(match.group(1))
-            for kind in ("sum", "count")
-            if (
-                match := re.search(
-                    rf'^scoreboard_write_batch_size_{kind}{{stage="{stage}"}} (\S+)$', text, re.M
-                )
-            )
-        }
-        if found.get("count"):
-            means.append(f"{stage} {found['sum'] / found['count']:.1f}")
+        batches = metric(text, "scoreboard_write_batch_size_count", stage=stage)
+        if batches:
+            calls = metric(text, "scoreboard_write_batch_size_sum", stage=stage)
+            means.append(f"{stage} {calls / batches:.1f}")
     return ", ".join(means) or "none recorded"
 
 
@@ -91,58 +135,29 @@ def run(stack: Stack, *, runs: int, seconds: int, connections: int, workers: int
     # the same CPU budget PostgreSQL's backends get under pgbench.
     api = stack.start_service("api", workers=workers)
     stack.put_board(api)
-    tokens = stack.create_users(USERS)
-    with tempfile.NamedTemporaryFile("w", suffix=".tokens", delete=False) as handle:
-        handle.write("\n".join(tokens) + "\n")
-    script = pgbench_script()
     storage: list[LoadResult] = []
     through_api: list[LoadResult] = []
-
-    def storage_run(rate: int | None = None) -> LoadResult:
-        """pgbench running the api's statement on the same database, same concurrency."""
-        return pgbench(
-            stack.postgres.bin_dir,
-            stack.postgres.dsn(stack.database),
-            script,
-            clients=connections,
-            duration_s=seconds,
-            defines={},
-            rate=rate,
-        )
-
-    try:
+    with user_tokens(stack) as tokens:
         for _ in range(runs):
-            storage.append(storage_run())
-            through_api.append(
-                wrk(
-                    api.url,
-                    connections=connections,
-                    duration_s=seconds,
-                    script=HERE / "wrk" / "submit.lua",
-                    script_args=(BENCH_BOARD, handle.name),
-                    server_pid=api.pid,
-                )
-            )
+            storage.append(storage_load(stack, connections=connections, seconds=seconds))
+            through_api.append(submissions(api, tokens, connections=connections, seconds=seconds))
         peak = median([r.requests_per_second for r in through_api])
-        batches_at_peak = batch_sizes(api.url)
+        batches_at_peak = batch_sizes(api)
 
         def paced(pace_ms: float, duration_s: int) -> LoadResult:
-            return wrk(
-                api.url,
-                connections=connections,
-                duration_s=duration_s,
-                script=HERE / "wrk" / "submit.lua",
-                script_args=(BENCH_BOARD, handle.name),
-                server_pid=api.pid,
-                pace_ms=pace_ms,
+            return submissions(
+                api, tokens, connections=connections, seconds=duration_s, pace_ms=pace_ms
             )
 
         pace_ms = calibrated_pace(paced, connections, peak / 2)
         half = [paced(pace_ms, seconds) for _ in range(runs)]
         # The storage's own tail at the same rate: pgbench on a schedule (-R), same SQL.
-        storage_half = [storage_run(rate=max(1, int(peak / 2))) for _ in range(runs)]
-    finally:
-        Path(handle.name).unlink(missing_ok=True)
+        storage_half = [
+            storage_load(
+                stack, connections=connections, seconds=seconds, rate=max(1, int(peak / 2))
+            )
+            for _ in range(runs)
+        ]
     ceiling = median([r.requests_per_second for r in storage])
     half_rate = median([r.requests_per_second for r in half])
     half_p99 = median([r.p99_ms for r in half])

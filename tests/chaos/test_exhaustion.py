@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import redis as redis_sync
+from scoreboard_devstack.metrics import metric_value
 
 from tests.chaos.stack import (
     Stack,
@@ -21,7 +22,6 @@ from tests.chaos.stack import (
 )
 from tests.support.api import User, new_action, now_iso
 from tests.support.load import WriteLoad
-from tests.support.metrics import metric_value
 from tests.support.waits import TRANSIENT_ERRORS, seconds_until
 
 BURST = 24

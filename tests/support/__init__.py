@@ -9,7 +9,6 @@
   :func:`board_and_player` (async), :func:`assert_problem`.
 - :mod:`tests.support.feeds`: :class:`Feed`, a live-feed client keeping every message;
   :func:`ws_url`, :func:`comparable`.
-- :mod:`tests.support.metrics`: :func:`metric` / :func:`metric_value` (prometheus_client's parser).
 - :mod:`tests.support.psql`: :func:`psql` and :class:`Ledger` (row counts before/after an attack).
 - :mod:`tests.support.services`: :func:`cli`, :func:`migrate`, :func:`mint_token`,
   :func:`sync_redis`.
@@ -17,7 +16,9 @@
 A tier's own helpers live next to its tests (``tests/chaos/stack.py``,
 ``tests/cluster/release.py``, ``tests/k8s/operator/harness.py``,
 ``tests/integration/realtime/redis_boards.py``); conftests hold fixtures only, and no module
-imports one (``tests/unit/test_support.py`` checks).
+imports one (``tests/unit/test_support.py`` checks). What the benchmarks share with the tests
+lives in ``scoreboard_devstack`` (servers, ports, and :mod:`scoreboard_devstack.metrics` for
+Prometheus figures of a running service).
 """
 
 from tests.support.waits import seconds_until, wait_for, wait_for_async

@@ -9,10 +9,10 @@ import httpx
 import jwt
 from argon2 import PasswordHasher, extract_parameters
 from cryptography.hazmat.primitives.asymmetric import ec
+from scoreboard_devstack.metrics import metric
 from scoreboard_devstack.servers import PostgresServer
 
 from tests.support.api import User, make_board, register_user, submit
-from tests.support.metrics import metric
 from tests.support.psql import psql
 
 

@@ -31,12 +31,12 @@ from scoreboard_common.events import (
 )
 from scoreboard_common.keys import BoardKeys
 from scoreboard_common.redis_client import cluster_credentials, cluster_seeds, create_redis
+from scoreboard_devstack.metrics import metric_value
 from scoreboard_devstack.servers import RedisClusterServer, ServiceProcess
 
 from tests.support import wait_for_async
 from tests.support.api import OPEN_LIMITS, register_user, submit
 from tests.support.feeds import Feed, comparable, ws_url
-from tests.support.metrics import metric_value
 
 ServiceFactory = Callable[..., ServiceProcess]
 

@@ -10,11 +10,11 @@ import httpx
 import pytest
 import websockets
 from scoreboard_common.keys import BoardKeys
+from scoreboard_devstack.metrics import metric_value
 from scoreboard_devstack.servers import ServiceProcess
 
 from tests.integration.realtime.redis_boards import Boards
 from tests.support.feeds import comparable, ws_url
-from tests.support.metrics import metric_value
 
 
 async def test_snapshot_on_connect_equals_the_store(

@@ -19,12 +19,12 @@ import websockets
 from scoreboard_common.board_store import BoardStore, Standing
 from scoreboard_common.events import SCORE_CHANNEL, ScoreChanged, encode_event
 from scoreboard_common.redis_client import create_redis
+from scoreboard_devstack.metrics import metric_value
 from scoreboard_devstack.servers import RedisClusterServer, RedisServer, ServiceProcess
 
 from tests.integration.realtime.redis_boards import Boards
 from tests.support import wait_for_async
 from tests.support.feeds import Feed, comparable, ws_url
-from tests.support.metrics import metric_value
 
 ServiceFactory = Callable[..., ServiceProcess]
 

@@ -22,11 +22,11 @@ import websockets
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from scoreboard_api.domain.tokens import TokenIssuer
+from scoreboard_devstack.metrics import metric
 from scoreboard_devstack.servers import ServiceProcess
 
 from tests.support.api import User, assert_problem, make_board, submit
 from tests.support.feeds import Feed, ws_url
-from tests.support.metrics import metric
 from tests.support.psql import Ledger
 
 

@@ -15,9 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+from scoreboard_devstack.metrics import metric
 from scoreboard_devstack.servers import ServiceProcess, wait_until
-
-from tests.support.metrics import metric
 
 ARGON2_MIB = 7  # the api's default argon2id memory per hash (PASSWORD_HASH_MEMORY_KIB)
 WORKERS = 2

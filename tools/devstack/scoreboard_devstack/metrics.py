@@ -1,9 +1,11 @@
-"""Prometheus figures of a running service, read with prometheus_client's own parser."""
+"""Prometheus figures of a running service, read with prometheus_client's own parser (tests
+and benchmarks)."""
 
 from __future__ import annotations
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+
 from scoreboard_devstack.servers import ServiceProcess
 
 

@@ -1,11 +1,12 @@
 """Fan-out delay of the live feed: from a score write to the snapshot's arrival at every client.
 
-It opens ``--clients`` WebSocket connections to one realtime process (a raw asyncio client: one
-handshake per connection, then only frame headers are parsed and each distinct payload is
-decoded once, so the load generator's cost per message stays small next to the server's), then
-performs score writes spaced by ``--gap-ms`` for ``--seconds`` and measures, for every
-(client, write) pair, the delay until the client received the first snapshot that contains the
-write:
+It opens ``--clients`` WebSocket connections, in turn to each of ``--replicas`` realtime processes
+as a Service spreads them (a raw asyncio client: one handshake per connection, then only frame
+headers are parsed and each distinct payload is decoded once, so the load generator's cost per
+message stays small next to the server's), then performs score writes spaced by ``--gap-ms``
+for ``--seconds`` (on a thread of their own, so the clients' reads do not bunch them) and
+measures, for every (client, write) pair, the delay until the client received the first
+snapshot that contains the write:
 
 * ``direct`` mode (default): the write is the shared BoardStore's Lua write plus the
   ``ScoreChanged`` PUBLISH, exactly what the api does after its PostgreSQL commit; the clock
@@ -22,7 +23,8 @@ coalescing interval (``--interval-ms``, 100 ms by default as in the design). Not
     .venv/bin/python bench/ws_fanout.py --clients 10000 --seconds 20
     .venv/bin/python bench/ws_fanout.py --clients 2000 --profile /tmp/realtime.txt  # pyinstrument
 
-``make bench`` runs :func:`scenario` (10,000 clients on the stack's realtime process).
+``make bench`` runs :func:`scenario` (10,000 clients over two realtime processes, the chart's
+default replica count).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
+import functools
 import json
 import os
 import resource
@@ -37,14 +41,16 @@ import signal
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from array import array
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -60,9 +66,11 @@ if TYPE_CHECKING:
     from bench.stack import Stack
 
 clock = time.perf_counter
+T = TypeVar("T")
 PAYLOADS: dict[bytes, int] = {}  # every distinct message received, numbered
 FANOUT_BOARD = "fanout"
 FANOUT_CLIENTS = 10_000
+REALTIME_REPLICAS = 2  # the chart's default (realtime.replicaCount); clients alternate
 
 
 class Client(asyncio.Protocol):
@@ -154,17 +162,23 @@ def raise_open_file_limit() -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-async def open_clients(url: str, count: int, batch: int = 250) -> tuple[list[Client], str]:
-    """Open up to ``count`` connections; stops at the first batch with failures (the machine's
-    limit) and says why."""
+async def open_clients(
+    urls: Sequence[str], count: int, batch: int = 250
+) -> tuple[list[Client], str]:
+    """Open up to ``count`` connections, in turn to each of ``urls`` (the replicas, as a
+    Service spreads them); stops at the first batch with failures (the machine's limit) and
+    says why."""
     loop = asyncio.get_running_loop()
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    path = parts.path + (f"?{parts.query}" if parts.query else "")
-    path_host = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n".encode()
+    targets: list[tuple[str, int, bytes]] = []
+    for url in urls:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "127.0.0.1", parts.port or 80
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        targets.append((host, port, f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n".encode()))
     clients: list[Client] = []
 
-    async def one() -> Client:
+    async def one(index: int) -> Client:
+        host, port, path_host = targets[index % len(targets)]
         client = Client(path_host, loop.create_future())
         await loop.create_connection(lambda: client, host, port)
         await asyncio.wait_for(client.opened, 60)
@@ -172,13 +186,45 @@ async def open_clients(url: str, count: int, batch: int = 250) -> tuple[list[Cli
 
     for start in range(0, count, batch):
         results = await asyncio.gather(
-            *(one() for _ in range(min(batch, count - start))), return_exceptions=True
+            *(one(i) for i in range(start, min(start + batch, count))), return_exceptions=True
         )
         clients += [r for r in results if isinstance(r, Client)]
         errors = [r for r in results if not isinstance(r, Client)]
         if errors:
             return clients, f"{len(errors)} connections failed: {errors[0]!r}"
     return clients, ""
+
+
+Arrivals = tuple[Sequence[float], Sequence[int]]  # one client: (arrival times, payload numbers)
+
+
+class Fleet:
+    """The load generator's clients, on this process's event loop. Reading 10,000 of them costs
+    ~0.6 of a core at 10 broadcasts/s (mostly the kernel's receive path: a Go client with a
+    goroutine per connection, tried in phase 8, cost more), and the last message of a broadcast
+    is stamped when the loop gets to it, tens of ms after the first."""
+
+    def __init__(self, clients: list[Client]) -> None:
+        self.clients = clients
+        self._marks = [len(c.times) for c in clients]
+
+    def __len__(self) -> int:
+        return len(self.clients)
+
+    def closed(self) -> int:
+        return sum(c.closed for c in self.clients)
+
+    def arrivals(self) -> list[Arrivals]:
+        """The messages received since the last call, per client."""
+        out: list[Arrivals] = [
+            (c.times[m:], c.ids[m:]) for c, m in zip(self.clients, self._marks, strict=True)
+        ]
+        self._marks = [len(c.times) for c in self.clients]
+        return out
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.transport.close()
 
 
 def percentile(ordered: list[float], q: float) -> float:
@@ -209,49 +255,99 @@ class Window:
 Writer = Callable[[int], Awaitable[tuple[float, int]]]  # i -> (acknowledged at, target)
 
 
-async def measure(
-    clients: list[Client],
-    write: Writer,
-    covers: Callable[[dict[str, Any], int], bool],
-    *,
-    seconds: float,
-    gap_ms: int,
-    server: psutil.Process | None,
-    settle: float = 1.5,
-) -> Window:
-    """Writes every ``gap_ms`` for ``seconds``, then the delay of every (client, write) pair."""
-    me = psutil.Process()
-    marks = [len(c.times) for c in clients]
-    cpu_client = me.cpu_times()
-    cpu_server = server.cpu_times() if server is not None else None
-    started = clock()
+class WriterThread:
+    """The score writes, on an event loop of their own in a thread of their own.
+
+    On the bench's loop a write waited behind the clients' reads (a broadcast to 10,000 clients
+    is 10,000 callbacks there, ~50 ms): writes bunched up, and two inside one coalescing
+    interval make one broadcast, so fewer messages than offered; their acknowledgements were
+    also stamped late, which made delays read short. Here the writes keep their pace and their
+    clock (``time.perf_counter`` is the same monotonic clock in every thread)."""
+
+    def __init__(self, writer: Callable[[], AbstractAsyncContextManager[Writer]]) -> None:
+        self._writer = writer
+        self._loop = uvloop.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="writes", daemon=True)
+        self._resources = contextlib.AsyncExitStack()
+        self._write: Writer | None = None
+
+    async def _on_own_loop(self, work: Coroutine[Any, Any, T]) -> T:
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, self._loop))
+
+    async def __aenter__(self) -> WriterThread:
+        self._thread.start()
+        self._write = await self._on_own_loop(self._resources.enter_async_context(self._writer()))
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        try:
+            await self._on_own_loop(self._resources.aclose())
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+            self._loop.close()
+
+    async def paced(self, started: float, seconds: float, gap_ms: int) -> list[tuple[float, int]]:
+        """One write every ``gap_ms`` from ``started`` for ``seconds``."""
+        assert self._write is not None, "use WriterThread as an async context manager"
+        return await self._on_own_loop(paced_writes(self._write, started, seconds, gap_ms))
+
+
+async def paced_writes(
+    write: Writer, started: float, seconds: float, gap_ms: int
+) -> list[tuple[float, int]]:
     writes: list[tuple[float, int]] = []
     index = 0
     while clock() - started < seconds:
         writes.append(await write(index))
         index += 1
         await asyncio.sleep(max(0.0, started + index * gap_ms / 1000 - clock()))
+    return writes
+
+
+def cpu_seconds(servers: Sequence[psutil.Process]) -> tuple[float, float]:
+    """(user + system, system) CPU seconds used so far by ``servers`` together."""
+    times = [server.cpu_times() for server in servers]
+    system = sum(t.system for t in times)
+    return sum(t.user for t in times) + system, system
+
+
+async def measure(
+    fleet: Fleet,
+    writes: WriterThread,
+    covers: Callable[[dict[str, Any], int], bool],
+    *,
+    seconds: float,
+    gap_ms: int,
+    servers: Sequence[psutil.Process],
+    settle: float = 1.5,
+) -> Window:
+    """Writes every ``gap_ms`` for ``seconds``, then the delay of every (client, write) pair."""
+    fleet.arrivals()  # what came before this window
+    me = psutil.Process()
+    cpu_client = sum(me.cpu_times()[:2])
+    cpu_server, cpu_server_system = cpu_seconds(servers)
+    started = clock()
+    done = await writes.paced(started, seconds, gap_ms)
     writing = clock() - started
     await asyncio.sleep(settle)
     ended = clock()
-    after_client = me.cpu_times()
-    cpu_client_s = (after_client.user + after_client.system) - (cpu_client.user + cpu_client.system)
+    cpu_client_s = sum(me.cpu_times()[:2]) - cpu_client
     cpu_server_s = cpu_server_system_s = float("nan")
-    if server is not None and cpu_server is not None:
-        after = server.cpu_times()
-        cpu_server_s = (after.user + after.system) - (cpu_server.user + cpu_server.system)
-        cpu_server_system_s = after.system - cpu_server.system
+    if servers:
+        after, after_system = cpu_seconds(servers)
+        cpu_server_s, cpu_server_system_s = after - cpu_server, after_system - cpu_server_system
+    arrivals = fleet.arrivals()
 
     decoded = {ident: json.loads(payload) for payload, ident in PAYLOADS.items()}
-    covering = [[covers(decoded[i], target) for i in range(len(decoded))] for _, target in writes]
+    covering = [[covers(decoded[i], target) for i in range(len(decoded))] for _, target in done]
     delays: list[float] = []
     missed = received = 0
-    for client, mark in zip(clients, marks, strict=True):
-        times, ids = client.times, client.ids
-        received += len(times) - mark
-        position = mark
-        for (acked_at, _), table in zip(writes, covering, strict=True):
-            # The bench's loop may read a frame before it reads the write's own acknowledgement:
+    for times, ids in arrivals:
+        received += len(times)
+        position = 0
+        for (acked_at, _), table in zip(done, covering, strict=True):
+            # A client may read a frame before the writer reads the write's own acknowledgement:
             # a message that arrived shortly before the ack still counts (delay 0).
             while position < len(times) and not (
                 times[position] >= acked_at - 0.5 and table[ids[position]]
@@ -264,13 +360,10 @@ async def measure(
     delays.sort()
     # Delivered per second from the first write to the last message received (not to the end
     # of the settle, which would cap a perfect server below the offered rate).
-    last = max(
-        (c.times[-1] for c, m in zip(clients, marks, strict=True) if len(c.times) > m),
-        default=ended,
-    )
+    last = max((times[-1] for times, _ in arrivals if times), default=ended)
     return Window(
-        clients=len(clients),
-        writes=len(writes),
+        clients=len(fleet),
+        writes=len(done),
         p50_ms=percentile(delays, 50),
         p99_ms=percentile(delays, 99),
         p999_ms=percentile(delays, 99.9),
@@ -328,6 +421,37 @@ def direct_writer(redis: Redis, store: BoardStore, board: str) -> Writer:
     return write
 
 
+@contextlib.asynccontextmanager
+async def direct_writes(redis_url: str, board: str) -> AsyncIterator[Writer]:
+    """:func:`direct_writer` on a Redis client of its own (for a :class:`WriterThread`)."""
+    redis = Redis.from_url(redis_url)
+    try:
+        yield direct_writer(redis, BoardStore(redis), board)
+    finally:
+        await redis.aclose()
+
+
+@contextlib.asynccontextmanager
+async def api_writes(api_url: str, token: str, board: str) -> AsyncIterator[Writer]:
+    """``POST .../scores`` on a running api; target = the new total."""
+    async with httpx.AsyncClient(base_url=api_url, timeout=10) as http:
+
+        async def write(i: int) -> tuple[float, int]:
+            response = await http.post(
+                f"/api/v1/leaderboards/{board}/scores",
+                json={
+                    "action_id": str(uuid.uuid4()),
+                    "score_increment": 1,
+                    "timestamp": datetime.now(UTC).isoformat(),
+                },
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            response.raise_for_status()
+            return clock(), int(response.json()["new_total_score"])
+
+        yield write
+
+
 def covers_version(message: dict[str, Any], target: int) -> bool:
     return message.get("type") == "snapshot" and int(message["version"]) >= target
 
@@ -338,17 +462,21 @@ def covers_score(message: dict[str, Any], target: int) -> bool:
     )
 
 
-async def connect_and_wait(url: str, count: int) -> tuple[list[Client], str, float]:
+async def connect_and_wait(urls: Sequence[str], count: int) -> tuple[Fleet, str, float]:
+    """``count`` clients over ``urls`` in turn, each with its first snapshot (or 60 s passed)."""
     started = clock()
-    clients, problem = await open_clients(url, count)
+    clients, problem = await open_clients(urls, count)
     deadline = clock() + 60
     while any(not c.times for c in clients) and clock() < deadline:
         await asyncio.sleep(0.05)
-    return clients, problem, clock() - started
+    return Fleet(clients), problem, clock() - started
 
 
-def rss(process: psutil.Process | None) -> float:
-    return float(process.memory_info().rss) if process is not None else float("nan")
+def rss(servers: Sequence[psutil.Process]) -> float:
+    """Resident memory of ``servers`` together (NaN when the servers are not ours)."""
+    if not servers:
+        return float("nan")
+    return float(sum(server.memory_info().rss for server in servers))
 
 
 def summary(windows: list[Window], memory_per_connection: float, target_ms: float) -> str:
@@ -376,43 +504,48 @@ def scenario(
     clients: int = FANOUT_CLIENTS,
     interval_ms: int = 100,
     gaps_ms: tuple[int, ...] = (250, 100),
+    replicas: int = REALTIME_REPLICAS,
 ) -> list[Row]:
-    """``make bench``: ``clients`` connections on the stack's realtime process, then for each
-    write spacing in ``gaps_ms`` (250 ms: 4 broadcasts/s; 100 ms: 10/s, one per coalescing
-    interval), ``runs`` windows of ``seconds`` of writes; medians."""
+    """``make bench``: ``clients`` connections spread over ``replicas`` realtime processes (the
+    chart's default), then for each write spacing in ``gaps_ms`` (250 ms: 4 broadcasts/s;
+    100 ms: 10/s, one per coalescing interval), ``runs`` windows of ``seconds`` of writes;
+    medians."""
     from bench.report import Row
 
     raise_open_file_limit()
-    service = stack.start_service(
-        "realtime", WS_MAX_CONNECTIONS_PER_IP="1000000", WS_PING_INTERVAL_SECONDS="60"
-    )
-    assert service.pid is not None
-    server = psutil.Process(service.pid)
-    url = f"ws://127.0.0.1:{service.port}/ws/v1/leaderboards/{FANOUT_BOARD}"
+    services = [
+        stack.start_service(
+            "realtime", WS_MAX_CONNECTIONS_PER_IP="1000000", WS_PING_INTERVAL_SECONDS="60"
+        )
+        for _ in range(replicas)
+    ]
+    servers = [psutil.Process(service.pid) for service in services if service.pid is not None]
+    urls = [f"ws://127.0.0.1:{s.port}/ws/v1/leaderboards/{FANOUT_BOARD}" for s in services]
 
     async def go() -> tuple[dict[int, list[Window]], float, str, float]:
         redis = Redis.from_url(stack.env["REDIS_URL"])
         try:
-            store = await prepare_board(redis, FANOUT_BOARD, 10, interval_ms)
-            before = rss(server)
-            fleet, problem, took = await connect_and_wait(url, clients)
-            await asyncio.sleep(1)
-            memory = (rss(server) - before) / max(1, len(fleet))
-            write = direct_writer(redis, store, FANOUT_BOARD)
+            await prepare_board(redis, FANOUT_BOARD, 10, interval_ms)
+        finally:
+            await redis.aclose()
+        before = rss(servers)
+        fleet, problem, took = await connect_and_wait(urls, clients)
+        await asyncio.sleep(1)
+        memory = (rss(servers) - before) / max(1, len(fleet))
+        async with WriterThread(
+            lambda: direct_writes(stack.env["REDIS_URL"], FANOUT_BOARD)
+        ) as writes:
             windows = {
                 gap: [
                     await measure(
-                        fleet, write, covers_version, seconds=seconds, gap_ms=gap, server=server
+                        fleet, writes, covers_version, seconds=seconds, gap_ms=gap, servers=servers
                     )
                     for _ in range(runs)
                 ]
                 for gap in gaps_ms
             }
-            for client in fleet:
-                client.transport.close()
-            return windows, memory, problem, took
-        finally:
-            await redis.aclose()
+        fleet.close()
+        return windows, memory, problem, took
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         by_gap, memory, problem, took = runner.run(go())
@@ -442,7 +575,8 @@ def scenario(
                 note=f"write ack -> snapshot at client: p50 "
                 f"{med(w.p50_ms for w in windows):.0f} ms, p999 "
                 f"{med(w.p999_ms for w in windows):.0f} ms, missed "
-                f"{sum(w.missed for w in windows)}; one realtime process, one write per {gap} ms; "
+                f"{sum(w.missed for w in windows)}; {replicas} realtime "
+                f"process{'es' if replicas > 1 else ''}, clients alternating; one write per {gap} ms; "
                 f"{count:,} of {clients:,} clients connected in {took:.0f}s"
                 + (f" ({problem})" if problem else "")
                 + f"; {cpu}",
@@ -484,104 +618,96 @@ async def run(args: argparse.Namespace) -> None:
 
     processes: list[Any] = []
     tmp = Path(tempfile.mkdtemp(prefix="ws-fanout-"))
-    server: psutil.Process | None = None
+    servers: list[psutil.Process] = []
     try:
         if args.api_url:
-            redis_url, board, url = None, args.board, args.realtime_url
+            board, urls = args.board, [args.realtime_url]
+            writer = functools.partial(api_writes, args.api_url, args.token, board)
+            covers = covers_score
         else:
             redis_server = RedisServer(tmp / "redis", durable=False)
             redis_server.start()
             processes.append(redis_server)
-            redis_url, board = redis_server.url, "bench"
+            board = "bench"
             env = {
                 **os.environ,
-                "REDIS_URL": redis_url,
+                "REDIS_URL": redis_server.url,
                 "WS_MAX_CONNECTIONS_PER_IP": "1000000",
                 "WS_PING_INTERVAL_SECONDS": "60",
                 "LOG_LEVEL": "WARNING",
                 "AUTH_PUBLIC_KEY_FILE": "",
             }
-            port = free_port()
             if args.profile:
                 command = [sys.executable, __file__, "--profiled-serve", args.profile]
             elif args.tracemalloc:
                 command = [sys.executable, __file__, "--traced-serve", args.tracemalloc]
             else:
                 command = [str(Path(sys.executable).parent / "scoreboard-realtime")]
-            service = ServiceProcess(
-                "realtime", [*command, "serve", "--port", str(port)], port, env, tmp
-            )
-            service.start()
-            processes.append(service)
-            assert service.pid is not None
-            server = psutil.Process(service.pid)
-            url = service.url
-        ws_url = url.replace("http", "ws", 1).rstrip("/") + f"/ws/v1/leaderboards/{board}"
-
-        redis = Redis.from_url(redis_url) if redis_url else None
-        http = httpx.AsyncClient(base_url=args.api_url, timeout=10) if args.api_url else None
-        if redis is not None:
-            store = await prepare_board(redis, board, args.size, args.interval_ms)
-            write, covers = direct_writer(redis, store, board), covers_version
-        else:
-            assert http is not None
-
-            async def write(i: int) -> tuple[float, int]:
-                response = await http.post(
-                    f"/api/v1/leaderboards/{board}/scores",
-                    json={
-                        "action_id": str(uuid.uuid4()),
-                        "score_increment": 1,
-                        "timestamp": datetime.now(UTC).isoformat(),
-                    },
-                    headers={"Authorization": f"Bearer {args.token}"},
+            urls = []
+            for _ in range(args.replicas):
+                port = free_port()
+                service = ServiceProcess(
+                    "realtime", [*command, "serve", "--port", str(port)], port, env, tmp
                 )
-                response.raise_for_status()
-                return clock(), int(response.json()["new_total_score"])
+                service.start()
+                processes.append(service)
+                assert service.pid is not None
+                servers.append(psutil.Process(service.pid))
+                urls.append(service.url)
+            redis = Redis.from_url(redis_server.url)
+            try:
+                await prepare_board(redis, board, args.size, args.interval_ms)
+            finally:
+                await redis.aclose()
+            writer = functools.partial(direct_writes, redis_server.url, board)
+            covers = covers_version
+        ws_urls = [
+            u.replace("http", "ws", 1).rstrip("/") + f"/ws/v1/leaderboards/{board}" for u in urls
+        ]
 
-            covers = covers_score
-
-        if args.tracemalloc and server is not None:
-            server.send_signal(signal.SIGUSR1)  # the traced server's "before" snapshot
+        if args.tracemalloc:
+            for server in servers:
+                server.send_signal(signal.SIGUSR1)  # the traced server's "before" snapshot
             await asyncio.sleep(1)
-        before = rss(server)
-        clients, problem, took = await connect_and_wait(ws_url, args.clients)
+        before = rss(servers)
+        fleet, problem, took = await connect_and_wait(ws_urls, args.clients)
         await asyncio.sleep(1)
-        memory = (rss(server) - before) / max(1, len(clients))
-        if args.tracemalloc and server is not None:
+        memory = (rss(servers) - before) / max(1, len(fleet))
+        if args.tracemalloc and servers:
             report = Path(args.tracemalloc)
             report.unlink(missing_ok=True)
-            server.send_signal(signal.SIGUSR1)  # "after": the difference goes to the file
+            servers[0].send_signal(signal.SIGUSR1)  # "after": the difference goes to the file
             deadline = clock() + 300
             while not report.exists() and clock() < deadline:
                 await asyncio.sleep(0.5)
         print(
-            f"{len(clients)} clients connected in {took:.1f}s"
-            + (f" ({problem})" if problem else "")
-            + f"; without a first snapshot: {sum(1 for c in clients if not c.times)}",
+            f"{len(fleet)} clients connected in {took:.1f}s" + (f" ({problem})" if problem else ""),
             flush=True,
         )
-        windows = [
-            await measure(
-                clients, write, covers, seconds=args.seconds, gap_ms=args.gap_ms, server=server
-            )
-            for _ in range(args.runs)
-        ]
+        async with WriterThread(writer) as writes:
+            windows = [
+                await measure(
+                    fleet,
+                    writes,
+                    covers,
+                    seconds=args.seconds,
+                    gap_ms=args.gap_ms,
+                    servers=servers,
+                )
+                for _ in range(args.runs)
+            ]
+        closed = fleet.closed()
+        fleet.close()
         if not windows:
-            print(f"memory/connection {memory / 1024:.1f} KiB ({len(clients)} clients)")
-            for client in clients:
-                client.transport.close()
+            print(f"memory/connection {memory / 1024:.1f} KiB ({len(fleet)} clients)")
             return
-        mode = "api POST" if http is not None else "BoardStore write + PUBLISH"
-        print(f"mode={mode} gap={args.gap_ms}ms interval={args.interval_ms}ms size={args.size}")
+        mode = "api POST" if args.api_url else "BoardStore write + PUBLISH"
+        print(
+            f"mode={mode} gap={args.gap_ms}ms interval={args.interval_ms}ms size={args.size} "
+            f"replicas={len(ws_urls)}"
+        )
         print(summary(windows, memory, args.interval_ms + 100.0))
-        print(f"closed by the server: {sum(c.closed for c in clients)}")
-        for client in clients:
-            client.transport.close()
-        if http is not None:
-            await http.aclose()
-        if redis is not None:
-            await redis.aclose()
+        print(f"closed by the server: {closed}")
     finally:
         for process in reversed(processes):
             process.stop()
@@ -670,6 +796,12 @@ def main() -> None:
     parser.add_argument("--token", help="api mode: a player's access token")
     parser.add_argument("--board", default="default", help="api mode: the board")
     parser.add_argument("--realtime-url", help="api mode: the running realtime")
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="direct mode: realtime processes, clients alternating (make bench: 2, the chart's)",
+    )
     args = parser.parse_args()
     if args.api_url and not (args.token and args.realtime_url):
         parser.error("api mode needs --token and --realtime-url")

@@ -287,22 +287,25 @@ class WriterThread:
             self._thread.join(10)
             self._loop.close()
 
-    async def paced(self, started: float, seconds: float, gap_ms: int) -> list[tuple[float, int]]:
-        """One write every ``gap_ms`` from ``started`` for ``seconds``."""
+    async def paced(
+        self, started: float, seconds: float, gap_ms: int
+    ) -> tuple[list[tuple[float, int]], float]:
+        """One write every ``gap_ms`` from ``started`` for ``seconds``; and when the writing
+        ended, read on the writer's thread (the bench's loop may hear of it late)."""
         assert self._write is not None, "use WriterThread as an async context manager"
         return await self._on_own_loop(paced_writes(self._write, started, seconds, gap_ms))
 
 
 async def paced_writes(
     write: Writer, started: float, seconds: float, gap_ms: int
-) -> list[tuple[float, int]]:
+) -> tuple[list[tuple[float, int]], float]:
     writes: list[tuple[float, int]] = []
     index = 0
     while clock() - started < seconds:
         writes.append(await write(index))
         index += 1
         await asyncio.sleep(max(0.0, started + index * gap_ms / 1000 - clock()))
-    return writes
+    return writes, clock()
 
 
 def cpu_seconds(servers: Sequence[psutil.Process]) -> tuple[float, float]:
@@ -328,8 +331,8 @@ async def measure(
     cpu_client = sum(me.cpu_times()[:2])
     cpu_server, cpu_server_system = cpu_seconds(servers)
     started = clock()
-    done = await writes.paced(started, seconds, gap_ms)
-    writing = clock() - started
+    done, writing_ended = await writes.paced(started, seconds, gap_ms)
+    writing = writing_ended - started
     await asyncio.sleep(settle)
     ended = clock()
     cpu_client_s = sum(me.cpu_times()[:2]) - cpu_client

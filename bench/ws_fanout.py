@@ -384,7 +384,7 @@ async def measure(
     )
 
 
-async def prepare_board(redis: Redis, board: str, size: int, interval_ms: int) -> BoardStore:
+async def prepare_board(redis: Redis, board: str, size: int, interval_ms: int) -> None:
     store = BoardStore(redis)
     spec = {"board": board, "size": size, "broadcast": {"minIntervalMs": interval_ms}}
     await redis.set(BoardKeys(board).policy, json.dumps(spec))
@@ -398,7 +398,6 @@ async def prepare_board(redis: Redis, board: str, size: int, interval_ms: int) -
                 reached_at=datetime.now(UTC),
             ),
         )
-    return store
 
 
 def direct_writer(redis: Redis, store: BoardStore, board: str) -> Writer:
@@ -672,9 +671,8 @@ async def run(args: argparse.Namespace) -> None:
             u.replace("http", "ws", 1).rstrip("/") + f"/ws/v1/leaderboards/{board}" for u in urls
         ]
 
-        if args.tracemalloc:
-            for server in servers:
-                server.send_signal(signal.SIGUSR1)  # the traced server's "before" snapshot
+        if args.tracemalloc and servers:
+            servers[0].send_signal(signal.SIGUSR1)  # the traced server's "before" snapshot
             await asyncio.sleep(1)
         before = rss(servers)
         fleet, problem, took = await connect_and_wait(ws_urls, args.clients)
@@ -812,6 +810,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.api_url and not (args.token and args.realtime_url):
         parser.error("api mode needs --token and --realtime-url")
+    if (args.profile or args.tracemalloc) and args.replicas != 1:
+        parser.error("--profile and --tracemalloc trace one realtime process: use --replicas 1")
     print(f"open-file limit {raise_open_file_limit()}", flush=True)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(run(args))

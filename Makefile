@@ -8,6 +8,12 @@ BOOTSTRAP := .cache/bootstrap
 UV := $(BOOTSTRAP)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
+# The interpreter .venv is made from: Debian's python3.11 when the machine has it, as the images
+# do (scripts/build-images.sh makes their base from Debian's packages; python:3.11-slim is built
+# the same way, with profile-guided optimisation and LTO); otherwise python3 from PATH. pyenv's
+# default build has neither optimisation and links a shared libpython: on it the services spend
+# 13-18 % more CPU per request (docs/benchmarks.md, Phase 9). `make sync PYTHON=...` to choose.
+PYTHON ?= $(or $(wildcard /usr/bin/python3.11),python3)
 export UV_PYTHON_DOWNLOADS := never
 export UV_CACHE_DIR := $(CURDIR)/.cache/uv
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
@@ -30,8 +36,13 @@ $(UV):
 	python3 -m venv $(BOOTSTRAP)
 	$(BOOTSTRAP)/bin/pip install --quiet uv==$(UV_VERSION)
 
-$(VENV)/.synced: uv.lock $(PYPROJECTS) | $(UV)
-	$(UV) sync --frozen --all-packages
+# Remembers which interpreter .venv was made from, so that choosing another one re-syncs.
+PYTHON_STAMP := .cache/venv-python
+$(PYTHON_STAMP): FORCE
+	@mkdir -p $(@D); [ "$$(cat $@ 2>/dev/null)" = "$(PYTHON)" ] || echo "$(PYTHON)" > $@
+
+$(VENV)/.synced: uv.lock $(PYPROJECTS) $(PYTHON_STAMP) | $(UV)
+	$(UV) sync --frozen --all-packages --python "$(PYTHON)"
 	@touch $@
 
 .PHONY: sync
@@ -135,3 +146,6 @@ kind-up: ## kind cluster + ingress + images + helm install (needs Docker and kin
 .PHONY: clean
 clean: ## remove test artifacts (keeps .dev data and caches)
 	rm -rf test-artifacts .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: FORCE
+FORCE:

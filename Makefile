@@ -11,8 +11,9 @@ BIN := $(VENV)/bin
 # The interpreter .venv is made from: Debian's python3.11 when the machine has it, as the images
 # do (scripts/build-images.sh makes their base from Debian's packages; python:3.11-slim is built
 # the same way, with profile-guided optimisation and LTO); otherwise python3 from PATH. pyenv's
-# default build has neither optimisation and links a shared libpython: on it the services spend
-# 13-18 % more CPU per request (docs/benchmarks.md, Phase 9). `make sync PYTHON=...` to choose.
+# default build has neither optimisation and links a shared libpython: on it `GET /top` costs
+# ~17 % more CPU in process, a score write 2-10 % (docs/benchmarks.md, Phase 9). Choose another
+# with `make sync PYTHON=...`.
 PYTHON ?= $(or $(wildcard /usr/bin/python3.11),python3)
 export UV_PYTHON_DOWNLOADS := never
 export UV_CACHE_DIR := $(CURDIR)/.cache/uv

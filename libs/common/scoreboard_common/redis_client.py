@@ -192,7 +192,7 @@ def create_redis(url: str, **options: Any) -> Redis:
         return cast(Redis, ScoreboardRedisCluster(startup_nodes=nodes, **common))
     client = Redis.from_url(url, **common)
     pool = client.connection_pool
-    pool.connection_class = _hiredis_packing(pool.connection_class)
+    pool.connection_class = _connection_class(pool.connection_class, hiredis_packing=True)
     return cast(Redis, client)
 
 
@@ -213,9 +213,28 @@ class _HiredisPacking:
         return [b"".join(pack(*command)[0] for command in commands)]
 
 
-def _hiredis_packing(connection_class: type[Any]) -> type[Any]:
-    """``connection_class`` (plain, TLS or Unix socket, as the URL chose) with hiredis packing."""
-    return type(f"Hiredis{connection_class.__name__}", (_HiredisPacking, connection_class), {})
+class _ClosedTransportIsAConnectionError:
+    """A write to a connection the server has already closed is a ``ConnectionError``. uvloop
+    raises ``RuntimeError`` ("the handler is closed") there, and redis-py only turns
+    ``OSError`` into its ``ConnectionError``: a new connection that Redis refuses at
+    ``maxclients`` (it answers with an error and closes at once) failed a score write with a
+    500 instead of degrading (tests/chaos/test_exhaustion.py)."""
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        try:
+            await super().send_packed_command(command, check_health)  # type: ignore[misc]
+        except RuntimeError as error:
+            await self.disconnect(nowait=True)  # type: ignore[attr-defined]
+            raise RedisConnectionError(f"Error while writing to socket: {error}") from error
+
+
+def _connection_class(base: type[Any], *, hiredis_packing: bool) -> type[Any]:
+    """``base`` (plain, TLS or Unix socket, as the URL chose) with closed-transport errors as
+    connection errors, and with hiredis packing if asked."""
+    mixins: tuple[type, ...] = (_ClosedTransportIsAConnectionError,)
+    if hiredis_packing:
+        mixins = (_HiredisPacking, *mixins)
+    return type(f"Scoreboard{base.__name__}", (*mixins, base), {})
 
 
 def create_pubsub_redis(url: str) -> Redis:
@@ -224,7 +243,10 @@ def create_pubsub_redis(url: str) -> Redis:
     if url.startswith(CLUSTER_SCHEME):
         options: dict[str, Any] = {**_pubsub_options(), **cluster_credentials(url)}
         return SeedRotatingRedis(cluster_seeds(url), **options)
-    return cast(Redis, Redis.from_url(url, **_pubsub_options()))
+    client = Redis.from_url(url, **_pubsub_options())
+    pool = client.connection_pool
+    pool.connection_class = _connection_class(pool.connection_class, hiredis_packing=False)
+    return cast(Redis, client)
 
 
 async def scan_hash_tag(

@@ -63,9 +63,7 @@ def top_rows(
         f"{name} +{_per_request_us(rps[name]) - bare_us:.0f} µs"
         for name in ("request_context", "metrics", "middleware")
     )
-    api_cpu_us = median(
-        [1e6 * r.cpu_server_s / (r.requests_per_second * seconds) for r in results["top"]]
-    )
+    api_cpu_us = 1e6 * median([r.server_cpu_per_request_s(seconds) for r in results["top"]])
     top_note = (
         f"c={connections}; /top p50 {p50['top']:.2f} ms, p99 {p99['top']:.2f} ms; "
         f"errors {sum(r.errors for r in results['top'])}; api CPU per request {api_cpu_us:.0f} µs"

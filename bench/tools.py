@@ -26,6 +26,11 @@ class LoadResult:
     cpu_server_s: float = 0.0
     cpu_client_s: float = 0.0
 
+    def server_cpu_per_request_s(self, seconds: float) -> float:
+        """CPU the server spent per request served in a run of ``seconds``: the steadier
+        figure on a shared machine."""
+        return self.cpu_server_s / max(1.0, self.requests_per_second * seconds)
+
 
 def require(binary: str, hint: str) -> str:
     path = shutil.which(binary)

@@ -163,9 +163,7 @@ def run(stack: Stack, *, runs: int, seconds: int, connections: int, workers: int
     half_p99 = median([r.p99_ms for r in half])
     errors = sum(r.errors for r in through_api + half)
     # The steadier figure on a shared machine: CPU the api spent per request served.
-    cpu_per_request_ms = median(
-        [1000 * r.cpu_server_s / max(1.0, r.requests_per_second * seconds) for r in through_api]
-    )
+    cpu_per_request_ms = 1000 * median([r.server_cpu_per_request_s(seconds) for r in through_api])
     return [
         Row(
             "write: throughput (req/s)",

@@ -190,10 +190,7 @@ def create_redis(url: str, **options: Any) -> Redis:
         common.pop("health_check_interval")
         common.update(cluster_credentials(url))
         return cast(Redis, ScoreboardRedisCluster(startup_nodes=nodes, **common))
-    client = Redis.from_url(url, **common)
-    pool = client.connection_pool
-    pool.connection_class = _connection_class(pool.connection_class, hiredis_packing=True)
-    return cast(Redis, client)
+    return _single_server(url, hiredis_packing=True, **common)
 
 
 class _HiredisPacking:
@@ -228,13 +225,17 @@ class _ClosedTransportIsAConnectionError:
             raise RedisConnectionError(f"Error while writing to socket: {error}") from error
 
 
-def _connection_class(base: type[Any], *, hiredis_packing: bool) -> type[Any]:
-    """``base`` (plain, TLS or Unix socket, as the URL chose) with closed-transport errors as
-    connection errors, and with hiredis packing if asked."""
+def _single_server(url: str, *, hiredis_packing: bool, **options: Any) -> Redis:
+    """A client for one server whose connections (plain, TLS or Unix socket, as the URL chose)
+    report closed transports as connection errors, and pack with hiredis if asked."""
+    client = Redis.from_url(url, **options)
+    pool = client.connection_pool
     mixins: tuple[type, ...] = (_ClosedTransportIsAConnectionError,)
     if hiredis_packing:
         mixins = (_HiredisPacking, *mixins)
-    return type(f"Scoreboard{base.__name__}", (*mixins, base), {})
+    base = pool.connection_class
+    pool.connection_class = type(f"Scoreboard{base.__name__}", (*mixins, base), {})
+    return cast(Redis, client)
 
 
 def create_pubsub_redis(url: str) -> Redis:
@@ -243,10 +244,7 @@ def create_pubsub_redis(url: str) -> Redis:
     if url.startswith(CLUSTER_SCHEME):
         options: dict[str, Any] = {**_pubsub_options(), **cluster_credentials(url)}
         return SeedRotatingRedis(cluster_seeds(url), **options)
-    client = Redis.from_url(url, **_pubsub_options())
-    pool = client.connection_pool
-    pool.connection_class = _connection_class(pool.connection_class, hiredis_packing=False)
-    return cast(Redis, client)
+    return _single_server(url, hiredis_packing=False, **_pubsub_options())
 
 
 async def scan_hash_tag(

@@ -4,6 +4,7 @@ run them."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,7 @@ async def _write_after_the_server_closed(client: Redis) -> None:
 
 @pytest.mark.parametrize("make_client", [create_redis, create_pubsub_redis])
 def test_a_write_to_a_connection_the_server_closed_is_a_connection_error(
-    tmp_path: Path, make_client: object
+    tmp_path: Path, make_client: Callable[[str], Redis]
 ) -> None:
     """Not uvloop's ``RuntimeError``: callers degrade on ``ConnectionError`` (a score write under
     Redis client exhaustion answered 500, tests/chaos/test_exhaustion.py)."""
@@ -40,7 +41,7 @@ def test_a_write_to_a_connection_the_server_closed_is_a_connection_error(
     try:
 
         async def scenario() -> None:
-            client: Redis = make_client(server.url)  # type: ignore[operator]
+            client = make_client(server.url)
             try:
                 await _write_after_the_server_closed(client)
             finally:

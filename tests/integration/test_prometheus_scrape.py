@@ -23,8 +23,9 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from scoreboard_devstack.servers import ManagedProcess, ServiceProcess, free_port, wait_until
+from scoreboard_devstack.servers import ManagedProcess, ServiceProcess, free_port
 
+from tests.support import wait_for, wait_for_async
 from tests.support.api import board_and_player
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,7 +102,7 @@ class Prometheus(ManagedProcess):
                 f"--web.listen-address=127.0.0.1:{self.port}",
             ]
         )
-        wait_until(self._ready, 30, "prometheus ready")
+        wait_for(self._ready, 30, "prometheus ready")
 
     def _ready(self) -> bool:
         assert self.running(), f"prometheus exited:\n{self.log_tail()}"
@@ -130,7 +131,9 @@ def prometheus(
     server.stop()
 
 
-async def traffic(api: ServiceProcess, realtime: ServiceProcess, admin_token: str) -> str:
+async def traffic(
+    api: ServiceProcess, realtime: ServiceProcess, admin_token: str, prometheus: Prometheus
+) -> str:
     """Users, a board, scores with a live WebSocket client, and a few 4xx; returns the board."""
     async with httpx.AsyncClient(base_url=api.url, timeout=15) as http:
         board, username, token = await board_and_player(http, admin_token, "prom")
@@ -167,9 +170,15 @@ async def traffic(api: ServiceProcess, realtime: ServiceProcess, admin_token: st
             assert 400 <= missing.status_code < 500
             anonymous = await http.post(f"/api/v1/leaderboards/{board}/scores", json={})
             assert 400 <= anonymous.status_code < 500
-            # Keep the client connected across a few scrapes.
-            await asyncio.sleep(3)
+            # Keep the client connected until a scrape has seen it.
+            connected = f'scoreboard_ws_connections{{board="{board}"}} > 0'
+            await wait_for_async(lambda: has_data(prometheus, connected), 30, connected)
     return board
+
+
+def has_data(prometheus: Prometheus, expr: str) -> bool:
+    result = prometheus.query(expr)
+    return result.get("status") == "success" and bool(result["data"]["result"])
 
 
 async def test_every_dashboard_query_runs_against_a_real_scrape(
@@ -180,20 +189,21 @@ async def test_every_dashboard_query_runs_against_a_real_scrape(
         active = data["activeTargets"]
         return len(active) == 2 and all(t["health"] == "up" for t in active)
 
-    wait_until(targets_up, 20, "both scrape targets up")
-    board = await traffic(api, realtime, admin_token)
-
-    def scraped_after_traffic() -> bool:
-        result = prometheus.query(
-            f'sum(scoreboard_score_writes_total{{board="{board}"}})'
-            f' and on() sum(scoreboard_ws_broadcasts_total{{board="{board}"}})'
-        )
-        return result["status"] == "success" and bool(result["data"]["result"])
-
-    wait_until(scraped_after_traffic, 15, "the traffic to show up in prometheus")
-    await asyncio.sleep(2.5)  # two more scrapes, so rate() has points after the writes
-
+    wait_for(targets_up, 20, "both scrape targets up")
+    await traffic(api, realtime, admin_token, prometheus)
     queries = panel_queries()
+    # rate() needs two scrapes after the writes: wait until the key panels have them, however
+    # long this machine's Prometheus takes, rather than for a fixed number of seconds.
+    key_queries = [
+        expand(expr) for dashboard, title, expr in queries if (dashboard, title) in KEY_PANELS
+    ]
+    await wait_for_async(
+        lambda: all(has_data(prometheus, expr) for expr in key_queries),
+        30,
+        lambda: "the key panels to have data: "
+        + "; ".join(expr for expr in key_queries if not has_data(prometheus, expr)),
+    )
+
     assert len(queries) > 40, "dashboards have fewer panel targets than expected"
     errors: list[str] = []
     empty_key_panels: list[str] = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 import websockets
 from scoreboard_devstack.servers import ServiceProcess
 
+from tests.support import wait_for_async
 from tests.support.api import (
     User,
     assert_problem,
@@ -193,14 +193,14 @@ async def test_websocket_floods_from_one_ip_are_limited(
     assert refused == 30
     # The admitted clients are unaffected, and a slot frees up when one leaves.
     await feeds[0].close()
-    for _ in range(50):
+
+    async def reconnected() -> Feed | None:
         try:
-            again = Feed(await websockets.connect(url, open_timeout=5))
-            break
-        except websockets.InvalidStatus:
-            await asyncio.sleep(0.1)
-    else:
-        raise AssertionError("the freed slot was never reusable")
+            return Feed(await websockets.connect(url, open_timeout=5))
+        except websockets.InvalidStatus:  # the server has not seen the close yet
+            return None
+
+    again = await wait_for_async(reconnected, 30, "the freed slot to be reusable", interval=0.1)
     await again.wait_for(lambda m: m["type"] == "snapshot")
     for feed in [*feeds[1:], again]:
         await feed.close()

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any, cast
 from urllib.parse import unquote
 
-from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio import Connection, ConnectionPool, Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
 from redis.backoff import ExponentialBackoff
@@ -86,7 +86,11 @@ class SeedRotatingRedis(Redis):
     ) -> None:
         if not seeds:
             raise ValueError("at least one seed node is needed")
-        self._pools = [ConnectionPool(host=host, port=port, **options) for host, port in seeds]
+        connection_class = _connection_class(Connection, hiredis_packing=False)
+        self._pools = [
+            ConnectionPool(host=host, port=port, connection_class=connection_class, **options)
+            for host, port in seeds
+        ]
         self._next = random.randrange(len(seeds)) if start is None else start % len(seeds)
         super().__init__(connection_pool=self._pools[self._next])
 
@@ -116,6 +120,14 @@ class ScoreboardRedisCluster(RedisCluster):
 
     def __init__(self, *, startup_nodes: list[ClusterNode], **options: Any) -> None:
         super().__init__(startup_nodes=startup_nodes, **options)
+        # RedisCluster fixes its connection class here; the nodes it has made so far have no
+        # connection yet, and the nodes it finds later are made from ``connection_kwargs``.
+        connection_class = _connection_class(
+            self.connection_kwargs["connection_class"], hiredis_packing=True
+        )
+        self.connection_kwargs["connection_class"] = connection_class
+        for node in self.nodes_manager.startup_nodes.values():
+            node.connection_class = connection_class
         credentials = {k: options[k] for k in ("username", "password") if options.get(k)}
         self._pubsub_client = SeedRotatingRedis(
             [(node.host, int(node.port)) for node in startup_nodes],
@@ -197,8 +209,7 @@ class _HiredisPacking:
     """Commands packed by hiredis (C), as redis-py's synchronous connections already do; its
     asyncio connections pack in Python, ~8% of the api's CPU under the write load
     (``bench/profile_write.py``: ``pack_commands`` and ``Encoder.encode``). hiredis is a
-    dependency of the project (the reply parser). Cluster clients keep redis-py's packing: their
-    connection class is fixed inside ``RedisCluster.__init__``."""
+    dependency of the project (the reply parser)."""
 
     _serializer = HiredisRespSerializer()
 
@@ -230,12 +241,19 @@ def _single_server(url: str, *, hiredis_packing: bool, **options: Any) -> Redis:
     report closed transports as connection errors, and pack with hiredis if asked."""
     client = Redis.from_url(url, **options)
     pool = client.connection_pool
+    pool.connection_class = _connection_class(
+        pool.connection_class, hiredis_packing=hiredis_packing
+    )
+    return cast(Redis, client)
+
+
+def _connection_class(base: type, *, hiredis_packing: bool) -> type:
+    """``base`` (plain, TLS or Unix socket) whose closed transports are connection errors, and
+    which packs commands with hiredis if asked."""
     mixins: tuple[type, ...] = (_ClosedTransportIsAConnectionError,)
     if hiredis_packing:
         mixins = (_HiredisPacking, *mixins)
-    base = pool.connection_class
-    pool.connection_class = type(f"Scoreboard{base.__name__}", (*mixins, base), {})
-    return cast(Redis, client)
+    return type(f"Scoreboard{base.__name__}", (*mixins, base), {})
 
 
 def create_pubsub_redis(url: str) -> Redis:

@@ -61,6 +61,10 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+#: How long a deleted Leaderboard's timers are waited for at once, and then how often.
+TIMER_EXIT_WAIT_SECONDS = 2.0
+TIMER_EXIT_POLL_SECONDS = 2.0
+
 #: The clock the season logic uses (tests may replace it).
 clock: Callable[[], datetime] = _now
 
@@ -88,6 +92,13 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.watching.connect_timeout = 10
     settings.networking.request_timeout = 60
     settings.networking.connect_timeout = 10
+    # A deleted Leaderboard keeps its finalizer until its timers (drift check, season tick)
+    # have stopped. kopf gives them ten loop cycles to exit, then looks again only after
+    # `cancellation_polling` (60 s by default): a timer in the middle of an api call, or a busy
+    # operator, made `kubectl delete` wait a minute. Wait for the exit itself a little, and look
+    # again soon.
+    settings.background.instant_exit_timeout = TIMER_EXIT_WAIT_SECONDS
+    settings.background.cancellation_polling = TIMER_EXIT_POLL_SECONDS
     memo.api = AdminApi(
         CONFIG.scoreboard_api_url,
         CONFIG.scoreboard_api_token,

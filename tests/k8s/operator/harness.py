@@ -42,7 +42,9 @@ GROUP_PATH = "/apis/scoreboard.dev/v1alpha1"
 
 class TcpProxy:
     """A real TCP forwarder on a fixed loopback port; ``down()`` closes the listener and every
-    open connection (connection refused, like a dead Service), ``up()`` listens again."""
+    open connection (connection refused, like a dead Service), ``up()`` listens again.
+    ``stall()`` keeps connections open but forwards nothing (a hung api) until ``resume()``;
+    ``held`` counts the chunks received meanwhile."""
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
@@ -51,6 +53,9 @@ class TcpProxy:
         self._conns: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._flowing = threading.Event()
+        self._flowing.set()
+        self.held = 0
 
     @property
     def url(self) -> str:
@@ -82,6 +87,13 @@ class TcpProxy:
         if self._thread is not None:
             self._thread.join(5)
 
+    def stall(self) -> None:
+        self.held = 0
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        self._flowing.set()
+
     def _accept(self, listener: socket.socket) -> None:
         while True:
             try:
@@ -102,6 +114,9 @@ class TcpProxy:
     def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
         try:
             while data := src.recv(65536):
+                if not self._flowing.is_set():
+                    self.held += 1
+                    self._flowing.wait()
                 dst.sendall(data)
         except OSError:
             pass

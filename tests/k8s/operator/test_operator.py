@@ -327,6 +327,23 @@ def test_skip_cleanup_annotation_releases_a_stuck_deletion(
     assert admin.board("orphan") is not None  # left in the api, as the annotation asked
 
 
+def test_deletion_does_not_wait_a_minute_for_a_timer_in_an_api_call(
+    kube: KubeAPIServer, namespace: str, api_proxy: TcpProxy
+) -> None:
+    """The finalizer goes soon after the timers stop, even when one was in the middle of an api
+    call: kopf's default looks at an exiting timer again only after 60 s."""
+    apply_leaderboard(kube, namespace, "busy", {"deletionPolicy": "Retain"})
+    wait_ready(kube, namespace, "busy")
+    api_proxy.stall()  # the api hangs: the drift check's next call waits for its 3 s timeout
+    try:
+        wait_for(lambda: api_proxy.held > 0, 30, "an api call from the operator to hang")
+        kube.kubectl("delete", "-n", namespace, "leaderboard/busy", "--wait=false")
+        # A ceiling below kopf's default polling (60 s), far above what it takes here.
+        wait_for(lambda: get_leaderboard(kube, namespace, "busy") is None, 45, "the deletion")
+    finally:
+        api_proxy.resume()
+
+
 def test_same_name_in_two_namespaces_is_a_conflict(
     kube: KubeAPIServer, namespace: str, admin: AdminClient
 ) -> None:
@@ -343,8 +360,8 @@ def test_same_name_in_two_namespaces_is_a_conflict(
     assert admin.board("shared")["size"] == 5  # type: ignore[index]
     # The owner goes (Retain): the other one takes the board over on its next drift check.
     # A ceiling, not a speed: kopf lifts the finalizer after the retire handler and once the
-    # object's timers have stopped; on a loaded machine that took over 30 s twice (the handler
-    # itself had succeeded within 2 s).
+    # object's timers have stopped (it looks again every TIMER_EXIT_POLL_SECONDS; with kopf's
+    # default of 60 s this deletion took over 30 s twice on a loaded machine).
     kube.kubectl("delete", "-n", namespace, "leaderboard/shared", "--timeout=120s")
     wait_ready(kube, other, "shared", timeout=20)
     wait_for(

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from scoreboard_devstack.keys import ensure_signing_key
+from scoreboard_devstack.keys import ensure_sealing_key, ensure_signing_key
 from scoreboard_devstack.servers import PostgresServer, RedisServer, ServiceProcess, free_port
 
 BENCH_BOARD = "bench"
@@ -138,6 +138,7 @@ def stack() -> Iterator[Stack]:
         "JWT_PRIVATE_KEY_FILE": str(private),
         "AUTH_PUBLIC_KEY_FILE": str(public),
         "ADMIN_API_KEY": secrets.token_urlsafe(24),
+        "SECRETS_KEY_FILE": str(ensure_sealing_key(root / "secrets-key")),
         "LOG_LEVEL": "WARNING",
         "DB_POOL_MAX_SIZE": "40",
         "PYTHONPATH": str(Path(__file__).resolve().parent.parent),

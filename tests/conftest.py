@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from scoreboard_devstack.keys import ensure_signing_key
+from scoreboard_devstack.keys import ensure_sealing_key, ensure_signing_key
 from scoreboard_devstack.servers import (
     PostgresServer,
     RedisClusterServer,
@@ -126,13 +126,21 @@ def admin_api_key() -> str:
 
 
 @pytest.fixture(scope="session")
-def base_env(jwt_keys: tuple[Path, Path], admin_api_key: str) -> dict[str, str]:
+def sealing_key_file(tmp_root: Path) -> Path:
+    return ensure_sealing_key(tmp_root / "secrets-key")
+
+
+@pytest.fixture(scope="session")
+def base_env(
+    jwt_keys: tuple[Path, Path], admin_api_key: str, sealing_key_file: Path
+) -> dict[str, str]:
     """Environment shared by every service process, without database/redis URLs."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_"))}
     env.update(
         JWT_PRIVATE_KEY_FILE=str(jwt_keys[0]),
         AUTH_PUBLIC_KEY_FILE=str(jwt_keys[1]),
         ADMIN_API_KEY=admin_api_key,
+        SECRETS_KEY_FILE=str(sealing_key_file),
         LOG_LEVEL="INFO",
         PYTHONUNBUFFERED="1",
         # Every test signs in from 127.0.0.1, more than the default 600/min when sign-ins are

@@ -338,6 +338,23 @@ def test_generated_secrets_are_valid() -> None:
     assert isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp256r1"
     admin = base64.b64decode(auth["data"]["admin-api-key"]).decode()
     assert len(admin) == 48 and admin.isalnum()
+    # The sealing key file the api reads: one base64 32-byte key.
+    key_file = base64.b64decode(auth["data"]["secrets-key"]).decode()
+    assert key_file.endswith("\n") and len(base64.b64decode(key_file, validate=False)) == 32
+
+
+def test_the_api_reads_its_sealing_key_from_an_optional_mount() -> None:
+    """An `auth.existingSecret` made before the sealing key existed still starts the api."""
+    docs = render("defaults")
+    api = named(docs, "Deployment", "-api")["spec"]["template"]["spec"]
+    sealing = next(v for v in api["volumes"] if v["name"] == "sealing")["secret"]
+    assert sealing["optional"] is True
+    assert sealing["items"] == [{"key": "secrets-key", "path": "secrets-key"}]
+    mount = next(m for m in api["containers"][0]["volumeMounts"] if m["name"] == "sealing")
+    config = next(
+        d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-api")
+    )["data"]
+    assert config["SECRETS_KEY_FILE"] == mount["mountPath"] + "/secrets-key"
 
 
 def test_external_oidc_issuer_reaches_the_api_only() -> None:

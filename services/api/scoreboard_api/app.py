@@ -25,12 +25,13 @@ from scoreboard_common.revocation import RevocationList
 from scoreboard_common.settings import load_settings
 from scoreboard_common.telemetry import configure_tracing
 
-from scoreboard_api.adapters import pg_identity
+from scoreboard_api.adapters import pg_boards, pg_identity, pg_webhooks
 from scoreboard_api.adapters.monitor import DependencyMonitor
 from scoreboard_api.adapters.pg_scores import Committer
 from scoreboard_api.adapters.policy_cache import PolicyCache
 from scoreboard_api.adapters.postgres import Database
 from scoreboard_api.adapters.redis_side import RedisSide
+from scoreboard_api.adapters.sealing import Sealer
 from scoreboard_api.adapters.webhook_sender import WebhookSender
 from scoreboard_api.domain.credentials import LoginThrottle, MemoryLoginThrottle, PasswordPolicy
 from scoreboard_api.domain.errors import DomainError, ProblemError, Unavailable
@@ -83,7 +84,27 @@ async def _purge_refresh_tokens(db: Database, retention_seconds: int) -> None:
         await asyncio.sleep(600)
 
 
-def _lifespan(settings: ApiSettings, issuer: TokenIssuer | None) -> Any:
+async def _reseal_secrets(db: Database, retry_seconds: float = 30.0) -> None:
+    """Once per start: seal with the current key the secrets stored unsealed or under an older
+    key (see ``adapters.sealing``); retried while PostgreSQL is unreachable."""
+    while True:
+        raise_if_cancelled()
+        try:
+            boards = await pg_boards.reseal_signing_keys(db)
+            webhooks = await pg_webhooks.reseal_secrets(db)
+        except Exception as error:
+            log.warning("resealing secrets failed (retrying): %s", error)
+            await asyncio.sleep(retry_seconds)
+            continue
+        if boards or webhooks:
+            log.info(
+                "secrets resealed with the current key",
+                extra={"signing_keys": boards, "webhook_secrets": webhooks},
+            )
+        return
+
+
+def _lifespan(settings: ApiSettings, issuer: TokenIssuer | None, sealer: Sealer) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         db = await Database.connect(
@@ -93,6 +114,7 @@ def _lifespan(settings: ApiSettings, issuer: TokenIssuer | None) -> Any:
             command_timeout=settings.db_command_timeout_seconds,
             connect_timeout=settings.db_connect_timeout_seconds,
             acquire_timeout=settings.db_pool_acquire_timeout_seconds,
+            sealer=sealer,
         )
         redis = create_redis(settings.redis_url)
         store = BoardStore(redis)
@@ -203,6 +225,7 @@ def _lifespan(settings: ApiSettings, issuer: TokenIssuer | None) -> Any:
                 _purge_refresh_tokens(db, settings.refresh_token_retention_seconds),
                 name="refresh-token-purge",
             ),
+            asyncio.create_task(_reseal_secrets(db), name="reseal-secrets"),
         ]
         settle_heap()  # start-up is over: full GC pauses were the p99 of every request
         try:
@@ -221,7 +244,9 @@ def _lifespan(settings: ApiSettings, issuer: TokenIssuer | None) -> Any:
     return lifespan
 
 
-def build_litestar(settings: ApiSettings, issuer: TokenIssuer | None) -> Litestar:
+def build_litestar(
+    settings: ApiSettings, issuer: TokenIssuer | None, sealer: Sealer | None = None
+) -> Litestar:
     handlers = [
         *routes_identity.ROUTES,
         *routes_scores.ROUTES,
@@ -231,7 +256,7 @@ def build_litestar(settings: ApiSettings, issuer: TokenIssuer | None) -> Litesta
     ]
     return Litestar(
         route_handlers=handlers,
-        lifespan=[_lifespan(settings, issuer)],
+        lifespan=[_lifespan(settings, issuer, sealer or Sealer([]))],
         exception_handlers={
             ProblemError: handle_problem,
             DomainError: handle_domain,
@@ -274,14 +299,29 @@ def load_issuer(settings: ApiSettings) -> TokenIssuer | None:
         raise SystemExit(f"JWT_PRIVATE_KEY_FILE: {error}") from None
 
 
+def load_sealer(settings: ApiSettings) -> Sealer:
+    path = settings.secrets_key_file
+    if not path or not Path(path).exists():
+        log.warning(
+            "SECRETS_KEY_FILE %s: signing keys and webhook secrets are stored unsealed",
+            "is not set" if not path else f"{path} does not exist",
+        )
+        return Sealer([])
+    try:
+        return Sealer.from_file(path)
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"SECRETS_KEY_FILE: {error}") from None
+
+
 def create_app() -> Any:
     """Build the ASGI app from the environment (validated; exits on bad configuration)."""
     settings = load_settings(ApiSettings)
     settings.configure_http_protocol()  # again in each worker process (`--workers N`)
     configure_logging(settings.log_level, SERVICE)
     issuer = load_issuer(settings)
+    sealer = load_sealer(settings)
     tracing = configure_tracing(SERVICE)
-    app: Any = build_litestar(settings, issuer)
+    app: Any = build_litestar(settings, issuer, sealer)
     app = RequestContextMiddleware(app, settings.trusted_networks, metrics=HttpMetrics("api"))
     if tracing:
         from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware

@@ -21,6 +21,13 @@ class ApiSettings(CommonSettings):
         description="ES256 (P-256) private key PEM used to sign access tokens. The key id is its "
         "RFC 7638 thumbprint. Required unless only an external issuer is trusted.",
     )
+    secrets_key_file: str | None = Field(
+        None,
+        description="Keys that seal the boards' signing keys and webhook secrets in PostgreSQL: "
+        "one base64 32-byte key per line, the first seals, all open (docs/security.md, "
+        "'Secrets at rest'). Unset, or a path that does not exist: stored unsealed, with a "
+        "warning at start.",
+    )
     auth_external_issuer: str | None = Field(
         None, description="`iss` of the external OIDC issuer whose JWKS is at AUTH_JWKS_URL."
     )

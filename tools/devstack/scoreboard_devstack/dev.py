@@ -19,7 +19,7 @@ from types import FrameType
 
 import click
 
-from scoreboard_devstack.keys import ensure_secret, ensure_signing_key
+from scoreboard_devstack.keys import ensure_sealing_key, ensure_secret, ensure_signing_key
 from scoreboard_devstack.servers import (
     ManagedProcess,
     PostgresServer,
@@ -120,6 +120,7 @@ def _prepare(state_dir: Path, started: list[ManagedProcess]) -> dict[str, str]:
     env.setdefault("JWT_PRIVATE_KEY_FILE", str(state_dir / "jwt-private.pem"))
     env.setdefault("AUTH_PUBLIC_KEY_FILE", str(state_dir / "jwt-public.pem"))
     env.setdefault("ADMIN_API_KEY", ensure_secret(state_dir / "admin-api-key"))
+    env.setdefault("SECRETS_KEY_FILE", str(ensure_sealing_key(state_dir / "secrets-key")))
     env.setdefault(
         "CORS_ALLOWED_ORIGINS",
         f'["http://127.0.0.1:{REALTIME_PORT}","http://localhost:{REALTIME_PORT}"]',
@@ -157,6 +158,7 @@ def _write_env_file(state_dir: Path, env: dict[str, str]) -> None:
         "JWT_PRIVATE_KEY_FILE",
         "AUTH_PUBLIC_KEY_FILE",
         "ADMIN_API_KEY",
+        "SECRETS_KEY_FILE",
     )
     path = state_dir / "env"
     path.write_text("".join(f"export {name}='{env[name]}'\n" for name in names))

@@ -1,7 +1,9 @@
-"""Generate the dev/test ES256 signing key and the admin API key (never committed)."""
+"""Generate the dev/test ES256 signing key, the admin API key and the key that seals secrets
+at rest (never committed)."""
 
 from __future__ import annotations
 
+import base64
 import secrets
 from pathlib import Path
 
@@ -35,3 +37,12 @@ def ensure_secret(path: Path) -> str:
         path.write_text(secrets.token_urlsafe(32))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def ensure_sealing_key(path: Path) -> Path:
+    """A ``SECRETS_KEY_FILE`` holding one new 32-byte key, base64 (kept if it exists)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
+        path.chmod(0o600)
+    return path

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import get_args
@@ -13,9 +15,11 @@ from scoreboard_common.ranking import Order, rank_key_sql
 
 from scoreboard_api.adapters import pg_webhooks
 from scoreboard_api.adapters.postgres import Database, postgres_errors
+from scoreboard_api.adapters.sealing import Sealer, UnsealError
 from scoreboard_api.domain.errors import Conflict
 
 ORDERS: tuple[Order, ...] = get_args(Order)
+log = logging.getLogger("scoreboard.boards")
 
 
 def scoring_change_refused(name: str, old: BoardSpec, new: BoardSpec) -> Conflict:
@@ -47,7 +51,7 @@ class BoardRow:
     signing_keys_json: str | None = field(default=None, repr=False)
 
 
-def board_row(row: asyncpg.Record) -> BoardRow:
+def board_row(row: asyncpg.Record, sealer: Sealer) -> BoardRow:
     return BoardRow(
         name=row["name"],
         spec_json=row["spec"],
@@ -55,8 +59,31 @@ def board_row(row: asyncpg.Record) -> BoardRow:
         season=int(row["season"]),
         season_started_at=row["season_started_at"],
         last_reset=row["last_reset"],
-        signing_keys_json=row.get("signing_keys"),
+        signing_keys_json=_open_signing_keys(row["name"], row.get("signing_keys"), sealer),
     )
+
+
+def _signing_keys_context(board: str) -> str:
+    return f"leaderboards.signing_keys:{board}"
+
+
+def seal_signing_keys(board: str, keys_json: str | None, sealer: Sealer) -> str | None:
+    """The ``signing_keys`` column's value: the keys' JSON sealed, as a JSON string (or, with
+    sealing off, the JSON object itself)."""
+    if keys_json is None or not sealer.enabled:
+        return keys_json
+    return json.dumps(sealer.seal(keys_json, _signing_keys_context(board)))
+
+
+def _open_signing_keys(board: str, stored: str | None, sealer: Sealer) -> str | None:
+    if stored is None or not stored.startswith('"'):
+        return stored  # none, or stored before sealing was on: the JSON object itself
+    try:
+        return sealer.open(json.loads(stored), _signing_keys_context(board))
+    except UnsealError as error:
+        # Fail closed: the board takes no signed submission until its keys open again.
+        log.error("signing keys of board %s not loaded: %s", board, error)
+        return None
 
 
 async def load_boards(db: Database) -> tuple[list[BoardRow], list[tuple[str, str]]]:
@@ -66,7 +93,7 @@ async def load_boards(db: Database) -> tuple[list[BoardRow], list[tuple[str, str
                 f"SELECT {BOARD_COLUMNS} FROM leaderboards WHERE deleted_at IS NULL"  # noqa: S608
             )
             bans = await connection.fetch("SELECT board, user_id::text FROM player_bans")
-    return [board_row(r) for r in rows], [(b["board"], b["user_id"]) for b in bans]
+    return [board_row(r, db.sealer) for r in rows], [(b["board"], b["user_id"]) for b in bans]
 
 
 async def get_board(db: Database, name: str) -> BoardRow | None:
@@ -75,7 +102,7 @@ async def get_board(db: Database, name: str) -> BoardRow | None:
             f"SELECT {BOARD_COLUMNS} FROM leaderboards WHERE name = $1 AND deleted_at IS NULL",  # noqa: S608
             name,
         )
-    return None if row is None else board_row(row)
+    return None if row is None else board_row(row, db.sealer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +149,7 @@ async def upsert_board(
             spec_json.decode(),
             generation,
             owner_uid,
-            signing_keys_json,
+            seal_signing_keys(name, signing_keys_json, db.sealer),
         )
         if row is not None:
             if before is not None:
@@ -135,14 +162,16 @@ async def upsert_board(
                     )
                     if players:
                         raise scoring_change_refused(name, old, new)  # rolls back
-            await pg_webhooks.set_target(connection, name, webhook)
-            return UpsertResult(board_row(row), applied=True, created=bool(row["created"]))
+            await pg_webhooks.set_target(connection, name, webhook, db.sealer)
+            return UpsertResult(
+                board_row(row, db.sealer), applied=True, created=bool(row["created"])
+            )
         stored = await connection.fetchrow(
             f"SELECT {BOARD_COLUMNS} FROM leaderboards WHERE name = $1",  # noqa: S608
             name,
         )
         assert stored is not None
-        return UpsertResult(board_row(stored), applied=False, created=False)
+        return UpsertResult(board_row(stored, db.sealer), applied=False, created=False)
 
 
 async def ensure_board(db: Database, name: str, spec_json: bytes) -> bool:
@@ -208,7 +237,7 @@ async def reset_board(
         )
         if row is None:
             return None
-        board = board_row(row)
+        board = board_row(row, db.sealer)
         if new_season <= board.season:
             return board, False
         await _archive(connection, board, board.season, board.season_started_at)
@@ -245,7 +274,7 @@ async def reset_board(
             keep,
         )
         assert updated is not None
-        return board_row(updated), True
+        return board_row(updated, db.sealer), True
 
 
 async def delete_board(db: Database, name: str, *, archive: bool) -> BoardRow | None:
@@ -257,7 +286,7 @@ async def delete_board(db: Database, name: str, *, archive: bool) -> BoardRow | 
         )
         if row is None:
             return None
-        board = board_row(row)
+        board = board_row(row, db.sealer)
         if archive:
             await _archive(connection, board, board.season, board.season_started_at)
         await connection.execute("DELETE FROM scores WHERE board = $1", name)
@@ -388,3 +417,36 @@ async def season_top(db: Database, board: str, season: int, limit: int) -> list[
         )
         for r in rows
     ]
+
+
+async def reseal_signing_keys(db: Database) -> int:
+    """Seal again, with the current key, every board's signing keys that are not sealed with
+    it (stored before sealing was on, or under a key being rotated out); returns how many.
+    Each row is replaced only if unchanged meanwhile, so replicas doing this at once agree."""
+    sealer = db.sealer
+    if not sealer.enabled:
+        return 0
+    with postgres_errors():
+        rows = await db.pool.fetch(
+            "SELECT name, signing_keys::text AS stored FROM leaderboards "
+            "WHERE signing_keys IS NOT NULL"
+        )
+    resealed = 0
+    for row in rows:
+        name, stored = row["name"], row["stored"]
+        sealed_text = json.loads(stored) if stored.startswith('"') else stored
+        if not sealer.needs_resealing(sealed_text):
+            continue
+        keys_json = _open_signing_keys(name, stored, sealer)
+        if keys_json is None:
+            continue  # does not open: logged, left as it is
+        with postgres_errors():
+            status = await db.pool.execute(
+                "UPDATE leaderboards SET signing_keys = $2::jsonb "
+                "WHERE name = $1 AND signing_keys::text = $3",
+                name,
+                seal_signing_keys(name, keys_json, sealer),
+                stored,
+            )
+        resealed += str(status).endswith(" 1")
+    return resealed

@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 from scoreboard_common.metrics import DEPENDENCY_ERRORS
 
+from scoreboard_api.adapters.sealing import Sealer
 from scoreboard_api.domain.errors import DomainError, Invalid, Unavailable
 from scoreboard_api.metrics import DB_POOL_EXHAUSTED
 
@@ -121,8 +122,13 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
 
 
 class Database:
-    def __init__(self, pool: asyncpg.Pool, acquire_timeout: float = 1.0) -> None:
+    """The api's PostgreSQL: a bounded pool, and the sealer of the secrets stored in it."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, acquire_timeout: float = 1.0, sealer: Sealer | None = None
+    ) -> None:
         self.pool = BoundedPool(pool, acquire_timeout)
+        self.sealer = sealer or Sealer([])
 
     @classmethod
     async def connect(
@@ -134,6 +140,7 @@ class Database:
         command_timeout: float,
         connect_timeout: float,
         acquire_timeout: float = 1.0,
+        sealer: Sealer | None = None,
     ) -> Database:
         kwargs: dict[str, Any] = {
             "max_size": max_size,
@@ -147,7 +154,7 @@ class Database:
         except _CONNECTION_ERRORS as error:
             log.warning("postgres not reachable at start (%s); connecting lazily", error)
             pool = await asyncpg.create_pool(dsn, min_size=0, **kwargs)
-        return cls(pool, acquire_timeout)
+        return cls(pool, acquire_timeout, sealer)
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):

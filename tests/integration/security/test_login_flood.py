@@ -149,7 +149,8 @@ def test_login_flood_leaves_other_logins_fast_and_memory_bounded(
         f"\nlogin flood: {FLOODERS} logins in flight from one client, {WORKERS} hashing threads;"
         f" other client's login: baseline median {statistics.median(baseline) * 1000:.0f} ms,"
         f" under flood median {statistics.median(during) * 1000:.0f} ms,"
-        f" max {max(during) * 1000:.0f} ms (bound {bound * 1000:.0f} ms; one hash took"
+        f" max {max(during) * 1000:.0f} ms over {len(during)} (bound {bound * 1000:.0f} ms;"
+        f" one hash took"
         f" {hash_time * 1000:.0f} ms meanwhile);"
         f" api RSS {rss_before:.0f} MiB before, peak {peak[0]:.0f} MiB during, VmHWM"
         f" {hwm:.0f} MiB; flood answers {result}"
@@ -158,7 +159,11 @@ def test_login_flood_leaves_other_logins_fast_and_memory_bounded(
     # window (counted over it; the running gauge read at one instant is often 0 between two
     # 15 ms hashes), however many of the other client's logins that took.
     assert hashes - len(during) >= MIN_FLOODER_HASHES, (window, len(during))
-    assert max(during) <= bound, (during, baseline)
+    # Judged on most logins, not the slowest one: how many were measured depends on how fast
+    # the flooder ran, and one scheduling hiccup among dozens is not queueing. Without the fair
+    # pool every one of them waits for the flooder's hashes.
+    within = sum(seconds <= bound for seconds in during)
+    assert within >= 0.8 * len(during), (sorted(during), bound, baseline)
     statuses = result["statuses"]
     assert statuses.get("200", 0) > 0, result  # the flooder is served too, only bounded
     assert set(statuses) <= {"200", "429", "503"}, result

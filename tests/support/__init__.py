@@ -10,8 +10,8 @@
 - :mod:`tests.support.feeds`: :class:`Feed`, a live-feed client keeping every message;
   :func:`ws_url`, :func:`comparable`.
 - :mod:`tests.support.psql`: :func:`psql` and :class:`Ledger` (row counts before/after an attack).
-- :mod:`tests.support.services`: :func:`cli`, :func:`migrate`, :func:`mint_token`,
-  :func:`sync_redis`.
+- :mod:`tests.support.services`: :func:`cli`, :func:`migrate`, :func:`migrated_database`,
+  :func:`mint_token`, :func:`sync_redis`.
 
 A tier's own helpers live next to its tests (``tests/chaos/stack.py``,
 ``tests/cluster/release.py``, ``tests/k8s/operator/harness.py``,

@@ -3,16 +3,18 @@ migration, a synchronous Redis client for checks."""
 
 from __future__ import annotations
 
+import contextlib
+import secrets
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import cast
 
 import redis as redis_sync
 from redis.cluster import ClusterNode
 from scoreboard_common.redis_client import CLUSTER_SCHEME, cluster_seeds
-from scoreboard_devstack.servers import RedisClusterServer, RedisServer
+from scoreboard_devstack.servers import PostgresServer, RedisClusterServer, RedisServer
 
 
 def cli(name: str) -> str:
@@ -36,6 +38,18 @@ def migrate(env: dict[str, str]) -> None:
         [cli("scoreboard-api"), "migrate"], env=env, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, f"migrate failed:\n{result.stdout}\n{result.stderr}"
+
+
+@contextlib.contextmanager
+def migrated_database(postgres: PostgresServer, env: dict[str, str], prefix: str) -> Iterator[str]:
+    """A new database on ``postgres``, migrated with ``env``, dropped afterwards: its URL."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    url = postgres.create_database(name)
+    try:
+        migrate({**env, "DATABASE_URL": url})
+        yield url
+    finally:
+        postgres.drop_database(name)
 
 
 def mint_token(env: dict[str, str], subject: str, scope: str, ttl: int = 3600) -> str:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -26,6 +24,7 @@ from tests.support import wait_for
 from tests.support.api import new_board_name, put_board
 from tests.support.psql import psql
 from tests.support.seeds import hmac_b64url
+from tests.support.services import migrated_database
 
 SIGNING_KEY = "signing-key-material-" + "x" * 16
 WEBHOOK_SECRET = "webhook-secret-" + "y" * 24
@@ -44,18 +43,8 @@ def _key_file(path: Path, *keys: bytes) -> str:
 
 @pytest.fixture
 def database(postgres: PostgresServer, base_env: dict[str, str]) -> Iterator[str]:
-    name = f"sb_sealed_{secrets.token_hex(4)}"
-    url = postgres.create_database(name)
-    migrated = subprocess.run(
-        [str(Path(sys.executable).parent / "scoreboard-api"), "migrate"],
-        env={**base_env, "DATABASE_URL": url},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert migrated.returncode == 0, migrated.stderr
-    yield url
-    postgres.drop_database(name)
+    with migrated_database(postgres, base_env, "sb_sealed") as url:
+        yield url
 
 
 def _stored(postgres: PostgresServer, database: str, board: str) -> tuple[str, str]:

@@ -11,11 +11,8 @@ import hashlib
 import hmac
 import json
 import secrets
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,6 +21,7 @@ from scoreboard_devstack.servers import PostgresServer, ServiceProcess
 
 from tests.support import wait_for
 from tests.support.api import new_board_name, put_board, submit
+from tests.support.services import migrated_database
 from tests.support.webhooks import Received, Receiver
 
 FAST = {
@@ -34,25 +32,10 @@ FAST = {
 }
 
 
-def _fresh_database(postgres: PostgresServer, base_env: dict[str, str]) -> tuple[str, str]:
-    name = f"sb_hooks_{secrets.token_hex(4)}"
-    url = postgres.create_database(name)
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "scoreboard-api"), "migrate"],
-        env={**base_env, "DATABASE_URL": url},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return name, url
-
-
 @pytest.fixture(scope="module")
 def hooks_db(postgres: PostgresServer, base_env: dict[str, str]) -> Iterator[str]:
-    name, url = _fresh_database(postgres, base_env)
-    yield url
-    postgres.drop_database(name)
+    with migrated_database(postgres, base_env, "sb_hooks") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -220,34 +203,33 @@ def test_delivered_by_a_new_api_process_after_a_crash(
     base_env: dict[str, str],
     admin_headers: dict[str, str],
 ) -> None:
-    name, url = _fresh_database(postgres, base_env)
     receiver = Receiver()  # down while the first api runs
-    try:
-        first = start_api(DATABASE_URL=url, **FAST)
-        with httpx.Client(base_url=first.url, timeout=15.0) as http:
-            board, secret = _board(http, admin_headers, receiver.url)
-            assert _reset(http, admin_headers, board, 2) is True
-            wait_for(
-                lambda: _delivery(http, admin_headers, board).get("attempts", 0) >= 1,
-                15,
-                "a failed attempt",
-            )
-        first.kill()  # the row is pending; no api process runs on this database now
-        receiver.start()
-        second = start_api(DATABASE_URL=url, **FAST)
-        (got,) = wait_for(receiver.received, 30, "the delivery from the new api process")
-        assert got.headers["x-scoreboard-delivery"] == f"{board}:1"
-        assert _verify(secret, got)
-        with httpx.Client(base_url=second.url, timeout=15.0) as http:
-            wait_for(
-                lambda: _delivery(http, admin_headers, board)["status"] == "delivered",
-                10,
-                "the delivery to show as delivered",
-            )
-        second.stop()
-    finally:
-        receiver.stop()
-        postgres.drop_database(name)
+    with migrated_database(postgres, base_env, "sb_hooks") as url:
+        try:
+            first = start_api(DATABASE_URL=url, **FAST)
+            with httpx.Client(base_url=first.url, timeout=15.0) as http:
+                board, secret = _board(http, admin_headers, receiver.url)
+                assert _reset(http, admin_headers, board, 2) is True
+                wait_for(
+                    lambda: _delivery(http, admin_headers, board).get("attempts", 0) >= 1,
+                    15,
+                    "a failed attempt",
+                )
+            first.kill()  # the row is pending; no api process runs on this database now
+            receiver.start()
+            second = start_api(DATABASE_URL=url, **FAST)
+            (got,) = wait_for(receiver.received, 30, "the delivery from the new api process")
+            assert got.headers["x-scoreboard-delivery"] == f"{board}:1"
+            assert _verify(secret, got)
+            with httpx.Client(base_url=second.url, timeout=15.0) as http:
+                wait_for(
+                    lambda: _delivery(http, admin_headers, board)["status"] == "delivered",
+                    10,
+                    "the delivery to show as delivered",
+                )
+            second.stop()
+        finally:
+            receiver.stop()
 
 
 def test_webhook_target_is_validated(hooks: httpx.Client, admin_headers: dict[str, str]) -> None:

@@ -4,14 +4,14 @@ board `default`, which these tests redefine (e.g. signed), so no other test shar
 from __future__ import annotations
 
 import secrets
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from scoreboard_devstack.servers import PostgresServer, RedisServer, ServiceProcess
+
+from tests.support.services import migrated_database
 
 ServiceFactory = Callable[..., ServiceProcess]
 
@@ -26,18 +26,8 @@ def seed_redis(tmp_root: Path) -> Iterator[RedisServer]:
 
 @pytest.fixture(scope="package")
 def seed_database(postgres: PostgresServer, base_env: dict[str, str]) -> Iterator[str]:
-    name = f"sb_seeds_{secrets.token_hex(4)}"
-    url = postgres.create_database(name)
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "scoreboard-api"), "migrate"],
-        env={**base_env, "DATABASE_URL": url},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    yield url
-    postgres.drop_database(name)
+    with migrated_database(postgres, base_env, "sb_seeds") as url:
+        yield url
 
 
 @pytest.fixture(scope="package")

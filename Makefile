@@ -55,7 +55,7 @@ lock: | $(UV) ## re-resolve uv.lock after changing a pyproject.toml
 
 .PHONY: dev
 dev: sync ## run PostgreSQL, Redis, api (:8000) and realtime (:8001) until Ctrl-C
-	@exec $(BIN)/scoreboard-dev
+	@exec $(BIN)/scoreboard-dev $(DEV_ARGS)
 
 .PHONY: admin-token
 admin-token: sync ## print an admin token for the running `make dev`

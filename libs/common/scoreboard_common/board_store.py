@@ -33,7 +33,8 @@ ScriptRunner = Callable[[AsyncScript, list[Any], list[Any]], Awaitable[Any]]
 # KEYS: rank, member, names, version, meta, revision[, counter hash].
 # ARGV: user_id, member, rank key (the sorted-set score), username, version seed, guard mode,
 #       revision, metadata JSON ('' = none)[, channel, the event template around version and
-#       rank (3 parts), counter field, counter TTL].
+#       rank (3 parts), counter field (the number of the current period, e.g. the minute),
+#       counter TTL].
 # With the optional arguments (the api's write path) the applied total is also published and
 # counted in the same trip; nothing is published when the write is refused as stale.
 # Refuses a late, stale write so it cannot overwrite a newer one (ranking.GuardMode): ``grow``
@@ -67,10 +68,8 @@ else
   redis.call('HSET', KEYS[5], ARGV[1], ARGV[8])
 end
 if ARGV[6] == 'revision' then redis.call('HSET', KEYS[6], ARGV[1], ARGV[7]) end
-local version
-if redis.call('EXISTS', KEYS[4]) == 1 then
-  version = redis.call('INCR', KEYS[4])
-else
+local version = redis.call('INCR', KEYS[4])
+if version == 1 then  -- there was no version: start from the seed (ranking.version_seed)
   redis.call('SET', KEYS[4], ARGV[5])
   version = tonumber(ARGV[5])
 end
@@ -78,8 +77,12 @@ local rank = redis.call('ZRANK', KEYS[1], ARGV[2])
 if ARGV[9] then
   redis.call('PUBLISH', ARGV[9], ARGV[10] .. string.format('%d', version) .. ARGV[11]
     .. string.format('%d', rank + 1) .. ARGV[12])
-  redis.call('HINCRBY', KEYS[7], ARGV[13], 1)
-  redis.call('EXPIRE', KEYS[7], ARGV[14])
+  if redis.call('HINCRBY', KEYS[7], ARGV[13], 1) == 1 then
+    -- A new period: drop the periods no reader looks at and keep the hash (once a period).
+    local period = tonumber(ARGV[13])
+    redis.call('HDEL', KEYS[7], string.format('%d', period - 2), string.format('%d', period - 3))
+    redis.call('EXPIRE', KEYS[7], ARGV[14])
+  end
 end
 return {1, version, rank}
 """
@@ -381,7 +384,8 @@ class BoardStore:
     ) -> ApplyResult:
         """:meth:`apply_total`, then publish the event built from ``template`` (see
         ``events.score_changed_template``) with the new version and rank, and ``HINCRBY`` the
-        ``counter`` (key, field, ttl seconds): one round trip. Nothing is published when the
+        ``counter`` (key, the current period's number as its field, ttl seconds; the periods
+        before the last two are dropped): one round trip. Nothing is published when the
         total was refused as stale. ``run`` runs the script call instead of calling it (e.g. the
         api's pipelined batcher)."""
         counter_key, counter_field, counter_ttl = counter

@@ -94,3 +94,26 @@ async def test_versions_only_grow_across_rebuild_and_removal(
     snapshot = await store.top(board, 3)
     assert snapshot.season == 2 and snapshot.total_players == 5 and len(snapshot.entries) == 3
     assert await store.standing_of(board, "nobody") is None
+
+
+async def test_a_write_counts_in_its_period_and_old_periods_go(store: BoardStore) -> None:
+    """``apply_total_and_publish``'s counter: one field per period (the api's writes per
+    minute), the periods no reader looks at dropped, the hash kept alive while written to."""
+    board = board_name()
+    counter_key = f"sb:{{{board}}}:upm"
+    template = (b'{"version":', b',"rank":', b"}")
+    first = 29_000_000
+    for period in range(first, first + 4):
+        for write in range(3):
+            standing = Standing(user_id="u", username="u", total=10 * period + write, reached_at=T0)
+            applied = await store.apply_total_and_publish(
+                board,
+                standing,
+                channel=f"test:{board}",
+                template=template,
+                counter=(counter_key, str(period), 180),
+            )
+            assert applied.changed
+    counts = await store.redis.hgetall(counter_key)
+    assert counts == {str(first + 2).encode(): b"3", str(first + 3).encode(): b"3"}
+    assert 0 < await store.redis.ttl(counter_key) <= 180

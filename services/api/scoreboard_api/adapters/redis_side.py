@@ -64,25 +64,29 @@ if allowed then
 end
 local minute = math.floor(now / 60000)
 local frac = (now % 60000) / 60000
-local cur = tonumber(redis.call('HGET', KEYS[3], 'p' .. minute) or '0')
-local prev = tonumber(redis.call('HGET', KEYS[3], 'p' .. (minute - 1)) or '0')
-local ppm = math.floor(cur + prev * (1 - frac))
+local seen = redis.call('HMGET', KEYS[3], 'p' .. minute, 'p' .. (minute - 1), 'ts', 'sv', 'st')
+local ppm = math.floor(tonumber(seen[1] or '0') + tonumber(seen[2] or '0') * (1 - frac))
 local client = tonumber(ARGV[7])
 local burst_window = tonumber(ARGV[8])
 local streak = 0
-local last = redis.call('HGET', KEYS[3], 'ts')
-local last_arrival = tonumber(redis.call('HGET', KEYS[3], 'sv') or '0')
+local last = seen[3]
+local last_arrival = tonumber(seen[4] or '0')
 -- A burst: client timestamps near-identical, or (fabricated timestamps spaced apart) the
 -- submissions themselves arriving within the window of each other.
 if last and (math.abs(client - tonumber(last)) <= burst_window
              or (last_arrival > 0 and now - last_arrival <= burst_window)) then
-  streak = tonumber(redis.call('HGET', KEYS[3], 'st') or '0') + 1
+  streak = tonumber(seen[5] or '0') + 1
 end
 if allowed then
-  redis.call('HINCRBY', KEYS[3], 'p' .. minute, ARGV[6])
+  local points = redis.call('HINCRBY', KEYS[3], 'p' .. minute, ARGV[6])
   redis.call('HSET', KEYS[3], 'ts', ARGV[7], 'st', streak, 'sv', now)
-  redis.call('HDEL', KEYS[3], 'p' .. (minute - 2), 'r' .. (minute - 2))
-  redis.call('PEXPIRE', KEYS[3], 180000)
+  if points == tonumber(ARGV[6]) then
+    -- The minute's first points: drop the minutes no reader looks at any more and keep the
+    -- hash while the player is active (once a minute, not on every write).
+    redis.call('HDEL', KEYS[3], 'p' .. (minute - 2), 'r' .. (minute - 2),
+               'p' .. (minute - 3), 'r' .. (minute - 3))
+    redis.call('PEXPIRE', KEYS[3], 180000)
+  end
 end
 return {u[1], u[2], u[3], u[4], i[1], i[2], i[3], i[4], ppm, streak}
 """

@@ -17,6 +17,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -91,10 +92,11 @@ async def _measure(url: str, writes: int) -> dict[str, tuple[float, float]]:
     totals = [0] * USERS
     figures: dict[str, tuple[float, float]] = {}
     try:
-        for name, calls in (
+        phases: list[tuple[str, Callable[[], Awaitable[None]]]] = [
             ("guard", lambda: _guard_calls(side, writes)),
             ("apply", lambda: _apply_calls(store, writes, totals)),
-        ):
+        ]
+        for name, calls in phases:
             await redis.flushall()
             await calls()  # warm: keys exist, scripts cached
             await redis.config_resetstat()

@@ -189,7 +189,8 @@ def test_drift_is_corrected_when_the_api_loses_the_board(
     wait_ready(kube, namespace, "drifty")
     r = admin.delete("drifty")
     assert r.status_code == 204, r.text
-    assert admin.board("drifty") is None
+    # Not "it is gone now": the drift timer (every 2 s) may have put it back already on a slow
+    # machine; the DriftCorrected event below says the operator re-created it.
     board = wait_for(lambda: admin.board("drifty"), 15, "the board re-created by the drift timer")
     assert (board["size"], board["generation"]) == (4, 1)
     wait_for(

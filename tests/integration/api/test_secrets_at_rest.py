@@ -88,17 +88,7 @@ def _webhook_configured(api: ServiceProcess, headers: dict[str, str], board: str
 
 def _signed_board(api: ServiceProcess, headers: dict[str, str]) -> str:
     board = new_board_name("sealed")
-    with httpx.Client(base_url=api.url, timeout=15) as http:
-        response = put_board(
-            http,
-            headers,
-            board,
-            signing={"required": True},
-            signingKeys={"k1": SIGNING_KEY},
-            webhook={"url": "https://hooks.example/season", "secretRef": {"name": "h", "key": "s"}},
-            webhookTarget={"url": "https://hooks.example/season", "secret": WEBHOOK_SECRET},
-        )
-    assert response.status_code == 200, response.text
+    _put_webhook(api, headers, board, WEBHOOK_SECRET)
     return board
 
 
@@ -131,7 +121,30 @@ def test_signing_keys_and_webhook_secrets_are_sealed_in_postgres(
     )
     assert forged.status_code == 401 and forged.json()["code"] == "bad_signature", forged.text
     assert _webhook_configured(api, admin_headers, board)
+
+    # The operator re-puts a board's webhook on every drift check: the same secret again
+    # writes nothing (a fresh sealing would differ every time); a new secret replaces it.
+    _put_webhook(api, admin_headers, board, WEBHOOK_SECRET)
+    assert _stored(postgres, database, board)[1] == secret
+    _put_webhook(api, admin_headers, board, "another-" + WEBHOOK_SECRET)
+    replaced = _stored(postgres, database, board)[1]
+    assert replaced != secret and _sealed_with(replaced, key)
+    assert WEBHOOK_SECRET not in replaced
     api.stop()
+
+
+def _put_webhook(api: ServiceProcess, headers: dict[str, str], board: str, secret: str) -> None:
+    with httpx.Client(base_url=api.url, timeout=15) as http:
+        response = put_board(
+            http,
+            headers,
+            board,
+            signing={"required": True},
+            signingKeys={"k1": SIGNING_KEY},
+            webhook={"url": "https://hooks.example/season", "secretRef": {"name": "h", "key": "s"}},
+            webhookTarget={"url": "https://hooks.example/season", "secret": secret},
+        )
+    assert response.status_code == 200, response.text
 
 
 def test_unsealed_values_are_sealed_at_start_and_a_new_key_takes_over(

@@ -75,11 +75,22 @@ def seal_signing_keys(board: str, keys_json: str | None, sealer: Sealer) -> str 
     return json.dumps(sealer.seal(keys_json, _signing_keys_context(board)))
 
 
+def _sealed_text(stored: str) -> str | None:
+    """The sealed value inside the column's JSON string; ``None`` for keys stored before
+    sealing was on (the JSON object itself)."""
+    return json.loads(stored) if stored.startswith('"') else None
+
+
 def _open_signing_keys(board: str, stored: str | None, sealer: Sealer) -> str | None:
-    if stored is None or not stored.startswith('"'):
+    sealed = None if stored is None else _sealed_text(stored)
+    if sealed is None:
         return stored  # none, or stored before sealing was on: the JSON object itself
+    return _open_sealed_keys(board, sealed, sealer)
+
+
+def _open_sealed_keys(board: str, sealed: str, sealer: Sealer) -> str | None:
     try:
-        return sealer.open(json.loads(stored), _signing_keys_context(board))
+        return sealer.open(sealed, _signing_keys_context(board))
     except UnsealError as error:
         # Fail closed: the board takes no signed submission until its keys open again.
         log.error("signing keys of board %s not loaded: %s", board, error)
@@ -434,10 +445,10 @@ async def reseal_signing_keys(db: Database) -> int:
     resealed = 0
     for row in rows:
         name, stored = row["name"], row["stored"]
-        sealed_text = json.loads(stored) if stored.startswith('"') else stored
-        if not sealer.needs_resealing(sealed_text):
+        sealed = _sealed_text(stored)
+        if sealed is not None and not sealer.needs_resealing(sealed):
             continue
-        keys_json = _open_signing_keys(name, stored, sealer)
+        keys_json = stored if sealed is None else _open_sealed_keys(name, sealed, sealer)
         if keys_json is None:
             continue  # does not open: logged, left as it is
         with postgres_errors():

@@ -9,6 +9,7 @@ the row by the lease; all state (attempts, next attempt, last error) lives in th
 
 from __future__ import annotations
 
+import hmac
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,18 +51,35 @@ async def set_target(
     if target is None:
         await connection.execute("DELETE FROM board_webhooks WHERE board = $1", board)
         return
+    # A sealed value differs at every sealing (a fresh nonce), so "unchanged" is judged on the
+    # opened secret: an admin PUT that repeats the board's webhook writes nothing.
+    current = await connection.fetchrow(
+        "SELECT url, secret FROM board_webhooks WHERE board = $1 FOR UPDATE", board
+    )
+    if current is not None and _unchanged(current["url"], current["secret"], board, target, sealer):
+        return
     await connection.execute(
         """
         INSERT INTO board_webhooks (board, url, secret) VALUES ($1, $2, $3)
         ON CONFLICT (board) DO UPDATE
             SET url = EXCLUDED.url, secret = EXCLUDED.secret, updated_at = now()
-        WHERE board_webhooks.url IS DISTINCT FROM EXCLUDED.url
-           OR board_webhooks.secret IS DISTINCT FROM EXCLUDED.secret
         """,
         board,
         target.url,
         sealer.seal(target.secret, _secret_context(board)),
     )
+
+
+def _unchanged(url: str, stored: str, board: str, target: Target, sealer: Sealer) -> bool:
+    """Whether the stored target is ``target``, sealed with the current key."""
+    if url != target.url or sealer.needs_resealing(stored):
+        return False
+    try:
+        return hmac.compare_digest(
+            sealer.open(stored, _secret_context(board)).encode(), target.secret.encode()
+        )
+    except UnsealError:
+        return False  # does not open here: replaced by the one given
 
 
 class SeasonEnd(msgspec.Struct, kw_only=True):

@@ -36,6 +36,7 @@ from .domain.spec import (
     deletion_policy,
     drift,
     generation_conflict,
+    signing_keys_drift,
     webhook_drift,
     webhook_ref,
     with_webhook_target,
@@ -352,6 +353,10 @@ async def _sync(
                 reason = drift(stored, payload)
                 if reason is None and stats is not None:
                     reason = webhook_drift(stats.raw.get("webhook"), target)
+                if reason is None and stats is not None:
+                    reason = signing_keys_drift(
+                        stats.raw.get("signing_keys_fingerprint"), payload.get("signingKeys")
+                    )
                 # A newer generation in the api: PUT anyway (the api ignores it and answers
                 # with its stored spec) to tell a harmless race from a GenerationConflict.
                 ahead = stats is not None and (stats.generation or 0) > generation

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -160,6 +162,15 @@ def webhook_fingerprint(url: str, secret: str) -> str:
     return hmac.new(
         secret.encode(), b"scoreboard-webhook:" + url.encode(), hashlib.sha256
     ).hexdigest()[:16]
+
+
+def signing_keys_fingerprint(keys: Mapping[str, str]) -> str:
+    """A short fingerprint of a board's request-signing keys (key id -> key), for the same
+    purpose as :func:`webhook_fingerprint`: the operator compares it with the keys its Secret
+    holds now, so a rotated Secret (or keys the api can no longer open) is put again. Keyed by
+    the keys themselves: it reveals nothing about them."""
+    canonical = json.dumps(dict(keys), sort_keys=True, separators=(",", ":"))
+    return hmac.new(canonical.encode(), b"scoreboard-signing-keys", hashlib.sha256).hexdigest()[:16]
 
 
 class BoardSpec(_Spec):

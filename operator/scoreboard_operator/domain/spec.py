@@ -14,7 +14,12 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from scoreboard_common.policy import season_defaults, spec_defaults, webhook_fingerprint
+from scoreboard_common.policy import (
+    season_defaults,
+    signing_keys_fingerprint,
+    spec_defaults,
+    webhook_fingerprint,
+)
 
 #: Spec fields the api never sees (none today; kept as the one place to add them).
 OPERATOR_ONLY_FIELDS: frozenset[str] = frozenset()
@@ -81,6 +86,20 @@ def webhook_drift(stored: Mapping[str, Any] | None, target: tuple[str, str] | No
     assert isinstance(stored, Mapping)
     if stored.get("fingerprint") != webhook_fingerprint(*target):
         return "api's webhook target differs from the spec's URL and Secret"
+    return None
+
+
+def signing_keys_drift(stored: Any, keys: Mapping[str, str] | None) -> str | None:
+    """Why the api's signing keys (``stats.signing_keys_fingerprint``) differ from the keys the
+    spec's Secret holds now (None without ``signing.secretRef``), or None when they do not.
+    Covers a rotated Secret and keys the api can no longer open (it reports none then)."""
+    stored = stored if isinstance(stored, str) else None
+    if not keys:
+        return "api has signing keys the spec does not name" if stored else None
+    if stored is None:
+        return "api has none of the signing keys of the spec's Secret"
+    if stored != signing_keys_fingerprint(keys):
+        return "api's signing keys differ from the spec's Secret"
     return None
 
 

@@ -259,6 +259,10 @@ class StatsResponse(msgspec.Struct, kw_only=True):
     season_started_at: datetime
     last_reset: datetime | None
     webhook: WebhookStats | None = None
+    #: ``signing_keys_fingerprint(keys)`` (scoreboard_common.policy) of the request-signing
+    #: keys this api holds for the board (None without keys, or when they do not open): lets
+    #: the operator see that a rotated Secret has not reached the api yet.
+    signing_keys_fingerprint: str | None = None
 
 
 class VoidRequest(_Request):

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from scoreboard_common.policy import signing_keys_fingerprint
 
 from tests.k8s.apiserver import KubeAPIServer
 from tests.k8s.operator.harness import (
@@ -417,28 +418,18 @@ def test_the_chart_grants_no_more_than_needed(
     assert not can("patch", "clusterkopfpeerings.kopf.dev/someone-else")
 
 
-def test_signing_secret_keys_reach_the_api(
-    kube: KubeAPIServer, namespace: str, player: Player
-) -> None:
-    """A Leaderboard with `signing.secretRef`: the operator reads the Secret (with only the
-    chart's RBAC) and the api then requires signatures made with its keys."""
-    key = "k8s-signing-key-material-42"
+def _put_signing_secret(kube: KubeAPIServer, namespace: str, keys: dict[str, str]) -> None:
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {"name": "board-keys", "namespace": namespace},
-        "stringData": {"ci": key},
+        # `data`, not `stringData`: apply then drops a key id the new content leaves out.
+        "data": {k: base64.b64encode(v.encode()).decode() for k, v in keys.items()},
     }
     kube.kubectl("apply", "-f", "-", input=json.dumps(secret))
-    apply_leaderboard(
-        kube,
-        namespace,
-        "signed",
-        {"writers": ["users"], "signing": {"required": True, "secretRef": {"name": "board-keys"}}},
-    )
-    wait_ready(kube, namespace, "signed", timeout=30)
-    unsigned = player.submit("signed")
-    assert unsigned.status_code == 401 and unsigned.json()["code"] == "bad_signature"
+
+
+def _signed_submit(player: Player, board: str, key_id: str, key: str) -> httpx.Response:
     body = json.dumps(
         {
             "action_id": f"k8s-{time.time_ns()}",
@@ -448,19 +439,52 @@ def test_signing_secret_keys_reach_the_api(
     ).encode()
     digest = hmac.new(key.encode(), body, hashlib.sha256).digest()
     signature = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-    signed = httpx.post(
-        f"{player.api_url}/api/v1/leaderboards/signed/scores",
+    return httpx.post(
+        f"{player.api_url}/api/v1/leaderboards/{board}/scores",
         content=body,
         headers={
             "Authorization": f"Bearer {player.token}",
             "Content-Type": "application/json",
-            "X-Signature": f"keyId=ci,sig={signature}",
+            "X-Signature": f"keyId={key_id},sig={signature}",
         },
         timeout=10,
     )
+
+
+def test_signing_secret_keys_reach_the_api(
+    kube: KubeAPIServer, namespace: str, player: Player, admin: AdminClient
+) -> None:
+    """A Leaderboard with `signing.secretRef`: the operator reads the Secret (with only the
+    chart's RBAC) and the api then requires signatures made with its keys; a rotated Secret
+    reaches the api by the drift check, with no edit of the Leaderboard."""
+    key = "k8s-signing-key-material-42"
+    _put_signing_secret(kube, namespace, {"ci": key})
+    apply_leaderboard(
+        kube,
+        namespace,
+        "signed",
+        {"writers": ["users"], "signing": {"required": True, "secretRef": {"name": "board-keys"}}},
+    )
+    wait_ready(kube, namespace, "signed", timeout=30)
+    unsigned = player.submit("signed")
+    assert unsigned.status_code == 401 and unsigned.json()["code"] == "bad_signature"
+    signed = _signed_submit(player, "signed", "ci", key)
     assert signed.status_code == 200, signed.text
     lb = get_leaderboard(kube, namespace, "signed")
     assert key not in json.dumps(lb)  # never written back to the resource
+
+    # Rotation: a new key id in the Secret, the old one removed.
+    rotated = "k8s-rotated-signing-key-material-43"
+    _put_signing_secret(kube, namespace, {"ci2": rotated})
+    wait_for(
+        lambda: (admin.stats("signed") or {}).get("signing_keys_fingerprint")
+        == signing_keys_fingerprint({"ci2": rotated}),
+        30,
+        "the rotated signing keys in the api",
+    )
+    assert _signed_submit(player, "signed", "ci2", rotated).status_code == 200
+    old = _signed_submit(player, "signed", "ci", key)
+    assert old.status_code == 401 and old.json()["code"] == "bad_signature", old.text
 
 
 def handled(process: OperatorProcess, obj: str) -> bool:

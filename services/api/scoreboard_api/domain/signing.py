@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from scoreboard_common.policy import signing_keys_fingerprint
+
 from scoreboard_api.domain.errors import bad_signature
 
 
@@ -45,6 +47,13 @@ class SigningKeys:
 
     def __len__(self) -> int:
         return len(self._keys)
+
+    def fingerprint(self) -> str | None:
+        """``signing_keys_fingerprint`` of these keys (what the admin stats report), or None
+        without keys."""
+        if not self._keys:
+            return None
+        return signing_keys_fingerprint({k: v.decode() for k, v in self._keys.items()})
 
     def __repr__(self) -> str:
         return f"SigningKeys(<{len(self._keys)} redacted>)"

@@ -202,6 +202,7 @@ async def stats(container: Container, name: str) -> StatsResponse:
         season_started_at=row.season_started_at if row else datetime.now(UTC),
         last_reset=row.last_reset if row else None,
         webhook=webhook,
+        signing_keys_fingerprint=policy.signing_keys.fingerprint(),
     )
 
 

@@ -26,7 +26,8 @@ _TICK = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_by_program() -> collections.Counter[str]:
-    """CPU seconds so far of every live process, summed by program (postgres backends as one)."""
+    """CPU seconds so far of every live process, summed by program (postgres backends as one);
+    ``<program> sys`` holds the kernel's share of it."""
     seconds: collections.Counter[str] = collections.Counter()
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -37,6 +38,7 @@ def cpu_by_program() -> collections.Counter[str]:
         fields = stat.rsplit(")", 1)[1].split()
         program = "postgres" if name.startswith("postgres") else name
         seconds[program] += (int(fields[11]) + int(fields[12])) / _TICK
+        seconds[f"{program} sys"] += int(fields[12]) / _TICK
     return seconds
 
 

@@ -236,6 +236,8 @@ def _lifespan(settings: ApiSettings, issuer: TokenIssuer | None, sealer: Sealer)
             await asyncio.gather(*tasks, return_exceptions=True)
             await sender.aclose()
             with contextlib.suppress(Exception):
+                await side.batch.close()
+            with contextlib.suppress(Exception):
                 await redis.aclose()
             await app.state.container.committer.close()
             await db.close()

@@ -4,13 +4,18 @@ their order per player, fail alone, and are answered only after their commit."""
 from __future__ import annotations
 
 import asyncio
+import signal
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from scoreboard_api.adapters import pg_scores
 from scoreboard_api.adapters.pg_scores import Committed, Committer
 from scoreboard_api.adapters.postgres import Database
@@ -18,6 +23,7 @@ from scoreboard_api.adapters.redis_side import ScriptBatcher
 from scoreboard_api.domain.errors import DomainError, Invalid
 from scoreboard_api.domain.scoring import Submission, Write
 from scoreboard_common.redis_client import create_redis
+from scoreboard_devstack.servers import RedisServer
 
 from tests.support.api import new_board_name
 
@@ -166,3 +172,60 @@ def test_concurrent_script_calls_share_a_pipeline_and_get_their_own_results(
             await redis.aclose()
 
     asyncio.run(main())
+
+
+def test_script_batches_survive_a_redis_restart_and_a_stalled_redis_times_out(
+    tmp_path: Path,
+) -> None:
+    """The batcher's own connection: a Redis restarted between two batches costs nothing (the
+    dead connection fails before any reply, so the batch goes again on a new one, and the
+    scripts are loaded again); an error reply fails its own call only; a Redis that stops
+    answering fails the batch at the client's socket timeout, not later."""
+    # One server of the test's own in every pass: on Redis Cluster calls are not batched.
+    server = RedisServer(tmp_path / "redis", durable=False)
+    server.start()
+
+    async def main() -> None:
+        redis = create_redis(server.url, socket_timeout=1.0)
+        batcher = ScriptBatcher(redis)
+        double = redis.register_script("return tonumber(ARGV[1]) * 2")
+        fail = redis.register_script("return redis.error_reply('NOPE ' .. ARGV[1])")
+        key = f"{{{new_board_name()}}}:k"
+        try:
+            assert await asyncio.gather(*(batcher.run(double, [key], [i]) for i in range(5))) == [
+                0,
+                2,
+                4,
+                6,
+                8,
+            ]
+            server.stop()
+            server.start()
+            mixed = await asyncio.gather(
+                batcher.run(double, [key], [21]),
+                batcher.run(fail, [key], ["x"]),
+                batcher.run(double, [key], [4]),
+                return_exceptions=True,
+            )
+            assert mixed[0] == 42 and mixed[2] == 8, mixed
+            assert isinstance(mixed[1], ResponseError) and "NOPE x" in str(mixed[1])
+
+            server.send_signal(signal.SIGSTOP)
+            try:
+                started = time.monotonic()
+                with pytest.raises(RedisTimeoutError):
+                    await batcher.run(double, [key], [1])
+                assert (
+                    time.monotonic() - started < 10
+                )  # the 1 s deadline, with room for a slow machine
+            finally:
+                server.send_signal(signal.SIGCONT)
+            assert await batcher.run(double, [key], [3]) == 6  # a new connection after the timeout
+        finally:
+            await batcher.close()
+            await redis.aclose()
+
+    try:
+        asyncio.run(main())
+    finally:
+        server.stop()

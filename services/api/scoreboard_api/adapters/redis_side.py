@@ -10,7 +10,9 @@ from typing import Any, cast
 
 from redis.asyncio import Redis, RedisCluster
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from scoreboard_common.events import (
     BOARD_CHANNEL,
     BoardChanged,
@@ -168,10 +170,17 @@ _PIPELINE_SIZE = WRITE_BATCH_SIZE.labels("redis")
 
 
 class ScriptBatcher:
-    """Runs Lua script calls of the write path pipelined: calls made while a pipeline is in
-    flight wait for it to return and then go together in the next one (one write, one read, one
-    connection), up to ``max_batch``; no timer, so a lone call goes at once. Each call gets its
-    own result or error. On Redis Cluster (keys on several nodes) each call runs on its own."""
+    """Runs Lua script calls of the write path pipelined: calls made while a batch is in flight
+    wait for it to return and then go together in the next one (one write, one read), up to
+    ``max_batch``; no timer, so a lone call goes at once. Each call gets its own result or
+    error. On Redis Cluster (keys on several nodes) each call runs on its own.
+
+    The batches go over a connection of the batcher's own, kept between batches like the group
+    commit's PostgreSQL connection, with one deadline for the whole round trip: redis-py's
+    ``Pipeline`` takes a pooled connection, checks it for stray data, sets a timeout per reply
+    and gives it back, which cost more than twice the round trip itself (~350 against ~160 µs of
+    CPU for six calls, docs/benchmarks.md "Phase 11"). A connection error before any reply is
+    retried once on a new connection (as redis-py retries a pipeline): Redis ran none of it."""
 
     def __init__(self, redis: Redis, max_batch: int = 128) -> None:
         self.redis = redis
@@ -179,6 +188,10 @@ class ScriptBatcher:
         self.pipelined = not isinstance(redis, RedisCluster)
         self._queue: list[tuple[AsyncScript, list[Any], list[Any], asyncio.Future[Any]]] = []
         self._drainer: asyncio.Task[None] | None = None
+        self._connection: Any = None
+        if self.pipelined:
+            kwargs = redis.connection_pool.connection_kwargs
+            self._deadline = float(kwargs.get("socket_timeout") or 2.0)
 
     async def run(self, script: AsyncScript, keys: list[Any], args: list[Any]) -> Any:
         if not self.pipelined:
@@ -188,6 +201,12 @@ class ScriptBatcher:
         if self._drainer is None:
             self._drainer = asyncio.create_task(self._drain())
         return await future
+
+    async def close(self) -> None:
+        """Close the batcher's connection (at shutdown, with the client)."""
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            await connection.disconnect(nowait=True)
 
     async def _drain(self) -> None:
         try:
@@ -202,11 +221,11 @@ class ScriptBatcher:
         self, batch: list[tuple[AsyncScript, list[Any], list[Any], asyncio.Future[Any]]]
     ) -> None:
         _PIPELINE_SIZE.observe(len(batch))
+        commands = [
+            ("EVALSHA", script.sha, len(keys), *keys, *args) for script, keys, args, _ in batch
+        ]
         try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for script, keys, args, _ in batch:
-                    pipe.evalsha(script.sha, len(keys), *keys, *args)
-                results = await pipe.execute(raise_on_error=False)
+            results = await self._round_trip(commands)
         except BaseException as error:
             for *_, future in batch:
                 if not future.done():
@@ -226,6 +245,43 @@ class ScriptBatcher:
                 future.set_exception(result)
             else:
                 future.set_result(result)
+
+    async def _round_trip(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Every command written at once, every reply read (an error reply as its exception)."""
+        for attempt in (1, 2):
+            connection = self._own_connection()
+            replies: list[Any] = []
+            try:
+                async with asyncio.timeout(self._deadline):
+                    await connection.connect()
+                    packed = connection.pack_commands(commands)
+                    await connection.send_packed_command(packed, check_health=False)
+                    for _ in commands:
+                        try:
+                            replies.append(await connection.read_response())
+                        except ResponseError as error:
+                            replies.append(error)
+                return replies
+            except RedisConnectionError:
+                await connection.disconnect(nowait=True)
+                if replies or attempt == 2:
+                    raise
+            except TimeoutError:
+                await connection.disconnect(nowait=True)
+                raise RedisTimeoutError("Timeout waiting for Redis") from None
+            except BaseException:
+                await connection.disconnect(nowait=True)
+                raise
+        raise AssertionError("unreachable")
+
+    def _own_connection(self) -> Any:
+        """The batcher's connection: the client's kind (plain, TLS, Unix socket), credentials
+        and database, without a per-reply timeout (the round trip has one deadline)."""
+        if self._connection is None:
+            pool = self.redis.connection_pool
+            kwargs = {**pool.connection_kwargs, "socket_timeout": None}
+            self._connection = pool.connection_class(**kwargs)
+        return self._connection
 
 
 class RedisSide:

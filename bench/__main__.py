@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from bench import fanout, login_isolation, read_path, write_path
 from bench.report import Row, machine, table
 from bench.stack import stack
 
-SCENARIOS = {
+SCENARIOS: dict[str, Callable[..., list[Row]]] = {
     "write": write_path.run,
     "read": read_path.run,
     "login": login_isolation.run,

@@ -17,14 +17,14 @@ import io
 import os
 import pstats
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from bench.minimal_app import APPS, build
 from bench.seed import seed_board
 from bench.stack import stack
 
-Asgi = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+Asgi = Callable[[dict[str, Any], Any, Any], Coroutine[Any, Any, None]]
 
 
 def http_scope(

@@ -61,7 +61,7 @@ def serve(report: Path, argv: list[str]) -> None:
         since, reported, written = 0.0, False, time.monotonic()
         while True:
             time.sleep(0.002)
-            frame = sys._current_frames().get(main_id)
+            frame = sys._current_frames().get(main_id or 0)
             if frame is not None:
                 code = frame.f_code
                 key = (id(frame), frame.f_lasti, code.co_filename, frame.f_lineno)

@@ -25,10 +25,10 @@ SECONDS = 8
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_by_program() -> collections.Counter[str]:
+def cpu_by_program() -> collections.defaultdict[str, float]:
     """CPU seconds so far of every live process, summed by program (postgres backends as one);
     ``<program> sys`` holds the kernel's share of it."""
-    seconds: collections.Counter[str] = collections.Counter()
+    seconds: collections.defaultdict[str, float] = collections.defaultdict(float)
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             stat = Path(f"/proc/{pid}/stat").read_text()
@@ -63,7 +63,7 @@ def measured(name: str, load: Callable[[], LoadResult]) -> str:
     )
     return (
         f"{name}: {result.requests_per_second:,.0f}/s, p99 {result.p99_ms:.1f} ms; machine "
-        f"{1e6 * busy / done:.0f} µs/write busy ({100 * busy / SECONDS / os.cpu_count():.0f}% "
+        f"{1e6 * busy / done:.0f} µs/write busy ({100 * busy / SECONDS / (os.cpu_count() or 1):.0f}% "
         f"of it); by process (µs/write): {split or '-'}"
     )
 

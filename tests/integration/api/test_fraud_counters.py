@@ -7,32 +7,25 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
 
-from scoreboard_api.adapters.redis_side import RedisSide, fraud_key
+from scoreboard_api.adapters.redis_side import GuardResult, RedisSide, fraud_key
 from scoreboard_api.domain.ratelimit import Limit
-from scoreboard_api.domain.scoring import Submission, Write
 from scoreboard_common.redis_client import create_redis
 
 from tests.support import wait_for
 from tests.support.api import new_board_name
+from tests.support.writes import increment_write
 
 TTL_MS = 180_000  # the guard script's PEXPIRE
 
 
-def _write(board: str, user_id: str, points: int) -> Write:
-    submission = Submission(
-        f"act-{uuid.uuid4().hex}", datetime.now(UTC), None, points, user_id, board=board
-    )
-    return Write(
-        submission=submission,
-        season=1,
-        operator="increment",
-        order="desc",
-        value=points,
-        points=points,
-        metadata_json=None,
-        username=None,
+async def _guard(side: RedisSide, board: str, player: str, points: int) -> GuardResult:
+    return await side.guard(
+        increment_write(board, player, points),
+        client_group=None,
+        user_limit=Limit("user", 1000, 60),
+        ip_limit=None,
+        burst_window_ms=0,
     )
 
 
@@ -57,7 +50,6 @@ def test_old_minutes_are_dropped_on_a_minutes_first_write_only(redis_url: str) -
         redis = create_redis(redis_url)
         side = RedisSide(redis)
         key = fraud_key(board, player)
-        limit = Limit("user", 1000, 60)
         try:
             seconds, _ = await redis.time()
             minute = seconds // 60
@@ -65,13 +57,7 @@ def test_old_minutes_are_dropped_on_a_minutes_first_write_only(redis_url: str) -
             await redis.hset(key, mapping=old)
             await redis.pexpire(key, 10_000)
 
-            first = await side.guard(
-                _write(board, player, 7),
-                client_group=None,
-                user_limit=limit,
-                ip_limit=None,
-                burst_window_ms=0,
-            )
+            first = await _guard(side, board, player, 7)
             assert first.allowed
             fields = {k.decode(): v.decode() for k, v in (await redis.hgetall(key)).items()}
             # The last minute stays (the sliding-minute reader weighs it); older ones go.
@@ -83,13 +69,7 @@ def test_old_minutes_are_dropped_on_a_minutes_first_write_only(redis_url: str) -
             # A second write in the same minute neither prunes nor re-expires.
             await redis.hset(key, f"p{minute - 3}", 1)
             await redis.pexpire(key, 5_000)
-            second = await side.guard(
-                _write(board, player, 2),
-                client_group=None,
-                user_limit=limit,
-                ip_limit=None,
-                burst_window_ms=0,
-            )
+            second = await _guard(side, board, player, 2)
             assert second.allowed
             assert await redis.hget(key, f"p{minute}") == b"9"
             assert await redis.hget(key, f"p{minute - 3}") == b"1"

@@ -8,7 +8,6 @@ import signal
 import time
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,28 +20,14 @@ from scoreboard_api.adapters.pg_scores import Committed, Committer
 from scoreboard_api.adapters.postgres import Database
 from scoreboard_api.adapters.redis_side import ScriptBatcher
 from scoreboard_api.domain.errors import DomainError, Invalid
-from scoreboard_api.domain.scoring import Submission, Write
+from scoreboard_api.domain.scoring import Write
 from scoreboard_common.redis_client import create_redis
 from scoreboard_devstack.servers import RedisServer
 
 from tests.support.api import new_board_name
+from tests.support.writes import increment_write
 
 pytestmark = pytest.mark.integration
-
-
-def _write(board: str, user_id: str, points: int, action_id: str) -> Write:
-    return Write(
-        submission=Submission(
-            action_id, datetime.now(UTC), None, points, user_id, board=board, client_ip="10.0.0.1"
-        ),
-        season=1,
-        operator="increment",
-        order="desc",
-        value=points,
-        points=points,
-        metadata_json=None,
-        username=None,
-    )
 
 
 async def _connect(database_url: str) -> Database:
@@ -70,7 +55,7 @@ def test_a_batch_applies_in_order_and_one_bad_submission_fails_alone(database_ur
         try:
             board = new_board_name()
             a, b, c = (str(uuid.uuid4()) for _ in range(3))
-            await pg_scores.submit_batch(db, [_write(board, b, 1, "b-0")])
+            await pg_scores.submit_batch(db, [increment_write(board, b, 1, "b-0")])
             await db.pool.execute(
                 "UPDATE scores SET total = 9007199254740990 WHERE board = $1 AND user_id = $2",
                 board,
@@ -79,12 +64,12 @@ def test_a_batch_applies_in_order_and_one_bad_submission_fails_alone(database_ur
             outcomes = await pg_scores.submit_batch(
                 db,
                 [
-                    _write(board, a, 1, "a-1"),
-                    _write(board, b, 5, "b-1"),  # above 2^53-1: refused alone
-                    _write(board, a, 2, "a-2"),  # the same player again: after a-1
-                    _write(board, c, 3, "c-1"),
-                    _write(board, c, 3, "c-1"),  # a twin in the same batch: a replay
-                    _write(board, b, 1, "b-2"),
+                    increment_write(board, a, 1, "a-1"),
+                    increment_write(board, b, 5, "b-1"),  # above 2^53-1: refused alone
+                    increment_write(board, a, 2, "a-2"),  # the same player again: after a-1
+                    increment_write(board, c, 3, "c-1"),
+                    increment_write(board, c, 3, "c-1"),  # a twin in the same batch: a replay
+                    increment_write(board, b, 1, "b-2"),
                 ],
             )
             assert len(outcomes) == 6
@@ -126,13 +111,13 @@ def test_concurrent_writes_are_grouped_and_kept_in_arrival_order(
             committer = Committer(db, group=True, max_batch=64)
             before = _batch_size_samples("commit")
             results = await asyncio.gather(
-                *(committer.submit(_write(board, player, 1, f"g-{i}")) for i in range(20))
+                *(committer.submit(increment_write(board, player, 1, f"g-{i}")) for i in range(20))
             )
             assert [r.total for r in results] == list(range(1, 21))
             assert sum(batches) == 20
             assert len(batches) < 20  # grouped: fewer statements than writes
             # A lone write later is committed on its own, at once.
-            lone = await committer.submit(_write(board, player, 1, "lone"))
+            lone = await committer.submit(increment_write(board, player, 1, "lone"))
             assert lone.total == 21
             assert batches[-1] == 1
             # Operators see the same batches: one observation per commit, of its size.
@@ -140,8 +125,8 @@ def test_concurrent_writes_are_grouped_and_kept_in_arrival_order(
             assert (count - before[0], total - before[1]) == (len(batches), 21)
             # Switched off: one statement per write, same answers.
             single = Committer(db, group=False)
-            assert (await single.submit(_write(board, player, 1, "single"))).total == 22
-            assert (await single.submit(_write(board, player, 1, "single"))).replayed
+            assert (await single.submit(increment_write(board, player, 1, "single"))).total == 22
+            assert (await single.submit(increment_write(board, player, 1, "single"))).replayed
             await committer.close()
         finally:
             await db.close()

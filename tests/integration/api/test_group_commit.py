@@ -177,13 +177,8 @@ def test_script_batches_survive_a_redis_restart_and_a_stalled_redis_times_out(
         fail = redis.register_script("return redis.error_reply('NOPE ' .. ARGV[1])")
         key = f"{{{new_board_name()}}}:k"
         try:
-            assert await asyncio.gather(*(batcher.run(double, [key], [i]) for i in range(5))) == [
-                0,
-                2,
-                4,
-                6,
-                8,
-            ]
+            doubled = await asyncio.gather(*(batcher.run(double, [key], [i]) for i in range(5)))
+            assert doubled == [0, 2, 4, 6, 8]
             server.stop()
             server.start()
             mixed = await asyncio.gather(
@@ -200,9 +195,8 @@ def test_script_batches_survive_a_redis_restart_and_a_stalled_redis_times_out(
                 started = time.monotonic()
                 with pytest.raises(RedisTimeoutError):
                     await batcher.run(double, [key], [1])
-                assert (
-                    time.monotonic() - started < 10
-                )  # the 1 s deadline, with room for a slow machine
+                # The 1 s deadline, with room for a slow machine.
+                assert time.monotonic() - started < 10
             finally:
                 server.send_signal(signal.SIGCONT)
             assert await batcher.run(double, [key], [3]) == 6  # a new connection after the timeout

@@ -5,8 +5,6 @@ Timers are fast here (drift every 2 s, season check every 1 s, retries capped at
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import time
 from datetime import UTC, datetime
@@ -31,6 +29,7 @@ from tests.k8s.operator.harness import (
     wait_for,
     wait_ready,
 )
+from tests.support.seeds import hmac_b64url
 
 pytestmark = pytest.mark.usefixtures("operator")
 
@@ -437,8 +436,7 @@ def _signed_submit(player: Player, board: str, key_id: str, key: str) -> httpx.R
             "timestamp": datetime.now(UTC).isoformat(),
         }
     ).encode()
-    digest = hmac.new(key.encode(), body, hashlib.sha256).digest()
-    signature = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    signature = hmac_b64url(key, body)
     return httpx.post(
         f"{player.api_url}/api/v1/leaderboards/{board}/scores",
         content=body,

@@ -88,6 +88,7 @@ async def measure(tokens: list[str], writes: int, concurrency: int, profile: str
             stats = pstats.Stats(profiler, stream=out)
             stats.sort_stats("tottime").print_stats(40)
             stats.sort_stats("cumulative").print_stats(60)
+            profiler.dump_stats(profile + ".pstats")
             with open(profile, "w") as handle:
                 handle.write(out.getvalue())
 

@@ -21,6 +21,7 @@ from scoreboard_api.http.deps import (
     decode_body,
     header,
     json_bytes,
+    read_body,
     request_id,
 )
 from scoreboard_api.schemas import (
@@ -82,7 +83,7 @@ async def submit_v1(request: AnyRequest, board: str) -> Response[SubmitResponse]
             client_ip=client_ip(request),
             request_id=request_id(request),
         ),
-        signature=signing.from_header(header(request, b"x-signature"), await request.body()),
+        signature=signing.from_header(header(request, b"x-signature"), await read_body(request)),
     )
     return json_bytes(
         _encoder.encode(

@@ -6,7 +6,8 @@ servers (bench.stack) in their own processes, so this process's CPU time is the 
     .venv/bin/python -m bench.write_cost [--writes 20000] [--concurrency 32] [--profile PATH]
 
 ``--profile`` writes a cProfile (the event loop thread's CPU time) of one more round (by own
-time, then cumulative) to PATH.
+time, then cumulative) to PATH, and its pstats to PATH.pstats. It also prints how often the
+garbage collector ran during the rounds and the CPU time it took (``gc.callbacks``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import io
 import itertools
 import os
@@ -57,6 +59,29 @@ async def waves(app: Asgi, tokens: list[str], writes: int, concurrency: int) -> 
             raise RuntimeError(f"a submission failed: {sorted(set(statuses))}")
 
 
+class GcCounter:
+    """Collections per generation and the CPU time they took, from ``gc.callbacks``."""
+
+    def __init__(self) -> None:
+        self.collections = [0, 0, 0]
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def __enter__(self) -> GcCounter:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.thread_time()
+        else:
+            self.collections[info["generation"]] += 1
+            self.seconds += time.thread_time() - self._started
+
+
 async def measure(tokens: list[str], writes: int, concurrency: int, profile: str | None) -> None:
     from scoreboard_api.app import create_app
 
@@ -64,18 +89,26 @@ async def measure(tokens: list[str], writes: int, concurrency: int, profile: str
     async with Lifespan(api):
         await waves(api, tokens, concurrency * 20, concurrency)  # warm up
         rounds = []
-        for _ in range(3):
-            cpu, wall = time.process_time(), time.perf_counter()
-            await waves(api, tokens, writes, concurrency)
-            rounds.append(
-                ((time.process_time() - cpu) / writes, (time.perf_counter() - wall) / writes)
-            )
+        with GcCounter() as collected:
+            for _ in range(3):
+                cpu, wall = time.process_time(), time.perf_counter()
+                await waves(api, tokens, writes, concurrency)
+                rounds.append(
+                    ((time.process_time() - cpu) / writes, (time.perf_counter() - wall) / writes)
+                )
         cpu_us = sorted(r[0] for r in rounds)[1] * 1e6
         wall_us = sorted(r[1] for r in rounds)[1] * 1e6
         print(
             f"POST /scores in process, waves of {concurrency}: api CPU {cpu_us:.1f} µs/write, "
             f"wall {wall_us:.1f} µs/write ({1e6 / wall_us:,.0f} writes/s); median of 3 rounds "
             f"of {writes}"
+        )
+        young, middle, full = collected.collections
+        print(
+            f"garbage collector over the {3 * writes} writes (thresholds {gc.get_threshold()}): "
+            f"{young} young, {middle} middle, {full} full collections, "
+            f"{collected.seconds * 1e3:.0f} ms ({collected.seconds * 1e6 / (3 * writes):.1f} µs "
+            "per write)"
         )
         if profile:
             # CPU time, not wall time: a send to Redis or PostgreSQL wakes the server, which can

@@ -121,10 +121,11 @@ class Stack:
 
 
 @contextmanager
-def stack() -> Iterator[Stack]:
+def stack(*, durable_postgres: bool = True) -> Iterator[Stack]:
+    """``durable_postgres=False``: no fsync, no synchronous commit (diagnostics only)."""
     root = Path(tempfile.mkdtemp(prefix="scoreboard-bench-"))
     root.chmod(0o755)
-    postgres = PostgresServer(root / "postgres", max_connections=300)
+    postgres = PostgresServer(root / "postgres", max_connections=300, durable=durable_postgres)
     redis = RedisServer(root / "redis", durable=False)
     postgres.start()
     redis.start()

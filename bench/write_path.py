@@ -1,8 +1,15 @@
 """Write path: authenticated score submissions through the api vs pgbench running the api's own
-SQL transaction at the same concurrency on the same database (the storage ceiling)."""
+SQL transaction at the same concurrency on the same database (the storage ceiling).
+
+    .venv/bin/python -m bench.write_path [--runs 3] [--seconds 8] [--not-durable]
+
+``--not-durable`` runs PostgreSQL without fsync or synchronous commit: a diagnostic of what the
+disk adds to the figures (the tail at half peak), never the benchmark itself.
+"""
 
 from __future__ import annotations
 
+import argparse
 import re
 import tempfile
 from collections.abc import Callable, Iterator
@@ -13,8 +20,8 @@ import httpx
 from scoreboard_devstack.metrics import metric
 from scoreboard_devstack.servers import ServiceProcess
 
-from bench.report import Row
-from bench.stack import BENCH_BOARD, Stack
+from bench.report import Row, table
+from bench.stack import BENCH_BOARD, Stack, stack
 from bench.tools import HERE, LoadResult, median, pgbench, wrk
 
 USERS = 200
@@ -195,3 +202,19 @@ def run(stack: Stack, *, runs: int, seconds: int, connections: int, workers: int
             f"p99 {median([r.p99_ms for r in storage_half]):.2f} ms",
         ),
     ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.write_path")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--not-durable", action="store_true")
+    args = parser.parse_args()
+    with stack(durable_postgres=not args.not_durable) as running:
+        rows = run(running, runs=args.runs, seconds=args.seconds, connections=args.connections)
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()

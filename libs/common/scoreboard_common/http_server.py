@@ -127,6 +127,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._in_message = False  # between the parser's message begin and complete
         self._head_bytes = 0
         self._header_count = 0
+        self._header_bytes = 0
         self._head_timer: asyncio.TimerHandle | None = None
         self._refusal: tuple[int, str, str] | None = None
         self._discarding = False
@@ -219,6 +220,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = True
         self._head_bytes = 0
         self._header_count = 0
+        self._header_bytes = 0
         if self._head_timer is None:
             self._start_head_timer()
 
@@ -233,8 +235,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._refusal = (431, "too_many_headers", "the request has too many header fields")
             raise _Refused
         super().on_header(name, value)
-        size = len(self.url) + sum(len(k) + len(v) + 4 for k, v in self.headers)
-        if size > self.max_head_bytes:
+        self._header_bytes += len(name) + len(value) + 4  # a running total: one sum per head
+        if len(self.url) + self._header_bytes > self.max_head_bytes:
             self._too_large()
 
     def on_headers_complete(self) -> None:

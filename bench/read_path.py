@@ -17,7 +17,7 @@ from bench.minimal_app import APPS
 from bench.report import Row, table
 from bench.seed import seed_board
 from bench.stack import Stack, stack
-from bench.tools import HERE, LoadResult, median, wrk
+from bench.tools import HERE, LoadResult, median, round_ratios, wrk
 
 BIG = 1_000_000
 P99_TARGET_MS = 10.0
@@ -76,7 +76,8 @@ def top_rows(
             rps["bare"],
             target=">= 0.8",
             met=rps["top"] >= 0.8 * rps["bare"],
-            note=f"{top_note}; bare p99 {p99['bare']:.2f} ms",
+            note=f"{round_ratios(results['top'], results['bare'])}; {top_note}; "
+            f"bare p99 {p99['bare']:.2f} ms",
         ),
         Row(
             "read: GET /top vs the same middleware (req/s)",
@@ -85,7 +86,8 @@ def top_rows(
             rps["middleware"],
             target=">= 0.9",
             met=rps["top"] >= 0.9 * rps["middleware"],
-            note=f"per request over the bare endpoint: {costs} "
+            note=f"{round_ratios(results['top'], results['middleware'])}; "
+            f"per request over the bare endpoint: {costs} "
             f"(from each variant's median req/s; bare {bare_us:.0f} µs)",
         ),
         Row(

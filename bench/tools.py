@@ -204,3 +204,14 @@ def percentile(sorted_values: list[int] | list[float], pct: float) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+def round_ratios(figures: list[LoadResult], baselines: list[LoadResult]) -> str:
+    """Each round's req/s over its own interleaved baseline's: the spread behind a ratio of
+    medians on a noisy machine."""
+    ratios = [
+        f.requests_per_second / b.requests_per_second
+        for f, b in zip(figures, baselines, strict=True)
+        if b.requests_per_second
+    ]
+    return "per round " + " / ".join(f"{r:.2f}" for r in ratios)

@@ -22,7 +22,7 @@ from scoreboard_devstack.servers import ServiceProcess
 
 from bench.report import Row, table
 from bench.stack import BENCH_BOARD, Stack, stack
-from bench.tools import HERE, LoadResult, median, pgbench, wrk
+from bench.tools import HERE, LoadResult, median, pgbench, round_ratios, wrk
 
 USERS = 200
 
@@ -179,7 +179,8 @@ def run(stack: Stack, *, runs: int, seconds: int, connections: int, workers: int
             ceiling,
             target=">= 50% of ceiling",
             met=peak >= 0.5 * ceiling,
-            note=f"c={connections}, {workers} api workers, api p50 {median([r.p50_ms for r in through_api]):.1f} ms / "
+            note=f"{round_ratios(through_api, storage)}; "
+            f"c={connections}, {workers} api workers, api p50 {median([r.p50_ms for r in through_api]):.1f} ms / "
             f"p99 {median([r.p99_ms for r in through_api]):.1f} ms; pgbench p99 "
             f"{median([r.p99_ms for r in storage]):.1f} ms; errors {errors}; "
             f"CPU api {median([r.cpu_server_s for r in through_api]):.1f}s / "

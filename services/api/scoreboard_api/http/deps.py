@@ -10,6 +10,8 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import ClientException, InternalServerException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from litestar.types import Empty
+from litestar.utils.scope.state import ScopeState
 from scoreboard_common.http_server import scope_header
 from scoreboard_common.policy import is_board_name
 
@@ -20,7 +22,6 @@ from scoreboard_api.services.container import Container
 
 T = TypeVar("T")
 _decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
-_BODY_STATE_KEY = "scoreboard.body"
 AnyRequest = Request[Any, Any, Any]
 
 
@@ -95,15 +96,16 @@ def client_ip(request: AnyRequest) -> str | None:
 
 
 async def read_body(request: AnyRequest) -> bytes:
-    """The request body, read once straight from ASGI ``receive`` and kept in the scope's state.
-    Litestar's ``request.body()`` builds its header container to learn the length and streams
-    through a generator: ~6 % of a score write's CPU (docs/benchmarks.md, "Phase 12"). Same
-    limits and answers as Litestar's: 413 (``body_too_large``) when the announced or streamed
-    size passes the route's ``request_max_body_size``, 400 when more arrives than announced."""
-    state = request.scope.setdefault("state", {})
-    cached: bytes | None = state.get(_BODY_STATE_KEY)
-    if cached is not None:
-        return cached
+    """The request body, read once straight from ASGI ``receive``. Litestar's ``request.body()``
+    builds its header container to learn the length and streams through a generator: ~6 % of a
+    score write's CPU (docs/benchmarks.md, "Phase 12"). Same limits and answers as Litestar's:
+    413 (``body_too_large``) when the announced or streamed size passes the route's
+    ``request_max_body_size``, 400 when more arrives than announced. The body is kept where
+    Litestar keeps it, so ``request.body()`` afterwards returns it too (instead of waiting on
+    a ``receive`` that has nothing left)."""
+    state = ScopeState.from_scope(request.scope)
+    if state.body is not Empty:
+        return state.body
     limit = request.route_handler.resolve_request_max_body_size() or math.inf
     announced_text = header(request, b"content-length")
     try:
@@ -129,7 +131,7 @@ async def read_body(request: AnyRequest) -> bytes:
         if not message.get("more_body", False):
             break
     body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    state[_BODY_STATE_KEY] = body
+    state.body = body
     return body
 
 

@@ -23,6 +23,13 @@ PASSWORD_REHASHES = Counter(
     "Stored password hashes replaced on sign-in because the configured argon2 cost changed.",
 )
 CACHE_REQUESTS = Counter("scoreboard_cache_requests_total", "Cache lookups.", ["cache", "result"])
+BOARD_REBUILDS = Counter(
+    "scoreboard_board_rebuilds_total",
+    "Boards whose Redis state this replica rebuilt from PostgreSQL, by why: created, reset, "
+    "missing (its keys vanished) or dirty (a Redis update failed). A steady rate of missing or "
+    "dirty means Redis keeps losing data or failing writes.",
+    ["board", "reason"],
+)
 BOARD_PLAYERS = Gauge("scoreboard_board_players", "Players on the board.", ["board"])
 BOARD_TOP_SCORE = Gauge("scoreboard_board_top_score", "Highest total on the board.", ["board"])
 DB_POOL_EXHAUSTED = Counter(

@@ -10,7 +10,7 @@ import contextlib
 import logging
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from redis.asyncio import Redis
 from scoreboard_common.board_store import BoardStore
@@ -25,9 +25,12 @@ from scoreboard_api.adapters import pg_boards, pg_scores
 from scoreboard_api.adapters.policy_cache import PolicyCache, policy_from_row
 from scoreboard_api.adapters.postgres import Database
 from scoreboard_api.adapters.redis_side import RedisSide
-from scoreboard_api.metrics import BOARD_PLAYERS, BOARD_TOP_SCORE
+from scoreboard_api.domain.policy import BoardPolicy
+from scoreboard_api.metrics import BOARD_PLAYERS, BOARD_REBUILDS, BOARD_TOP_SCORE
 
 log = logging.getLogger("scoreboard.monitor")
+
+RebuildReason = Literal["created", "reset", "missing", "dirty"]
 
 
 class DependencyMonitor:
@@ -50,7 +53,6 @@ class DependencyMonitor:
         self.redis_up = True
         self.postgres_up = True
         self.dirty: set[str] = set()
-        self.rebuilds = 0
         self._redis_failures = 0
         self._ticks = 0
         DEPENDENCY_UP.labels("redis").set(1)
@@ -91,16 +93,18 @@ class DependencyMonitor:
         DEPENDENCY_UP.labels("redis").set(int(redis_ok))
         DEPENDENCY_UP.labels("postgres").set(int(postgres_ok))
         if redis_ok and postgres_ok and self.policies.loaded:
-            await self._find_missing()
+            missing = await self._find_missing(list(self.policies.boards.values())) - self.dirty
             await self.rebuild_dirty()
+            await self._rebuild_missing(missing)
         self._ticks += 1
         if redis_ok and self._ticks % 5 == 0:
             await self._update_board_gauges()
 
-    async def _find_missing(self) -> None:
-        boards = list(self.policies.boards.values())
+    async def _find_missing(self, boards: list[BoardPolicy]) -> set[str]:
+        """Boards whose keys are absent or hold another season than PostgreSQL's."""
+        missing: set[str] = set()
         if not boards:
-            return
+            return missing
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for policy in boards:
@@ -110,11 +114,22 @@ class DependencyMonitor:
                     pipe.exists(keys.policy)
                 results: list[Any] = await pipe.execute()
         except Exception:
-            return
+            return missing
         for index, policy in enumerate(boards):
             has_version, season, has_policy = results[index * 3 : index * 3 + 3]
             if not has_version or not has_policy or int(season or 0) != policy.season:
-                self.dirty.add(policy.name)
+                missing.add(policy.name)
+        return missing
+
+    async def _rebuild_missing(self, boards: set[str]) -> None:
+        """Unlike a dirty board, a missing one is not kept for a retry when another replica
+        holds its rebuild lock: that replica is writing the keys (a board just created through
+        it, or the same outage seen by every replica), and the next tick looks again."""
+        for board in sorted(boards):
+            try:
+                await self.rebuild(board, reason="missing", retry=False)
+            except Exception as error:
+                log.warning("rebuild of %s failed: %s", board, error)
 
     async def _update_board_gauges(self) -> None:
         boards = list(self.policies.boards)
@@ -138,12 +153,20 @@ class DependencyMonitor:
         for board in sorted(self.dirty):
             self.dirty.discard(board)
             try:
-                await self.rebuild(board)
+                await self.rebuild(board, reason="dirty")
             except Exception as error:
                 log.warning("rebuild of %s failed: %s", board, error)
                 self.dirty.add(board)
 
-    async def rebuild(self, board: str, *, wait: float = 0.0, announce: bool = True) -> int | None:
+    async def rebuild(
+        self,
+        board: str,
+        *,
+        reason: RebuildReason,
+        wait: float = 0.0,
+        announce: bool = True,
+        retry: bool = True,
+    ) -> int | None:
         """Make the board's Redis state PostgreSQL's current season; returns the new version.
 
         One rebuild per board at a time across replicas (a Redis lock). A caller that must see
@@ -154,13 +177,24 @@ class DependencyMonitor:
         lock = f"{BoardKeys(board).prefix}:rebuild-lock"
         if not await self._acquire(lock, wait):
             # Another replica is rebuilding it, or a failed attempt could not release the lock
-            # (it expires in 10 s): keep the board dirty so a later tick rebuilds it for sure.
-            self.dirty.add(board)
+            # (it expires in 10 s). A write that failed here may have committed after that
+            # rebuild read PostgreSQL: keep the board dirty so a later tick rebuilds it.
+            if retry:
+                self.dirty.add(board)
             return None
         try:
-            return await self._rebuild_locked(board, announce=announce)
+            if reason == "missing" and not await self._still_missing(board):
+                return None  # rebuilt by another replica since this one looked
+            version = await self._rebuild_locked(board, announce=announce)
         finally:
             await self.redis.delete(lock)
+        if version is not None:
+            BOARD_REBUILDS.labels(board, reason).inc()
+        return version
+
+    async def _still_missing(self, board: str) -> bool:
+        policy = self.policies.get(board)
+        return policy is not None and board in await self._find_missing([policy])
 
     async def _acquire(self, lock: str, wait: float) -> bool:
         deadline = time.monotonic() + wait
@@ -201,7 +235,6 @@ class DependencyMonitor:
                     traceparent=current_traceparent(),
                 )
             )
-        self.rebuilds += 1
         log.info(
             "rebuilt board from postgres",
             extra={"board": board, "players": len(standings), "version": version},

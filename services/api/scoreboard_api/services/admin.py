@@ -97,12 +97,20 @@ async def put_board(container: Container, name: str, put: BoardPut) -> BoardStat
     )
     if result.applied:
         container.policies.put(result.board)
-        await _announce(container, result.board, "policy")
+        version = 0
         if result.created:
+            # Keys first, then the announcement: a replica that learns of the board must find
+            # its keys, or its monitor would rebuild it a second time.
             try:
-                await container.monitor.rebuild(name)
+                version = (
+                    await container.monitor.rebuild(
+                        name, reason="created", announce=False, retry=False
+                    )
+                    or 0
+                )
             except REDIS_ERRORS:
                 container.monitor.redis_failed(name)
+        await _announce(container, result.board, "policy", version)
     return await _state(container, result.board, applied=result.applied, created=result.created)
 
 
@@ -135,7 +143,10 @@ async def reset_board(container: Container, name: str, season: int) -> ResetResp
         # and a write that lands in the new season before Redis is switched is kept.
         version = 0
         try:
-            version = await container.monitor.rebuild(name, wait=15.0, announce=False) or 0
+            version = (
+                await container.monitor.rebuild(name, reason="reset", wait=15.0, announce=False)
+                or 0
+            )
         except REDIS_ERRORS:
             container.monitor.redis_failed(name)
         container.forget_top(name)

@@ -554,6 +554,19 @@ def scenario(
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         by_gap, memory, problem, took = runner.run(go())
+        for service in services:
+            service.stop()  # the baseline runs on a machine without them
+        bare = runner.run(
+            bare_windows(
+                stack,
+                runs=runs,
+                seconds=seconds,
+                clients=clients,
+                gaps_ms=gaps_ms,
+                interval_ms=interval_ms,
+                replicas=replicas,
+            )
+        )
     target = interval_ms + 100.0
     med = statistics.median
     rows: list[Row] = []
@@ -603,6 +616,30 @@ def scenario(
                 "gets only the newest snapshot; a merged broadcast is 1.25% of a window's messages)",
             )
         )
+    for gap, windows in bare.items():
+        ours = by_gap[gap]
+        rate = 1000 / gap
+        p99, bare_p99 = med(w.p99_ms for w in ours), med(w.p99_ms for w in windows)
+        rows.append(
+            Row(
+                f"context: fan-out p99, {rate:g} broadcasts/s, realtime / bare broadcaster (ms)",
+                p99,
+                "bare broadcaster p99 (ms)",
+                bare_p99,
+                lower_is_better=True,
+                note=f"the same {replicas} processes' worth of clients and writes against "
+                "`bench/bare_broadcast.py` (uvloop, the handshake, one Redis read and one "
+                "frame written to every socket per coalescing interval; nothing else), right "
+                f"after: p50 {med(w.p50_ms for w in windows):.0f} ms, delivered "
+                f"{med(w.messages_per_s for w in windows):,.0f} msgs/s of "
+                f"{med(w.clients * w.writes / w.writing_s for w in windows):,.0f} offered, "
+                f"missed {sum(w.missed for w in windows)}; CPU per "
+                f"{med(w.seconds for w in windows):.0f}s window: broadcaster "
+                f"{med(w.cpu_server_s for w in windows):.1f}s "
+                f"({med(w.cpu_server_system_s for w in windows):.1f}s system), load generator "
+                f"{med(w.cpu_client_s for w in windows):.1f}s",
+            )
+        )
     rows.append(
         Row(
             f"fan-out memory per connection at {by_gap[gaps_ms[0]][0].clients:,} clients (KiB)",
@@ -617,6 +654,72 @@ def scenario(
         )
     )
     return rows
+
+
+async def bare_windows(
+    stack: Stack,
+    *,
+    runs: int,
+    seconds: int,
+    clients: int,
+    gaps_ms: tuple[int, ...],
+    interval_ms: int,
+    replicas: int,
+) -> dict[int, list[Window]]:
+    """The same windows against ``replicas`` bare broadcasters (``bench/bare_broadcast.py``)."""
+    from scoreboard_devstack.servers import ServiceProcess, free_port
+
+    board = f"{FANOUT_BOARD}-bare"
+    redis_url = stack.env["REDIS_URL"]
+    redis = Redis.from_url(redis_url)
+    try:
+        await prepare_board(redis, board, 10, interval_ms)
+    finally:
+        await redis.aclose()
+    services: list[ServiceProcess] = []
+    try:
+        for _ in range(replicas):
+            port = free_port()
+            argv = [
+                sys.executable,
+                "-m",
+                "bench.bare_broadcast",
+                "--port",
+                str(port),
+                "--redis-url",
+                redis_url,
+                "--board",
+                board,
+                "--interval-ms",
+                str(interval_ms),
+            ]
+            service = ServiceProcess("bare-broadcast", argv, port, stack.env, stack.root / "logs")
+            services.append(service)
+            service.start()
+        servers = [psutil.Process(s.pid) for s in services if s.pid is not None]
+        urls = [f"ws://127.0.0.1:{s.port}/" for s in services]
+        fleet, _, _ = await connect_and_wait(urls, clients)
+        try:
+            async with WriterThread(lambda: direct_writes(redis_url, board)) as writes:
+                return {
+                    gap: [
+                        await measure(
+                            fleet,
+                            writes,
+                            covers_version,
+                            seconds=seconds,
+                            gap_ms=gap,
+                            servers=servers,
+                        )
+                        for _ in range(runs)
+                    ]
+                    for gap in gaps_ms
+                }
+        finally:
+            fleet.close()
+    finally:
+        for service in services:
+            service.stop()
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -652,9 +755,12 @@ async def run(args: argparse.Namespace) -> None:
             urls = []
             for _ in range(args.replicas):
                 port = free_port()
-                service = ServiceProcess(
-                    "realtime", [*command, "serve", "--port", str(port)], port, env, tmp
-                )
+                argv = [*command, "serve", "--port", str(port)]
+                if args.bare:
+                    argv = [sys.executable, "-m", "bench.bare_broadcast", "--port", str(port)]
+                    argv += ["--redis-url", redis_server.url, "--board", board]
+                    argv += ["--size", str(args.size), "--interval-ms", str(args.interval_ms)]
+                service = ServiceProcess("realtime", argv, port, env, tmp)
                 service.start()
                 processes.append(service)
                 assert service.pid is not None
@@ -793,6 +899,9 @@ def main() -> None:
     parser.add_argument("--gap-ms", type=int, default=250, help="pause between writes")
     parser.add_argument("--interval-ms", type=int, default=100, help="board coalescing interval")
     parser.add_argument("--size", type=int, default=10, help="board size (top N)")
+    parser.add_argument(
+        "--bare", action="store_true", help="serve with bench/bare_broadcast.py (the baseline)"
+    )
     parser.add_argument("--profile", help="run the realtime under pyinstrument, text to PATH")
     parser.add_argument(
         "--tracemalloc", help="run the realtime under tracemalloc; what the clients cost to PATH"

@@ -202,6 +202,16 @@ def run(stack: Stack, *, runs: int, seconds: int, connections: int, workers: int
             f"(-R): p50 {median([r.p50_ms for r in storage_half]):.2f} ms, "
             f"p99 {median([r.p99_ms for r in storage_half]):.2f} ms",
         ),
+        Row(
+            "context: write p99 at half peak vs pgbench's at the same rate (ms)",
+            half_p99,
+            "pgbench same SQL, same rate (-R), p99 (ms)",
+            median([r.p99_ms for r in storage_half]),
+            lower_is_better=True,
+            note="PostgreSQL's own tail on this machine at the api's half-peak rate and "
+            "concurrency, one commit per transaction (the api groups its commits); how far "
+            "the machine's scheduling stretches a tail here",
+        ),
     ]
 
 

@@ -338,6 +338,20 @@ def api_dashboard() -> dict[str, Any]:
             ),
             panel(
                 "timeseries",
+                "Board rebuilds from PostgreSQL",
+                [
+                    target(
+                        f"sum by (reason) (increase(scoreboard_board_rebuilds_total{{{NS}}}[{RI}]))",
+                        "{{reason}}",
+                    )
+                ],
+                "none",
+                "Boards whose Redis state an api replica rebuilt from PostgreSQL: created, reset, "
+                "missing (keys vanished: Redis restarted empty) or dirty (a Redis update failed). "
+                "One per board after a Redis loss; a steady rate means Redis keeps losing data.",
+            ),
+            panel(
+                "timeseries",
                 "Write batch size",
                 [
                     target(

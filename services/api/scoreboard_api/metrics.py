@@ -26,8 +26,8 @@ CACHE_REQUESTS = Counter("scoreboard_cache_requests_total", "Cache lookups.", ["
 BOARD_REBUILDS = Counter(
     "scoreboard_board_rebuilds_total",
     "Boards whose Redis state this replica rebuilt from PostgreSQL, by why: created, reset, "
-    "missing (its keys vanished or hold an older season) or dirty (a Redis update failed). A steady rate of missing or "
-    "dirty means Redis keeps losing data or failing writes.",
+    "missing (its keys vanished or hold an older season) or dirty (a Redis update failed). "
+    "A steady rate of missing or dirty means Redis keeps losing data or failing writes.",
     ["board", "reason"],
 )
 BOARD_PLAYERS = Gauge("scoreboard_board_players", "Players on the board.", ["board"])

@@ -50,14 +50,16 @@ def test_a_created_board_is_rebuilt_once_not_by_every_replica(
 
         counted = [rebuilds(http.get("/metrics").text) for http in clients]
         for board in boards:
-            assert counted[0].get((board, "created")) == 1, counted[0]
-            extra = {
+            by_replica = {
                 (index, reason): value
                 for index, found in enumerate(counted)
                 for (name, reason), value in found.items()
-                if name == board and (index, reason) != (0, "created")
+                if name == board
             }
-            assert extra == {}, f"{board} rebuilt again: {extra}"
+            # Once in all: by its creator ("created"), or, when another replica learnt of the
+            # board from PostgreSQL and took the rebuild lock first, by that one ("missing").
+            assert sum(by_replica.values()) == 1, f"{board} rebuilt {by_replica}"
+            assert set(by_replica) <= {(0, "created"), (1, "missing"), (2, "missing")}
     finally:
         for http in clients:
             http.close()

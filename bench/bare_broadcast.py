@@ -128,7 +128,7 @@ async def serve(args: argparse.Namespace) -> None:
         lambda: Peer(hub), "127.0.0.1", args.port, backlog=8192
     )
     async with server:
-        await asyncio.gather(hub.run(), hub.listen(Redis.from_url(args.redis_url)))
+        await asyncio.gather(hub.run(), hub.listen(redis))  # Pub/Sub takes its own connection
 
 
 def main() -> None:

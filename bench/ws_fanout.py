@@ -537,18 +537,9 @@ def scenario(
         fleet, problem, took = await connect_and_wait(urls, clients)
         await asyncio.sleep(1)
         memory = (rss(servers) - before) / max(1, len(fleet))
-        async with WriterThread(
-            lambda: direct_writes(stack.env["REDIS_URL"], FANOUT_BOARD)
-        ) as writes:
-            windows = {
-                gap: [
-                    await measure(
-                        fleet, writes, covers_version, seconds=seconds, gap_ms=gap, servers=servers
-                    )
-                    for _ in range(runs)
-                ]
-                for gap in gaps_ms
-            }
+        windows = await windows_by_gap(
+            fleet, stack.env["REDIS_URL"], FANOUT_BOARD, gaps_ms, runs, seconds, servers
+        )
         fleet.close()
         return windows, memory, problem, took
 
@@ -656,6 +647,39 @@ def scenario(
     return rows
 
 
+async def windows_by_gap(
+    fleet: Fleet,
+    redis_url: str,
+    board: str,
+    gaps_ms: tuple[int, ...],
+    runs: int,
+    seconds: int,
+    servers: Sequence[psutil.Process],
+) -> dict[int, list[Window]]:
+    """For each write spacing, ``runs`` windows of direct writes to ``board``."""
+    async with WriterThread(lambda: direct_writes(redis_url, board)) as writes:
+        return {
+            gap: [
+                await measure(
+                    fleet, writes, covers_version, seconds=seconds, gap_ms=gap, servers=servers
+                )
+                for _ in range(runs)
+            ]
+            for gap in gaps_ms
+        }
+
+
+def bare_broadcast_argv(
+    port: int, redis_url: str, board: str, size: int, interval_ms: int
+) -> list[str]:
+    """The command line of one ``bench/bare_broadcast.py`` process."""
+    return [
+        *(sys.executable, "-m", "bench.bare_broadcast", "--port", str(port)),
+        *("--redis-url", redis_url, "--board", board),
+        *("--size", str(size), "--interval-ms", str(interval_ms)),
+    ]
+
+
 async def bare_windows(
     stack: Stack,
     *,
@@ -680,19 +704,7 @@ async def bare_windows(
     try:
         for _ in range(replicas):
             port = free_port()
-            argv = [
-                sys.executable,
-                "-m",
-                "bench.bare_broadcast",
-                "--port",
-                str(port),
-                "--redis-url",
-                redis_url,
-                "--board",
-                board,
-                "--interval-ms",
-                str(interval_ms),
-            ]
+            argv = bare_broadcast_argv(port, redis_url, board, 10, interval_ms)
             service = ServiceProcess("bare-broadcast", argv, port, stack.env, stack.root / "logs")
             services.append(service)
             service.start()
@@ -700,21 +712,7 @@ async def bare_windows(
         urls = [f"ws://127.0.0.1:{s.port}/" for s in services]
         fleet, _, _ = await connect_and_wait(urls, clients)
         try:
-            async with WriterThread(lambda: direct_writes(redis_url, board)) as writes:
-                return {
-                    gap: [
-                        await measure(
-                            fleet,
-                            writes,
-                            covers_version,
-                            seconds=seconds,
-                            gap_ms=gap,
-                            servers=servers,
-                        )
-                        for _ in range(runs)
-                    ]
-                    for gap in gaps_ms
-                }
+            return await windows_by_gap(fleet, redis_url, board, gaps_ms, runs, seconds, servers)
         finally:
             fleet.close()
     finally:
@@ -757,9 +755,9 @@ async def run(args: argparse.Namespace) -> None:
                 port = free_port()
                 argv = [*command, "serve", "--port", str(port)]
                 if args.bare:
-                    argv = [sys.executable, "-m", "bench.bare_broadcast", "--port", str(port)]
-                    argv += ["--redis-url", redis_server.url, "--board", board]
-                    argv += ["--size", str(args.size), "--interval-ms", str(args.interval_ms)]
+                    argv = bare_broadcast_argv(
+                        port, redis_server.url, board, args.size, args.interval_ms
+                    )
                 service = ServiceProcess("realtime", argv, port, env, tmp)
                 service.start()
                 processes.append(service)

@@ -31,6 +31,10 @@ from scoreboard_api.metrics import BOARD_PLAYERS, BOARD_REBUILDS, BOARD_TOP_SCOR
 log = logging.getLogger("scoreboard.monitor")
 
 RebuildReason = Literal["created", "reset", "missing", "dirty"]
+# Kept dirty when another replica holds the lock: a write that failed here, or a reset, may
+# have committed after that rebuild read PostgreSQL. A created or missing board is not: the
+# holder is writing its keys, and a later tick that finds them missing again looks again.
+_RETRIED: frozenset[RebuildReason] = frozenset({"reset", "dirty"})
 
 
 class DependencyMonitor:
@@ -122,12 +126,10 @@ class DependencyMonitor:
         return missing
 
     async def _rebuild_missing(self, boards: set[str]) -> None:
-        """Unlike a dirty board, a missing one is not kept for a retry when another replica
-        holds its rebuild lock: that replica is writing the keys (a board just created through
-        it, or the same outage seen by every replica), and the next tick looks again."""
+        """Rebuild boards whose keys were missing (not retried: see ``_RETRIED``)."""
         for board in sorted(boards):
             try:
-                await self.rebuild(board, reason="missing", retry=False)
+                await self.rebuild(board, reason="missing")
             except Exception as error:
                 log.warning("rebuild of %s failed: %s", board, error)
 
@@ -165,7 +167,6 @@ class DependencyMonitor:
         reason: RebuildReason,
         wait: float = 0.0,
         announce: bool = True,
-        retry: bool = True,
     ) -> int | None:
         """Make the board's Redis state PostgreSQL's current season; returns the new version.
 
@@ -177,9 +178,8 @@ class DependencyMonitor:
         lock = f"{BoardKeys(board).prefix}:rebuild-lock"
         if not await self._acquire(lock, wait):
             # Another replica is rebuilding it, or a failed attempt could not release the lock
-            # (it expires in 10 s). A write that failed here may have committed after that
-            # rebuild read PostgreSQL: keep the board dirty so a later tick rebuilds it.
-            if retry:
+            # (it expires in 10 s).
+            if reason in _RETRIED:
                 self.dirty.add(board)
             return None
         try:

@@ -103,10 +103,7 @@ async def put_board(container: Container, name: str, put: BoardPut) -> BoardStat
             # its keys, or its monitor would rebuild it a second time.
             try:
                 version = (
-                    await container.monitor.rebuild(
-                        name, reason="created", announce=False, retry=False
-                    )
-                    or 0
+                    await container.monitor.rebuild(name, reason="created", announce=False) or 0
                 )
             except REDIS_ERRORS:
                 container.monitor.redis_failed(name)

@@ -1,5 +1,7 @@
 """Write path: authenticated score submissions through the api vs pgbench running the api's own
-SQL transaction at the same concurrency on the same database (the storage ceiling).
+SQL transaction at the same concurrency on the same database (the storage ceiling); at half the
+api's peak, its tail beside pgbench's and ``bench/bare_write.py``'s (the same round trips with
+nothing else) at the same rate.
 
     .venv/bin/python -m bench.write_path [--runs 3] [--seconds 8] [--not-durable]
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +21,7 @@ from pathlib import Path
 
 import httpx
 from scoreboard_devstack.metrics import metric
-from scoreboard_devstack.servers import ServiceProcess
+from scoreboard_devstack.servers import ServiceProcess, free_port
 
 from bench.report import Row, table
 from bench.stack import BENCH_BOARD, Stack, stack
@@ -137,11 +140,25 @@ def calibrated_pace(
     return pace_ms
 
 
+def start_bare_writer(stack: Stack, workers: int) -> ServiceProcess:
+    """``bench/bare_write.py`` on its own port: the same round trips as the api, nothing else."""
+    port = free_port()
+    argv = [sys.executable, "-m", "bench.bare_write", "--port", str(port)]
+    argv += ["--workers", str(workers)]
+    process = ServiceProcess(
+        "bare-write", argv, port, stack.env, stack.root / "logs", listeners=workers
+    )
+    process.start()
+    stack.processes.append(process)
+    return process
+
+
 def run(stack: Stack, *, runs: int, seconds: int, connections: int, workers: int = 2) -> list[Row]:
     # One event loop per core, as in production (scale by processes): 2 workers on 2 cores,
     # the same CPU budget PostgreSQL's backends get under pgbench.
     api = stack.start_service("api", workers=workers)
     stack.put_board(api)
+    bare = start_bare_writer(stack, workers)
     storage: list[LoadResult] = []
     through_api: list[LoadResult] = []
     with user_tokens(stack) as tokens:
@@ -150,25 +167,37 @@ def run(stack: Stack, *, runs: int, seconds: int, connections: int, workers: int
             through_api.append(submissions(api, tokens, connections=connections, seconds=seconds))
         peak = median([r.requests_per_second for r in through_api])
         batches_at_peak = batch_sizes(api)
+        bare_peak = submissions(bare, tokens, connections=connections, seconds=seconds)
 
-        def paced(pace_ms: float, duration_s: int) -> LoadResult:
-            return submissions(
-                api, tokens, connections=connections, seconds=duration_s, pace_ms=pace_ms
-            )
+        def pacer(service: ServiceProcess) -> Callable[[float, int], LoadResult]:
+            def paced(pace_ms: float, duration_s: int) -> LoadResult:
+                return submissions(
+                    service, tokens, connections=connections, seconds=duration_s, pace_ms=pace_ms
+                )
 
+            return paced
+
+        paced, paced_bare = pacer(api), pacer(bare)
         pace_ms = calibrated_pace(paced, connections, peak / 2)
-        half = [paced(pace_ms, seconds) for _ in range(runs)]
-        # The storage's own tail at the same rate: pgbench on a schedule (-R), same SQL.
-        storage_half = [
-            storage_load(
-                stack, connections=connections, seconds=seconds, rate=max(1, int(peak / 2))
+        bare_pace_ms = calibrated_pace(paced_bare, connections, peak / 2)
+        # Interleaved, so each figure sees the same machine: the api, the bare writer at the
+        # same rate, and the storage's own tail at that rate (pgbench on a schedule, -R).
+        half: list[LoadResult] = []
+        bare_half: list[LoadResult] = []
+        storage_half: list[LoadResult] = []
+        for _ in range(runs):
+            half.append(paced(pace_ms, seconds))
+            bare_half.append(paced_bare(bare_pace_ms, seconds))
+            storage_half.append(
+                storage_load(
+                    stack, connections=connections, seconds=seconds, rate=max(1, int(peak / 2))
+                )
             )
-            for _ in range(runs)
-        ]
     ceiling = median([r.requests_per_second for r in storage])
     half_rate = median([r.requests_per_second for r in half])
     half_p99 = median([r.p99_ms for r in half])
     errors = sum(r.errors for r in through_api + half)
+    bare_errors = sum(r.errors for r in [bare_peak, *bare_half])
     # The steadier figure on a shared machine: CPU the api spent per request served.
     cpu_per_request_ms = 1000 * median([r.server_cpu_per_request_s(seconds) for r in through_api])
     return [
@@ -211,6 +240,22 @@ def run(stack: Stack, *, runs: int, seconds: int, connections: int, workers: int
             note="PostgreSQL's own tail on this machine at the api's half-peak rate and "
             "concurrency, one commit per transaction (the api groups its commits); how far "
             "the machine's scheduling stretches a tail here",
+        ),
+        Row(
+            "context: write p99 at half peak vs the bare writer's at the same rate (ms)",
+            half_p99,
+            "bench/bare_write.py at the same rate, p99 (ms)",
+            median([r.p99_ms for r in bare_half]),
+            lower_is_better=True,
+            note="the api's three round trips (its rate-limit script, its write statement in "
+            "its own transaction, its place-and-publish script) with nothing else: no "
+            "framework, token check, policy, group commit or pipelining; "
+            f"achieved {median([r.requests_per_second for r in bare_half]):.0f} req/s, "
+            f"p50 {median([r.p50_ms for r in bare_half]):.2f} ms, "
+            f"CPU per request {1000 * median([r.server_cpu_per_request_s(seconds) for r in bare_half]):.2f} ms "
+            f"(api {1000 * median([r.server_cpu_per_request_s(seconds) for r in half]):.2f} ms); "
+            f"its own peak {bare_peak.requests_per_second:,.0f} req/s (api {peak:,.0f}); "
+            f"errors {bare_errors}",
         ),
     ]
 

@@ -121,6 +121,19 @@ def batch_sizes(api: ServiceProcess) -> str:
     return ", ".join(means) or "none recorded"
 
 
+def pacer(
+    service: ServiceProcess, tokens: str, connections: int
+) -> Callable[[float, int], LoadResult]:
+    """``paced(pace_ms, seconds)``: :func:`submissions` to ``service`` at that pace."""
+
+    def paced(pace_ms: float, seconds: int) -> LoadResult:
+        return submissions(
+            service, tokens, connections=connections, seconds=seconds, pace_ms=pace_ms
+        )
+
+    return paced
+
+
 def calibrated_pace(
     paced: Callable[[float, int], LoadResult], connections: int, target_rate: float
 ) -> float:
@@ -169,15 +182,8 @@ def run(stack: Stack, *, runs: int, seconds: int, connections: int, workers: int
         batches_at_peak = batch_sizes(api)
         bare_peak = submissions(bare, tokens, connections=connections, seconds=seconds)
 
-        def pacer(service: ServiceProcess) -> Callable[[float, int], LoadResult]:
-            def paced(pace_ms: float, duration_s: int) -> LoadResult:
-                return submissions(
-                    service, tokens, connections=connections, seconds=duration_s, pace_ms=pace_ms
-                )
-
-            return paced
-
-        paced, paced_bare = pacer(api), pacer(bare)
+        paced = pacer(api, tokens, connections)
+        paced_bare = pacer(bare, tokens, connections)
         pace_ms = calibrated_pace(paced, connections, peak / 2)
         bare_pace_ms = calibrated_pace(paced_bare, connections, peak / 2)
         # Interleaved, so each figure sees the same machine: the api, the bare writer at the

@@ -164,6 +164,7 @@ class BareWriteApp:
             elif message["type"] == "lifespan.shutdown":
                 if self.writer is not None:
                     await self.writer.pool.close()
+                    await self.writer.store.redis.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

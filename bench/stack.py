@@ -64,16 +64,26 @@ class Stack:
         process = ServiceProcess(
             name, argv, port, {**self.env, **overrides}, self.root / "logs", listeners=workers
         )
-        process.start()
-        self.processes.append(process)
-        return process
+        return self._launch(process)
+
+    def start_module(
+        self, name: str, module: str, *args: str, listeners: int = 1
+    ) -> ServiceProcess:
+        """``python -m module *args --port P`` on a free port, with the stack's environment:
+        a bench baseline (``listeners``: its worker processes, each listening on the port)."""
+        port = free_port()
+        argv = [sys.executable, "-m", module, *args, "--port", str(port)]
+        process = ServiceProcess(
+            name, argv, port, self.env, self.root / "logs", listeners=listeners
+        )
+        return self._launch(process)
 
     def start_baseline(self, app: str = "bare") -> ServiceProcess:
         """The framework's minimal endpoint (``bench/minimal_app.py``), served with the api's
         uvicorn settings; ``app`` picks the variant (bare, or with the api's middleware)."""
-        port = free_port()
-        argv = [sys.executable, "-m", "bench.minimal_app", "--app", app, "--port", str(port)]
-        process = ServiceProcess(f"baseline-{app}", argv, port, self.env, self.root / "logs")
+        return self.start_module(f"baseline-{app}", "bench.minimal_app", "--app", app)
+
+    def _launch(self, process: ServiceProcess) -> ServiceProcess:
         process.start()
         self.processes.append(process)
         return process

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import httpx
 from scoreboard_devstack.metrics import metric
-from scoreboard_devstack.servers import ServiceProcess, free_port
+from scoreboard_devstack.servers import ServiceProcess
 
 from bench.report import Row, table
 from bench.stack import BENCH_BOARD, Stack, stack
@@ -155,15 +154,9 @@ def calibrated_pace(
 
 def start_bare_writer(stack: Stack, workers: int) -> ServiceProcess:
     """``bench/bare_write.py`` on its own port: the same round trips as the api, nothing else."""
-    port = free_port()
-    argv = [sys.executable, "-m", "bench.bare_write", "--port", str(port)]
-    argv += ["--workers", str(workers)]
-    process = ServiceProcess(
-        "bare-write", argv, port, stack.env, stack.root / "logs", listeners=workers
+    return stack.start_module(
+        "bare-write", "bench.bare_write", "--workers", str(workers), listeners=workers
     )
-    process.start()
-    stack.processes.append(process)
-    return process
 
 
 def run(stack: Stack, *, runs: int, seconds: int, connections: int, workers: int = 2) -> list[Row]:
